@@ -1,0 +1,51 @@
+"""What a conversation is: messages, the Conversation aggregate and its events, errors, ports."""
+
+from domain.conversation import (
+    Conversation,
+    DomainEvent,
+    MessageKey,
+    project_conversation,
+    project_message_key,
+    utc_now,
+)
+from domain.errors import (
+    ChatLedgerError,
+    ConcurrencyConflict,
+    EncodingUnavailable,
+    IdempotencyConflict,
+    InvalidConversationId,
+    InvalidInput,
+    InvalidMessage,
+    UnknownConversation,
+)
+from domain.messages import (
+    DEFAULT_MAX_CONTENT_BYTES,
+    Message,
+    Role,
+    ToolCall,
+    check_conversation_id,
+)
+from domain.ports import TokenCounter
+
+__all__ = [
+    "DEFAULT_MAX_CONTENT_BYTES",
+    "ChatLedgerError",
+    "ConcurrencyConflict",
+    "Conversation",
+    "DomainEvent",
+    "EncodingUnavailable",
+    "IdempotencyConflict",
+    "InvalidConversationId",
+    "InvalidInput",
+    "InvalidMessage",
+    "Message",
+    "MessageKey",
+    "Role",
+    "TokenCounter",
+    "ToolCall",
+    "UnknownConversation",
+    "check_conversation_id",
+    "project_conversation",
+    "project_message_key",
+    "utc_now",
+]

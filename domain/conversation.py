@@ -1,0 +1,213 @@
+"""The Conversation aggregate, its events, and the message-id claims that make recording idempotent.
+
+Aggregates here are immutable pydantic models evolved by a projector function, the style the
+eventsourcing library supports alongside its mutable aggregates. A conversation's stream holds one
+``Started`` event and then one ``MessageRecorded`` event per message, so a message's position is
+its event's version minus one and positions never have holes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from domain.messages import Message
+
+STARTED_VERSION = 1
+
+
+def utc_now() -> datetime:
+    """The current time, timezone-aware, in UTC."""
+    return datetime.now(UTC)
+
+
+class DomainEvent(BaseModel):
+    """Base of every stored event: frozen, strict about extra fields, versioned by class."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    class_version: ClassVar[int] = 1
+
+    originator_id: str
+    originator_version: int
+    timestamp: datetime = Field(default_factory=utc_now)
+
+
+class Conversation(BaseModel):
+    """What recording needs to know about a conversation, and nothing more.
+
+    Message text is never part of this state, so snapshots stay small whatever is said.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str
+    version: int
+    created_on: datetime
+    modified_on: datetime
+    system_position: int | None = None
+    system_digest: str | None = None
+
+    class Started(DomainEvent):
+        """A conversation began; its first message follows as version 2."""
+
+    class MessageRecorded(DomainEvent):
+        """One message was recorded, with its token count and the counter that made it."""
+
+        message: Message
+        tokens: int = Field(ge=0)
+        counter: str
+        system_position: int | None = None
+        """The position of the system prompt in force once this message was recorded."""
+
+        @property
+        def position(self) -> int:
+            """The message's 1-based place in its conversation."""
+            return self.originator_version - STARTED_VERSION
+
+    class Snapshot(DomainEvent):
+        """The lean state of a conversation at a version, so loading never replays it all."""
+
+        topic: str
+        state: dict[str, Any]
+
+        @classmethod
+        def take(cls, aggregate: Conversation) -> Conversation.Snapshot:
+            """Snapshot the given conversation state."""
+            return cls(
+                originator_id=aggregate.id,
+                originator_version=aggregate.version,
+                topic="domain.conversation:Conversation",
+                state=aggregate.model_dump(mode="json", exclude={"id", "version"}),
+            )
+
+    @property
+    def message_count(self) -> int:
+        """How many messages have been recorded."""
+        return self.version - STARTED_VERSION
+
+    @staticmethod
+    def start(conversation_id: str) -> Conversation.Started:
+        """The event that begins a conversation."""
+        return Conversation.Started(originator_id=conversation_id, originator_version=STARTED_VERSION)
+
+    def record(
+        self, message: Message, *, tokens: int, counter: str
+    ) -> Conversation.MessageRecorded | None:
+        """The event recording ``message``, or None when it changes nothing.
+
+        A system message whose content equals the current system prompt changes nothing.
+        """
+        system_position = self.system_position
+        if message.role == "system":
+            if self.system_position is not None and self.system_digest == _text_digest(
+                message.content
+            ):
+                return None
+            system_position = self.message_count + 1
+        return Conversation.MessageRecorded(
+            originator_id=self.id,
+            originator_version=self.version + 1,
+            message=message,
+            tokens=tokens,
+            counter=counter,
+            system_position=system_position,
+        )
+
+    def apply(self, event: DomainEvent) -> Conversation:
+        """The state after ``event``."""
+        if isinstance(event, Conversation.MessageRecorded):
+            changes: dict[str, Any] = {"version": event.originator_version}
+            changes["modified_on"] = event.timestamp
+            if event.message.role == "system":
+                changes["system_position"] = event.position
+                changes["system_digest"] = _text_digest(event.message.content)
+            return self.model_copy(update=changes)
+        raise TypeError(f"{type(event).__name__} does not apply to a started conversation")
+
+
+def project_conversation(
+    state: Conversation | None, events: Iterable[DomainEvent]
+) -> Conversation | None:
+    """Evolve a conversation's state through ``events`` (the repository's projector)."""
+    for event in events:
+        if isinstance(event, Conversation.Started):
+            state = Conversation(
+                id=event.originator_id,
+                version=event.originator_version,
+                created_on=event.timestamp,
+                modified_on=event.timestamp,
+            )
+        elif isinstance(event, Conversation.Snapshot):
+            state = Conversation(
+                id=event.originator_id, version=event.originator_version, **event.state
+            )
+        elif state is None:
+            raise TypeError(f"{type(event).__name__} cannot begin a conversation")
+        else:
+            state = state.apply(event)
+    return state
+
+
+class MessageKey(BaseModel):
+    """A claim on one message id within one conversation: what makes recording idempotent.
+
+    Its single event is saved atomically with the message it claims; a second claim on the
+    same id is a version clash in the event store, however long after the first.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str
+    version: int
+    created_on: datetime
+    modified_on: datetime
+    position: int
+    digest: str
+
+    class Claimed(DomainEvent):
+        """A message id was used for the message at ``position``, whose digest is ``digest``."""
+
+        position: int
+        digest: str
+
+    @staticmethod
+    def id_for(conversation_id: str, message_id: str) -> str:
+        """The claim's stream id; '/' never occurs in a conversation id, so none collide."""
+        hashed = hashlib.sha256(f"{conversation_id}\n{message_id}".encode()).hexdigest()
+        return f"key/{hashed}"
+
+    @staticmethod
+    def claim(conversation_id: str, message: Message, position: int) -> MessageKey.Claimed:
+        """The event claiming ``message.id`` for the message at ``position``."""
+        return MessageKey.Claimed(
+            originator_id=MessageKey.id_for(conversation_id, message.id),
+            originator_version=1,
+            position=position,
+            digest=message.digest(),
+        )
+
+
+def project_message_key(
+    state: MessageKey | None, events: Iterable[DomainEvent]
+) -> MessageKey | None:
+    """Build a message-id claim from its event (the repository's projector)."""
+    for event in events:
+        if isinstance(event, MessageKey.Claimed):
+            state = MessageKey(
+                id=event.originator_id,
+                version=event.originator_version,
+                created_on=event.timestamp,
+                modified_on=event.timestamp,
+                position=event.position,
+                digest=event.digest,
+            )
+    return state
+
+
+def _text_digest(text: str | None) -> str:
+    return hashlib.sha256(("" if text is None else "t" + text).encode("utf-8")).hexdigest()

@@ -1,0 +1,16 @@
+"""What is derived from a conversation's events: the history view and the memory view."""
+
+from projections.history import HistoryEntry, HistoryView
+from projections.memory import Exclusion, MemoryExplanation, MemoryView
+from projections.policies import MessageWindow, Policy, TokenWindow
+
+__all__ = [
+    "Exclusion",
+    "HistoryEntry",
+    "HistoryView",
+    "MemoryExplanation",
+    "MemoryView",
+    "MessageWindow",
+    "Policy",
+    "TokenWindow",
+]
