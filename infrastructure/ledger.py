@@ -1,0 +1,404 @@
+"""ChatLedger: record messages as events; read history and memory views straight from the store."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Iterator, Sequence
+from types import TracebackType
+from typing import Self, cast, overload
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError
+
+from domain import (
+    DEFAULT_MAX_CONTENT_BYTES,
+    ConcurrencyConflict,
+    Conversation,
+    DomainEvent,
+    IdempotencyConflict,
+    InvalidInput,
+    InvalidMessage,
+    Message,
+    MessageKey,
+    TokenCounter,
+    check_conversation_id,
+    project_conversation,
+)
+from projections import HistoryEntry, HistoryView, MemoryView, Policy
+from projections.memory import build_memory
+from infrastructure.application import LedgerApplication
+from infrastructure.settings import StorageSettings
+
+STARTED_VERSION = 1
+MAX_WRITE_ATTEMPTS = 200
+"""Retries of a write that lost a race; each retry re-reads only what the winner wrote."""
+
+
+class ChatLedger:
+    """A conversation store: every message an immutable event, every view a projection."""
+
+    def __init__(
+        self,
+        app: LedgerApplication,
+        token_counter: TokenCounter,
+        *,
+        backend: str,
+        max_content_bytes: int = DEFAULT_MAX_CONTENT_BYTES,
+    ) -> None:
+        self._app = app
+        self._counter = token_counter
+        self._max_content_bytes = max_content_bytes
+        self.backend = backend
+
+    @classmethod
+    def open(
+        cls,
+        url: str,
+        token_counter: TokenCounter | None = None,
+        *,
+        max_content_bytes: int = DEFAULT_MAX_CONTENT_BYTES,
+    ) -> ChatLedger:
+        """Open the ledger at ``url``: ``memory://``, ``sqlite:///file.db`` or ``postgresql://...``.
+
+        Without a token counter, tiktoken's cl100k_base is loaded from local files.
+        """
+        settings = StorageSettings.from_url(url)
+        if token_counter is None:
+            from infrastructure.tokens import default_token_counter
+
+            token_counter = default_token_counter()
+        if max_content_bytes < 1:
+            raise InvalidInput("max_content_bytes", f"must be at least 1, got {max_content_bytes}")
+        app = LedgerApplication(env=settings.env)
+        return cls(
+            app, token_counter, backend=settings.backend, max_content_bytes=max_content_bytes
+        )
+
+    @property
+    def token_counter(self) -> TokenCounter:
+        """The counter that prices every message at record time."""
+        return self._counter
+
+    @property
+    def application(self) -> LedgerApplication:
+        """The underlying eventsourcing application (for tools that read raw events)."""
+        return self._app
+
+    def close(self) -> None:
+        """Release database connections."""
+        self._app.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # Writing
+
+    @overload
+    def record(
+        self, conversation_id: str, messages: Message, *, expected_version: int | None = None
+    ) -> HistoryEntry: ...
+
+    @overload
+    def record(
+        self,
+        conversation_id: str,
+        messages: Sequence[Message],
+        *,
+        expected_version: int | None = None,
+    ) -> tuple[HistoryEntry, ...]: ...
+
+    def record(
+        self,
+        conversation_id: str,
+        messages: Message | Sequence[Message],
+        *,
+        expected_version: int | None = None,
+    ) -> HistoryEntry | tuple[HistoryEntry, ...]:
+        """Record one message, or a list of them as one atomic save; return their entries.
+
+        A message whose id is already recorded returns its original entry and records nothing.
+        A system message repeating the current system prompt returns the prompt's entry.
+        With ``expected_version`` (the conversation's message count the caller last saw),
+        raise ConcurrencyConflict if another writer got there first.
+        """
+        check_conversation_id(conversation_id)
+        batch = self._validated(messages)
+        if expected_version is not None and (
+            not isinstance(expected_version, int) or expected_version < 0
+        ):
+            raise InvalidInput("expected_version", f"must be an integer >= 0, got {expected_version!r}")
+        entries = self._record_batch(conversation_id, batch, expected_version)
+        return entries[0] if isinstance(messages, Message) else entries
+
+    def _validated(self, messages: Message | Sequence[Message]) -> list[Message]:
+        if isinstance(messages, Message):
+            batch = [messages]
+        elif isinstance(messages, (str, bytes)) or not isinstance(messages, Sequence):
+            raise InvalidMessage("messages", "must be a Message or a list of Messages")
+        else:
+            batch = list(messages)
+        if not batch:
+            raise InvalidMessage("messages", "must not be empty")
+        by_id: dict[str, Message] = {}
+        for index, message in enumerate(batch):
+            if not isinstance(message, Message):
+                raise InvalidMessage(f"messages.{index}", f"is a {type(message).__name__}, not a Message")
+            message.check_size(self._max_content_bytes)
+            earlier = by_id.setdefault(message.id, message)
+            if earlier is not message and earlier.digest() != message.digest():
+                raise InvalidMessage(
+                    f"messages.{index}.id",
+                    f"{message.id!r} is used twice in this batch for different messages",
+                )
+        return batch
+
+    def _record_batch(
+        self, conversation_id: str, batch: list[Message], expected_version: int | None
+    ) -> tuple[HistoryEntry, ...]:
+        tokens = {message.id: self._counter.count(message) for message in batch}
+        resolved: dict[str, HistoryEntry] = {}  # message id -> entry recorded earlier
+        for attempt in range(MAX_WRITE_ATTEMPTS):
+            state = self._load(conversation_id)
+            version = state.message_count if state else 0
+            if expected_version is not None and version != expected_version:
+                replayed = self._replayed(conversation_id, batch)
+                if replayed is not None:
+                    return replayed
+                raise ConcurrencyConflict(conversation_id, expected_version, version)
+            events: list[DomainEvent] = []
+            if state is None:
+                started = Conversation.start(conversation_id)
+                events.append(started)
+                state = cast(Conversation, project_conversation(None, [started]))
+            fresh: dict[int, HistoryEntry] = {}
+            outcome: dict[str, int] = {}  # message id -> position of its entry
+            for message in batch:
+                if message.id in resolved or message.id in outcome:
+                    continue
+                event = state.record(message, tokens=tokens[message.id], counter=self._counter.name)
+                if event is None:
+                    outcome[message.id] = cast(int, state.system_position)
+                    continue
+                events += [event, MessageKey.claim(conversation_id, message, event.position)]
+                state = state.apply(event)
+                outcome[message.id] = event.position
+                fresh[event.position] = _entry(event)
+            try:
+                if events:
+                    self._app.save(state, *events)
+                    self._remember(state)
+            except IntegrityError:
+                if self._resolve_claims(conversation_id, batch, resolved):
+                    continue
+                if expected_version is not None:
+                    raise ConcurrencyConflict(
+                        conversation_id, expected_version, self.version(conversation_id)
+                    ) from None
+                # Lost a race with another writer: back off a little, then retry on fresh state.
+                time.sleep(random.uniform(0, min(0.05, 0.001 * 2**attempt)))
+                continue
+            return tuple(
+                resolved[m.id] if m.id in resolved else self._entry_at(conversation_id, outcome[m.id], fresh)
+                for m in batch
+            )
+        raise ConcurrencyConflict(conversation_id, expected_version or 0, self.version(conversation_id))
+
+    def _load(self, conversation_id: str) -> Conversation | None:
+        try:
+            return cast(
+                Conversation,
+                self._app.repository.get(conversation_id, projector_func=project_conversation),
+            )
+        except AggregateNotFoundError:
+            return None
+
+    def _remember(self, state: Conversation) -> None:
+        # The saved state is exactly what the store now holds: cache it, so the next write
+        # reads nothing it already knows.
+        cache = self._app.repository.cache
+        if cache is not None:
+            cache.put(state.id, state)
+
+    def _claim(self, conversation_id: str, message_id: str) -> MessageKey.Claimed | None:
+        events = list(self._app.events.get(MessageKey.id_for(conversation_id, message_id), limit=1))
+        return cast(MessageKey.Claimed, events[0]) if events else None
+
+    def _resolve_claims(
+        self, conversation_id: str, batch: list[Message], resolved: dict[str, HistoryEntry]
+    ) -> bool:
+        """After a clash, find the batch's messages recorded meanwhile; True if any were."""
+        found = False
+        for message in batch:
+            if message.id in resolved:
+                continue
+            claim = self._claim(conversation_id, message.id)
+            if claim is None:
+                continue
+            if claim.digest != message.digest():
+                raise IdempotencyConflict(conversation_id, message.id, claim.position)
+            resolved[message.id] = self._entry_at(conversation_id, claim.position, {})
+            found = True
+        return found
+
+    def _replayed(
+        self, conversation_id: str, batch: list[Message]
+    ) -> tuple[HistoryEntry, ...] | None:
+        """The original entries if every message of the batch was recorded before (a retry)."""
+        resolved: dict[str, HistoryEntry] = {}
+        self._resolve_claims(conversation_id, batch, resolved)
+        if all(message.id in resolved for message in batch):
+            return tuple(resolved[message.id] for message in batch)
+        return None
+
+    # Reading
+
+    def version(self, conversation_id: str) -> int:
+        """How many messages the conversation holds (0 if it was never recorded)."""
+        check_conversation_id(conversation_id)
+        return self._head(conversation_id)
+
+    def history(
+        self,
+        conversation_id: str,
+        *,
+        after: int | None = None,
+        before: int | None = None,
+        limit: int | None = None,
+        at: int | None = None,
+    ) -> HistoryView:
+        """Entries with after < position < before, oldest first.
+
+        With ``limit`` and no ``after``: the newest ``limit`` of them (scroll-back);
+        with ``after``: the oldest ``limit`` (following the conversation).
+        ``at`` shows the history as it was right after position ``at`` was recorded.
+        """
+        check_conversation_id(conversation_id)
+        for field, value in (("after", after), ("before", before), ("at", at)):
+            _check_position(field, value)
+        if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
+            raise InvalidInput("limit", f"must be an integer >= 1, got {limit!r}")
+        length = self._head(conversation_id)
+        if at is not None:
+            _check_at(at, length)
+            length = at
+            before = at + 1 if before is None else min(before, at + 1)
+        gt = (after or 0) + STARTED_VERSION
+        lte = None if before is None else before - 1 + STARTED_VERSION
+        newest = limit is not None and after is None
+        if lte is not None and lte <= gt:
+            entries: list[HistoryEntry] = []
+        else:
+            events = self._app.events.get(
+                conversation_id, gt=gt, lte=lte, desc=newest, limit=limit
+            )
+            entries = [_entry(e) for e in events if isinstance(e, Conversation.MessageRecorded)]
+            if newest:
+                entries.reverse()
+        return HistoryView(conversation_id=conversation_id, entries=tuple(entries), length=length)
+
+    def memory(self, conversation_id: str, policy: Policy, *, at: int | None = None) -> MemoryView:
+        """The messages to send to the model next, under ``policy``, as of ``at`` if given.
+
+        Reads only the newest events the window needs, never the whole conversation.
+        """
+        check_conversation_id(conversation_id)
+        _check_position("at", at)
+        upper = None if at is None else at + STARTED_VERSION
+        events = self._newest_first(conversation_id, upper, _first_page_size(policy))
+        head = next(events, None)
+        if head is None:
+            if at:
+                _check_at(at, 0)
+            return build_memory(iter(()), None, policy, self._counter.request_overhead, 0)
+        if at is not None and head.position < at:
+            _check_at(at, head.position)
+        system_prompt = None
+        if head.system_position is not None:
+            system_prompt = (
+                _entry(head)
+                if head.system_position == head.position
+                else self._entry_at(conversation_id, head.system_position, {})
+            )
+
+        def walk() -> Iterator[HistoryEntry]:
+            yield _entry(head)
+            yield from map(_entry, events)
+
+        return build_memory(
+            walk(), system_prompt, policy, self._counter.request_overhead, head.position
+        )
+
+    # Reading helpers
+
+    def _head(self, conversation_id: str) -> int:
+        events = list(self._app.events.get(conversation_id, desc=True, limit=1))
+        return events[0].originator_version - STARTED_VERSION if events else 0
+
+    def _event_at(self, conversation_id: str, position: int) -> Conversation.MessageRecorded | None:
+        version = position + STARTED_VERSION
+        events = list(self._app.events.get(conversation_id, gt=version - 1, lte=version))
+        if events and isinstance(events[0], Conversation.MessageRecorded):
+            return events[0]
+        return None
+
+    def _entry_at(
+        self, conversation_id: str, position: int, known: dict[int, HistoryEntry]
+    ) -> HistoryEntry:
+        if position in known:
+            return known[position]
+        event = self._event_at(conversation_id, position)
+        if event is None:
+            raise LookupError(f"conversation {conversation_id!r} has no message at {position}")
+        return _entry(event)
+
+    def _newest_first(
+        self, conversation_id: str, upper: int | None, page_size: int
+    ) -> Iterator[Conversation.MessageRecorded]:
+        """Message events newest first, read in pages that grow, so short windows read little."""
+        lte = upper
+        while True:
+            events = list(
+                self._app.events.get(conversation_id, lte=lte, desc=True, limit=page_size)
+            )
+            for event in events:
+                if isinstance(event, Conversation.MessageRecorded):
+                    yield event
+            if len(events) < page_size:
+                return
+            lte = events[-1].originator_version - 1
+            page_size = min(page_size * 4, 4096)
+
+
+def _entry(event: Conversation.MessageRecorded) -> HistoryEntry:
+    return HistoryEntry(
+        message=event.message,
+        position=event.position,
+        recorded_at=event.timestamp,
+        tokens=event.tokens,
+        counter=event.counter,
+    )
+
+
+def _first_page_size(policy: Policy) -> int:
+    if policy.kind == "message_window":
+        return policy.max_messages + 8
+    return 64
+
+
+def _check_position(field: str, value: int | None) -> None:
+    if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
+        raise InvalidInput(field, f"must be a position (an integer >= 0), got {value!r}")
+
+
+def _check_at(at: int, length: int) -> None:
+    if at > length:
+        raise InvalidInput("at", f"position {at} is past the end of the history ({length} messages)")
