@@ -9,8 +9,9 @@ its event's version minus one and positions never have holes.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -18,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from domain.messages import Message
 
 STARTED_VERSION = 1
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def utc_now() -> datetime:
@@ -51,6 +53,8 @@ class Conversation(BaseModel):
     modified_on: datetime
     system_position: int | None = None
     system_digest: str | None = None
+    head: str = ""
+    """The hash chain's newest link: covers every message recorded so far."""
 
     class Started(DomainEvent):
         """A conversation began; its first message follows as version 2."""
@@ -63,11 +67,30 @@ class Conversation(BaseModel):
         counter: str
         system_position: int | None = None
         """The position of the system prompt in force once this message was recorded."""
+        digest: str
+        """sha256 of the message's canonical JSON: lets the chain outlive the message's text."""
+        chain: str
+        """sha256 of the previous link and this event's fields: tamper evidence."""
+        erased: bool = False
+        """Set when read back after the conversation was erased; never stored."""
 
         @property
         def position(self) -> int:
             """The message's 1-based place in its conversation."""
             return self.originator_version - STARTED_VERSION
+
+        def link(self, previous: str) -> str:
+            """The chain link this event should carry, given the previous link."""
+            return chain_link(
+                previous,
+                position=self.position,
+                timestamp=self.timestamp,
+                role=self.message.role,
+                digest=self.digest,
+                tokens=self.tokens,
+                counter=self.counter,
+                system_position=self.system_position,
+            )
 
     class Snapshot(DomainEvent):
         """The lean state of a conversation at a version, so loading never replays it all."""
@@ -105,17 +128,31 @@ class Conversation(BaseModel):
         system_position = self.system_position
         if message.role == "system":
             if self.system_position is not None and self.system_digest == _text_digest(
-                message.content
+                self.id, message.content
             ):
                 return None
             system_position = self.message_count + 1
+        timestamp = utc_now()
+        digest = message.digest()
         return Conversation.MessageRecorded(
             originator_id=self.id,
             originator_version=self.version + 1,
+            timestamp=timestamp,
             message=message,
             tokens=tokens,
             counter=counter,
             system_position=system_position,
+            digest=digest,
+            chain=chain_link(
+                self.head or genesis(self.id),
+                position=self.message_count + 1,
+                timestamp=timestamp,
+                role=message.role,
+                digest=digest,
+                tokens=tokens,
+                counter=counter,
+                system_position=system_position,
+            ),
         )
 
     def apply(self, event: DomainEvent) -> Conversation:
@@ -123,9 +160,10 @@ class Conversation(BaseModel):
         if isinstance(event, Conversation.MessageRecorded):
             changes: dict[str, Any] = {"version": event.originator_version}
             changes["modified_on"] = event.timestamp
+            changes["head"] = event.chain
             if event.message.role == "system":
                 changes["system_position"] = event.position
-                changes["system_digest"] = _text_digest(event.message.content)
+                changes["system_digest"] = _text_digest(self.id, event.message.content)
             return self.model_copy(update=changes)
         raise TypeError(f"{type(event).__name__} does not apply to a started conversation")
 
@@ -209,5 +247,33 @@ def project_message_key(
     return state
 
 
-def _text_digest(text: str | None) -> str:
-    return hashlib.sha256(("" if text is None else "t" + text).encode("utf-8")).hexdigest()
+def genesis(conversation_id: str) -> str:
+    """The link before a conversation's first message."""
+    return hashlib.sha256(f"chatledger\n{conversation_id}".encode()).hexdigest()
+
+
+def chain_link(
+    previous: str,
+    *,
+    position: int,
+    timestamp: datetime,
+    role: str,
+    digest: str,
+    tokens: int,
+    counter: str,
+    system_position: int | None,
+) -> str:
+    """sha256 over the previous link and a message event's fields, in a fixed canonical form."""
+    micros = (timestamp - _EPOCH) // timedelta(microseconds=1)
+    fields = json.dumps(
+        [previous, position, micros, role, digest, tokens, counter, system_position],
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(fields.encode("utf-8")).hexdigest()
+
+
+def _text_digest(conversation_id: str, text: str | None) -> str:
+    # Salted with the conversation id, so equal prompts in two conversations hash apart.
+    body = "" if text is None else "t" + text
+    return hashlib.sha256(f"{conversation_id}\n{body}".encode()).hexdigest()

@@ -166,9 +166,16 @@ class ChatLedger:
     ) -> tuple[HistoryEntry, ...]:
         tokens = {message.id: self._counter.count(message) for message in batch}
         resolved: dict[str, HistoryEntry] = {}  # message id -> entry recorded earlier
+        # Whether a system message changes the prompt cannot be told from a stale state (no
+        # clash would reveal it), so such batches always read the newest state.
+        fresh_state = any(message.role == "system" for message in batch)
         for attempt in range(MAX_WRITE_ATTEMPTS):
-            state = self._load(conversation_id)
+            state = self._load(conversation_id, fresh=fresh_state)
             version = state.message_count if state else 0
+            if expected_version is not None and version != expected_version and not fresh_state:
+                fresh_state = True
+                state = self._load(conversation_id, fresh=True)
+                version = state.message_count if state else 0
             if expected_version is not None and version != expected_version:
                 replayed = self._replayed(conversation_id, batch)
                 if replayed is not None:
@@ -179,7 +186,7 @@ class ChatLedger:
                 started = Conversation.start(conversation_id)
                 events.append(started)
                 state = cast(Conversation, project_conversation(None, [started]))
-            fresh: dict[int, HistoryEntry] = {}
+            recorded: dict[int, HistoryEntry] = {}
             outcome: dict[str, int] = {}  # message id -> position of its entry
             for message in batch:
                 if message.id in resolved or message.id in outcome:
@@ -191,12 +198,12 @@ class ChatLedger:
                 events += [event, MessageKey.claim(conversation_id, message, event.position)]
                 state = state.apply(event)
                 outcome[message.id] = event.position
-                fresh[event.position] = _entry(event)
+                recorded[event.position] = _entry(event)
             try:
                 if events:
                     self._app.save(state, *events)
-                    self._remember(state)
             except IntegrityError:
+                fresh_state = True
                 if self._resolve_claims(conversation_id, batch, resolved):
                     continue
                 if expected_version is not None:
@@ -207,26 +214,28 @@ class ChatLedger:
                 time.sleep(random.uniform(0, min(0.05, 0.001 * 2**attempt)))
                 continue
             return tuple(
-                resolved[m.id] if m.id in resolved else self._entry_at(conversation_id, outcome[m.id], fresh)
+                resolved[m.id] if m.id in resolved else self._entry_at(conversation_id, outcome[m.id], recorded)
                 for m in batch
             )
         raise ConcurrencyConflict(conversation_id, expected_version or 0, self.version(conversation_id))
 
-    def _load(self, conversation_id: str) -> Conversation | None:
+    def _load(self, conversation_id: str, *, fresh: bool) -> Conversation | None:
+        """The conversation's state from this process's cache; ``fresh`` reads what is newer."""
         try:
-            return cast(
+            state = cast(
                 Conversation,
                 self._app.repository.get(conversation_id, projector_func=project_conversation),
             )
         except AggregateNotFoundError:
             return None
-
-    def _remember(self, state: Conversation) -> None:
-        # The saved state is exactly what the store now holds: cache it, so the next write
-        # reads nothing it already knows.
-        cache = self._app.repository.cache
-        if cache is not None:
-            cache.put(state.id, state)
+        if fresh:
+            newer = list(self._app.events.get(conversation_id, gt=state.version))
+            if newer:
+                state = cast(Conversation, project_conversation(state, newer))
+                cache = self._app.repository.cache
+                if cache is not None:
+                    cache.put(conversation_id, state)
+        return state
 
     def _claim(self, conversation_id: str, message_id: str) -> MessageKey.Claimed | None:
         events = list(self._app.events.get(MessageKey.id_for(conversation_id, message_id), limit=1))

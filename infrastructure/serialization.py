@@ -10,14 +10,34 @@ from eventsourcing.persistence import Mapper, MapperDeserialisationError, Stored
 from eventsourcing.utils import get_topic, resolve_topic
 from pydantic import BaseModel, ValidationError
 
+from domain import Conversation, Message
+from infrastructure.keys import ConversationErased
+from infrastructure.sealing import Sealer
+
 
 class PydanticMapper(Mapper[str]):
-    """Stores events as compact JSON of their pydantic fields; upcasts old class versions."""
+    """Stores events as compact JSON of their pydantic fields; upcasts old class versions.
+
+    With a sealer, a recorded message is stored encrypted under its conversation's key, its
+    role alone in the clear; once that key is destroyed the message reads as erased.
+    """
+
+    sealer: Sealer | None = None
 
     def to_stored_event(self, domain_event: DomainEventProtocol[str]) -> StoredEvent:
         """Serialise one pydantic event."""
         event = cast(BaseModel, domain_event)
-        data = event.model_dump(mode="json", exclude={"originator_id", "originator_version"})
+        data = event.model_dump(
+            mode="json", exclude={"originator_id", "originator_version", "erased"}
+        )
+        if self.sealer is not None and isinstance(event, Conversation.MessageRecorded):
+            plaintext = json.dumps(data["message"], separators=(",", ":"), ensure_ascii=False)
+            data["message"] = {
+                "role": event.message.role,
+                "sealed": self.sealer.seal(
+                    event.originator_id, event.originator_version, plaintext.encode("utf-8")
+                ),
+            }
         class_version: int = getattr(type(event), "class_version", 1)
         if class_version > 1:
             data["class_version"] = class_version
@@ -49,9 +69,32 @@ class PydanticMapper(Mapper[str]):
                 version += 1
             data["originator_id"] = str(stored_event.originator_id)
             data["originator_version"] = stored_event.originator_version
+            message = data.get("message")
+            if isinstance(message, dict) and "sealed" in message:
+                self._unseal(data, message)
             return cast(DomainEventProtocol[str], cls.model_validate(data))
-        except (ValueError, ValidationError) as exc:
+        except (ValueError, ValidationError, KeyError) as exc:
             raise MapperDeserialisationError(
                 f"cannot read stored event {stored_event.topic} of "
                 f"{stored_event.originator_id!r} version {stored_event.originator_version}: {exc}"
             ) from exc
+
+    def _unseal(self, data: dict[str, Any], message: dict[str, Any]) -> None:
+        if self.sealer is None:
+            raise ValueError("the event is sealed but this ledger has no keys")
+        conversation_id, version = data["originator_id"], data["originator_version"]
+        try:
+            data["message"] = json.loads(self.sealer.open(conversation_id, version, message["sealed"]))
+        except ConversationErased:
+            data["message"] = erased_message(message["role"], version - 1).model_dump()
+            data["erased"] = True
+
+
+def erased_message(role: str, position: int) -> Message:
+    """What an erased message reads as: its role and place survive, its content does not."""
+    return Message(
+        id=f"erased-{position}",
+        role=role,
+        tool_call_id="erased" if role == "tool" else None,
+        metadata={"erased": True},
+    )

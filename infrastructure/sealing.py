@@ -1,0 +1,54 @@
+"""Message text sealed with its conversation's key (AES-256-GCM), bound to its stream position."""
+
+from __future__ import annotations
+
+import base64
+import os
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from domain import ChatLedgerError
+from infrastructure.keys import KeyStore
+
+NONCE_BYTES = 12
+
+
+class SealBroken(ChatLedgerError):
+    """Stored ciphertext failed authentication: it was altered or moved in the database."""
+
+
+class Sealer:
+    """Encrypts and decrypts event payloads with per-conversation keys."""
+
+    def __init__(self, keys: KeyStore) -> None:
+        self.keys = keys
+
+    def seal(self, conversation_id: str, version: int, plaintext: bytes) -> str:
+        """Ciphertext (base64) of ``plaintext``, creating the conversation's key if needed."""
+        key = self.keys.key(conversation_id, create=True)
+        assert key is not None  # create=True either returns a key or raises ConversationErased
+        nonce = os.urandom(NONCE_BYTES)
+        sealed = AESGCM(key).encrypt(nonce, plaintext, _bound_to(conversation_id, version))
+        return base64.b64encode(nonce + sealed).decode("ascii")
+
+    def open(self, conversation_id: str, version: int, sealed: str) -> bytes:
+        """The plaintext; raises ConversationErased if the key is gone, SealBroken if altered."""
+        key = self.keys.key(conversation_id)
+        if key is None:
+            raise SealBroken(f"conversation {conversation_id!r} has sealed events but no key")
+        raw = base64.b64decode(sealed)
+        try:
+            return AESGCM(key).decrypt(
+                raw[:NONCE_BYTES], raw[NONCE_BYTES:], _bound_to(conversation_id, version)
+            )
+        except InvalidTag:
+            raise SealBroken(
+                f"conversation {conversation_id!r} version {version}: the sealed message does "
+                "not authenticate (altered, or moved from another position)"
+            ) from None
+
+
+def _bound_to(conversation_id: str, version: int) -> bytes:
+    # Associated data: a ciphertext copied to another row or conversation fails to open.
+    return f"{conversation_id}\n{version}".encode()

@@ -1,0 +1,82 @@
+"""The history contract: paging and point-in-time reads, on every backend."""
+
+from __future__ import annotations
+
+import pytest
+
+from domain import InvalidInput, Message
+from infrastructure import ChatLedger
+
+
+@pytest.fixture
+def ten(ledger: ChatLedger) -> ChatLedger:
+    """A ledger whose conversation 'conv-1' holds messages m1..m10 at positions 1..10."""
+    ledger.record("conv-1", [Message(role="user", content=f"m{i}") for i in range(1, 11)])
+    return ledger
+
+
+def positions(ledger: ChatLedger, **kwargs: int) -> list[int]:
+    return [entry.position for entry in ledger.history("conv-1", **kwargs)]
+
+
+def test_history_lists_every_message_oldest_first(ten: ChatLedger) -> None:
+    assert positions(ten) == list(range(1, 11))
+
+
+def test_limit_without_after_gives_the_newest_page(ten: ChatLedger) -> None:
+    assert positions(ten, limit=3) == [8, 9, 10]
+
+
+def test_before_with_limit_scrolls_back(ten: ChatLedger) -> None:
+    assert positions(ten, before=8, limit=3) == [5, 6, 7]
+
+
+def test_after_with_limit_follows_the_conversation(ten: ChatLedger) -> None:
+    assert positions(ten, after=2, limit=3) == [3, 4, 5]
+
+
+def test_after_and_before_are_exclusive_bounds(ten: ChatLedger) -> None:
+    assert positions(ten, after=3, before=7) == [4, 5, 6]
+
+
+def test_an_empty_range_gives_no_entries(ten: ChatLedger) -> None:
+    assert positions(ten, after=5, before=6) == []
+
+
+def test_history_reports_the_conversation_length_on_every_page(ten: ChatLedger) -> None:
+    assert ten.history("conv-1", limit=2).length == 10
+
+
+def test_at_shows_history_as_it_was_right_after_that_position(ten: ChatLedger) -> None:
+    view = ten.history("conv-1", at=4)
+
+    assert ([e.position for e in view], view.length) == ([1, 2, 3, 4], 4)
+
+
+def test_at_combines_with_limit(ten: ChatLedger) -> None:
+    assert positions(ten, at=6, limit=2) == [5, 6]
+
+
+def test_at_past_the_end_is_rejected_naming_at(ten: ChatLedger) -> None:
+    with pytest.raises(InvalidInput) as raised:
+        ten.history("conv-1", at=11)
+
+    assert raised.value.field == "at"
+
+
+@pytest.mark.parametrize(("field", "value"), [("after", -1), ("before", -2), ("limit", 0)])
+def test_negative_bounds_and_zero_limits_are_rejected(
+    ten: ChatLedger, field: str, value: int
+) -> None:
+    with pytest.raises(InvalidInput) as raised:
+        ten.history("conv-1", **{field: value})  # type: ignore[arg-type]  # field names vary
+
+    assert raised.value.field == field
+
+
+def test_entries_carry_time_and_tokens(ten: ChatLedger) -> None:
+    first, second = ten.history("conv-1", limit=2).entries
+
+    assert first.recorded_at <= second.recorded_at
+    assert first.recorded_at.tzinfo is not None
+    assert first.tokens == 4
