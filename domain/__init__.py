@@ -28,10 +28,10 @@ from domain.messages import (
 from domain.ports import TokenCounter
 
 __all__ = [
-    "DEFAULT_MAX_CONTENT_BYTES",
     "ChatLedgerError",
     "ConcurrencyConflict",
     "Conversation",
+    "DEFAULT_MAX_CONTENT_BYTES",
     "DomainEvent",
     "EncodingUnavailable",
     "IdempotencyConflict",

@@ -116,7 +116,9 @@ class Conversation(BaseModel):
     @staticmethod
     def start(conversation_id: str) -> Conversation.Started:
         """The event that begins a conversation."""
-        return Conversation.Started(originator_id=conversation_id, originator_version=STARTED_VERSION)
+        return Conversation.Started(
+            originator_id=conversation_id, originator_version=STARTED_VERSION
+        )
 
     def record(
         self, message: Message, *, tokens: int, counter: str

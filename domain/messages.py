@@ -115,7 +115,9 @@ class Message(_Frozen):
         cls, value: tuple[ToolCall, ...], info: ValidationInfo
     ) -> tuple[ToolCall, ...]:
         if value and info.data.get("role") != "assistant":
-            raise ValueError(f"only assistant messages carry tool calls, not {info.data.get('role')}")
+            raise ValueError(
+                f"only assistant messages carry tool calls, not {info.data.get('role')}"
+            )
         ids = [call.id for call in value]
         if len(set(ids)) != len(ids):
             raise ValueError("tool call ids must be unique within a message")

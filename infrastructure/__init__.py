@@ -4,8 +4,8 @@ from infrastructure.ledger import ChatLedger
 from infrastructure.settings import DEFAULT_DATABASE_URL, StorageSettings, database_url
 
 __all__ = [
-    "DEFAULT_DATABASE_URL",
     "ChatLedger",
+    "DEFAULT_DATABASE_URL",
     "StorageSettings",
     "database_url",
 ]

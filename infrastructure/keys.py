@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from eventsourcing.persistence import IntegrityError
+
 from domain import ChatLedgerError, utc_now
 
 KEY_BYTES = 32
@@ -160,13 +162,18 @@ class SQLKeyStore(KeyStore):
         self._transaction = transaction
         self._table = table
         self._p = placeholder
-        with self._transaction() as cursor:
-            cursor.execute(
-                f"CREATE TABLE IF NOT EXISTS {table} ("
-                "conversation_id TEXT PRIMARY KEY, key "
-                f"{blob_type}, created_at TEXT NOT NULL, erased_at TEXT, erasure_reason TEXT, "
-                "retention_seconds BIGINT, legal_hold TEXT)"
-            )
+        statement = (
+            f"CREATE TABLE IF NOT EXISTS {table} ("
+            f"conversation_id TEXT PRIMARY KEY, key {blob_type}, created_at TEXT NOT NULL, "
+            "erased_at TEXT, erasure_reason TEXT, retention_seconds BIGINT, legal_hold TEXT)"
+        )
+        try:
+            with self._transaction() as cursor:
+                cursor.execute(statement)
+        except IntegrityError:
+            # Two processes created the table at once (PostgreSQL's catalogue race); it exists.
+            with self._transaction() as cursor:
+                cursor.execute(statement)
 
     def conversations(self, *, after: str = "", limit: int = 1000) -> list[ConversationRecord]:
         """Directory entries ordered by id."""

@@ -5,11 +5,12 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Iterator, Sequence
+from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Self, cast, overload
 
 from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import DatabaseError, IntegrityError
 
 from domain import (
     DEFAULT_MAX_CONTENT_BYTES,
@@ -25,10 +26,13 @@ from domain import (
     check_conversation_id,
     project_conversation,
 )
+from domain.audit import Usage
+from infrastructure import audit, verification
+from infrastructure.application import LedgerApplication
+from infrastructure.keys import ConversationErased, ConversationRecord
+from infrastructure.settings import StorageSettings
 from projections import HistoryEntry, HistoryView, MemoryView, Policy
 from projections.memory import build_memory
-from infrastructure.application import LedgerApplication
-from infrastructure.settings import StorageSettings
 
 STARTED_VERSION = 1
 MAX_WRITE_ATTEMPTS = 200
@@ -70,7 +74,7 @@ class ChatLedger:
             token_counter = default_token_counter()
         if max_content_bytes < 1:
             raise InvalidInput("max_content_bytes", f"must be at least 1, got {max_content_bytes}")
-        app = LedgerApplication(env=settings.env)
+        app = _construct(settings)
         return cls(
             app, token_counter, backend=settings.backend, max_content_bytes=max_content_bytes
         )
@@ -135,7 +139,9 @@ class ChatLedger:
         if expected_version is not None and (
             not isinstance(expected_version, int) or expected_version < 0
         ):
-            raise InvalidInput("expected_version", f"must be an integer >= 0, got {expected_version!r}")
+            raise InvalidInput(
+                "expected_version", f"must be an integer >= 0, got {expected_version!r}"
+            )
         entries = self._record_batch(conversation_id, batch, expected_version)
         return entries[0] if isinstance(messages, Message) else entries
 
@@ -151,7 +157,9 @@ class ChatLedger:
         by_id: dict[str, Message] = {}
         for index, message in enumerate(batch):
             if not isinstance(message, Message):
-                raise InvalidMessage(f"messages.{index}", f"is a {type(message).__name__}, not a Message")
+                raise InvalidMessage(
+                    f"messages.{index}", f"is a {type(message).__name__}, not a Message"
+                )
             message.check_size(self._max_content_bytes)
             earlier = by_id.setdefault(message.id, message)
             if earlier is not message and earlier.digest() != message.digest():
@@ -214,22 +222,27 @@ class ChatLedger:
                 time.sleep(random.uniform(0, min(0.05, 0.001 * 2**attempt)))
                 continue
             return tuple(
-                resolved[m.id] if m.id in resolved else self._entry_at(conversation_id, outcome[m.id], recorded)
+                resolved[m.id]
+                if m.id in resolved
+                else self._entry_at(conversation_id, outcome[m.id], recorded)
                 for m in batch
             )
-        raise ConcurrencyConflict(conversation_id, expected_version or 0, self.version(conversation_id))
+        raise ConcurrencyConflict(
+            conversation_id, expected_version or 0, self.version(conversation_id)
+        )
 
     def _load(self, conversation_id: str, *, fresh: bool) -> Conversation | None:
         """The conversation's state from this process's cache; ``fresh`` reads what is newer."""
         try:
-            state = cast(
-                Conversation,
-                self._app.repository.get(conversation_id, projector_func=project_conversation),
+            state: Conversation = self._app.repository.get(
+                conversation_id, projector_func=project_conversation
             )
         except AggregateNotFoundError:
             return None
         if fresh:
-            newer = list(self._app.events.get(conversation_id, gt=state.version))
+            newer = cast(
+                list[DomainEvent], list(self._app.events.get(conversation_id, gt=state.version))
+            )
             if newer:
                 state = cast(Conversation, project_conversation(state, newer))
                 cache = self._app.repository.cache
@@ -293,7 +306,9 @@ class ChatLedger:
         check_conversation_id(conversation_id)
         for field, value in (("after", after), ("before", before), ("at", at)):
             _check_position(field, value)
-        if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 1):
+        if limit is not None and (
+            not isinstance(limit, int) or isinstance(limit, bool) or limit < 1
+        ):
             raise InvalidInput("limit", f"must be an integer >= 1, got {limit!r}")
         length = self._head(conversation_id)
         if at is not None:
@@ -306,9 +321,7 @@ class ChatLedger:
         if lte is not None and lte <= gt:
             entries: list[HistoryEntry] = []
         else:
-            events = self._app.events.get(
-                conversation_id, gt=gt, lte=lte, desc=newest, limit=limit
-            )
+            events = self._app.events.get(conversation_id, gt=gt, lte=lte, desc=newest, limit=limit)
             entries = [_entry(e) for e in events if isinstance(e, Conversation.MessageRecorded)]
             if newest:
                 entries.reverse()
@@ -330,6 +343,8 @@ class ChatLedger:
             return build_memory(iter(()), None, policy, self._counter.request_overhead, 0)
         if at is not None and head.position < at:
             _check_at(at, head.position)
+        if head.erased:
+            raise ConversationErased(conversation_id)
         system_prompt = None
         if head.system_position is not None:
             system_prompt = (
@@ -386,6 +401,84 @@ class ChatLedger:
             lte = events[-1].originator_version - 1
             page_size = min(page_size * 4, 4096)
 
+    # Audit
+
+    def record_model_call(
+        self,
+        conversation_id: str,
+        view: MemoryView,
+        *,
+        model: str,
+        usage: Usage | None = None,
+        response_id: str | None = None,
+    ) -> audit.ModelCall:
+        """Record that ``view`` was sent to ``model``: positions, policy, counter, payload hash."""
+        check_conversation_id(conversation_id)
+        return audit.record_model_call(
+            self, conversation_id, view, model=model, usage=usage, response_id=response_id
+        )
+
+    def attach_usage(self, conversation_id: str, call: int, usage: Usage) -> None:
+        """Attach the provider's reported usage to model call number ``call``."""
+        check_conversation_id(conversation_id)
+        audit.attach_usage(self, conversation_id, call, usage)
+
+    def model_calls(self, conversation_id: str) -> list[audit.ModelCall]:
+        """The model calls recorded for the conversation, oldest first."""
+        check_conversation_id(conversation_id)
+        return audit.model_calls(self, conversation_id)
+
+    def replay_model_call(self, conversation_id: str, call: audit.ModelCall | int) -> audit.Replay:
+        """Rebuild a model call's view from history and prove it identical to the record."""
+        check_conversation_id(conversation_id)
+        return audit.replay_model_call(self, conversation_id, call)
+
+    def erase(self, conversation_id: str, *, reason: str) -> datetime:
+        """Crypto-shred the conversation: destroy its key and record the erasure."""
+        check_conversation_id(conversation_id)
+        return audit.erase(self, conversation_id, reason=reason)
+
+    def set_retention(self, conversation_id: str, retention: timedelta | None) -> None:
+        """Erase the conversation this long after its last message (None: keep it)."""
+        check_conversation_id(conversation_id)
+        audit.set_retention(self, conversation_id, retention)
+
+    def set_legal_hold(self, conversation_id: str, reason: str | None) -> None:
+        """Place a legal hold with a reason, or lift it with None."""
+        check_conversation_id(conversation_id)
+        audit.set_legal_hold(self, conversation_id, reason)
+
+    def apply_retention(
+        self, *, now: datetime | None = None, dry_run: bool = False
+    ) -> audit.RetentionReport:
+        """Erase the conversations whose retention ran out, except those on legal hold."""
+        return audit.apply_retention(self, now=now, dry_run=dry_run)
+
+    def verify(self, conversation_id: str) -> verification.Verified:
+        """Recompute the conversation's hash chain from the stored rows."""
+        check_conversation_id(conversation_id)
+        return verification.verify(self, conversation_id)
+
+    def conversations(self, *, after: str = "", limit: int = 100) -> list[ConversationRecord]:
+        """Conversations in id order, after ``after``, at most ``limit``."""
+        if not isinstance(limit, int) or limit < 1:
+            raise InvalidInput("limit", f"must be an integer >= 1, got {limit!r}")
+        return self._app.keys.conversations(after=after, limit=limit)
+
+
+def _construct(settings: StorageSettings) -> LedgerApplication:
+    for attempt in range(5):
+        try:
+            return LedgerApplication(env=settings.env)
+        except DatabaseError:
+            # Ledgers opened at once on a new database race to create its tables (PostgreSQL
+            # reports duplicate catalogue rows or concurrent updates); the loser finds them
+            # there on the next try.
+            if attempt == 4:
+                raise
+            time.sleep(0.05 * (attempt + 1))
+    raise AssertionError("unreachable")
+
 
 def _entry(event: Conversation.MessageRecorded) -> HistoryEntry:
     return HistoryEntry(
@@ -394,6 +487,7 @@ def _entry(event: Conversation.MessageRecorded) -> HistoryEntry:
         recorded_at=event.timestamp,
         tokens=event.tokens,
         counter=event.counter,
+        erased=event.erased,
     )
 
 
@@ -410,4 +504,6 @@ def _check_position(field: str, value: int | None) -> None:
 
 def _check_at(at: int, length: int) -> None:
     if at > length:
-        raise InvalidInput("at", f"position {at} is past the end of the history ({length} messages)")
+        raise InvalidInput(
+            "at", f"position {at} is past the end of the history ({length} messages)"
+        )

@@ -10,7 +10,7 @@ from eventsourcing.persistence import Mapper, MapperDeserialisationError, Stored
 from eventsourcing.utils import get_topic, resolve_topic
 from pydantic import BaseModel, ValidationError
 
-from domain import Conversation, Message
+from domain import Conversation, Message, Role
 from infrastructure.keys import ConversationErased
 from infrastructure.sealing import Sealer
 
@@ -84,13 +84,15 @@ class PydanticMapper(Mapper[str]):
             raise ValueError("the event is sealed but this ledger has no keys")
         conversation_id, version = data["originator_id"], data["originator_version"]
         try:
-            data["message"] = json.loads(self.sealer.open(conversation_id, version, message["sealed"]))
+            data["message"] = json.loads(
+                self.sealer.open(conversation_id, version, message["sealed"])
+            )
         except ConversationErased:
             data["message"] = erased_message(message["role"], version - 1).model_dump()
             data["erased"] = True
 
 
-def erased_message(role: str, position: int) -> Message:
+def erased_message(role: Role, position: int) -> Message:
     """What an erased message reads as: its role and place survive, its content does not."""
     return Message(
         id=f"erased-{position}",

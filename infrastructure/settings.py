@@ -48,7 +48,9 @@ def database_url(explicit: str | None = None) -> str:
 def _sqlite_env(url: str) -> dict[str, str]:
     path = url[len("sqlite://") :]
     if not path.startswith("/") or path == "/":
-        raise InvalidInput("url", f"a SQLite URL names a file: sqlite:///path/to/file.db, got {url!r}")
+        raise InvalidInput(
+            "url", f"a SQLite URL names a file: sqlite:///path/to/file.db, got {url!r}"
+        )
     # sqlite:///relative.db is relative; sqlite:////absolute.db is absolute (SQLAlchemy's rule).
     name = unquote(path[1:])
     if name != ":memory:":

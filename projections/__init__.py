@@ -1,7 +1,14 @@
 """What is derived from a conversation's events: the history view and the memory view."""
 
 from projections.history import HistoryEntry, HistoryView
-from projections.memory import Exclusion, MemoryExplanation, MemoryView
+from projections.memory import (
+    Exclusion,
+    MemoryExplanation,
+    MemoryView,
+    build_memory,
+    explain_memory,
+    memory_of,
+)
 from projections.policies import MessageWindow, Policy, TokenWindow
 
 __all__ = [
@@ -13,4 +20,7 @@ __all__ = [
     "MessageWindow",
     "Policy",
     "TokenWindow",
+    "build_memory",
+    "explain_memory",
+    "memory_of",
 ]

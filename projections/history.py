@@ -20,6 +20,8 @@ class HistoryEntry(BaseModel):
     recorded_at: datetime
     tokens: int = Field(ge=0)
     counter: str
+    erased: bool = False
+    """True once the conversation was erased: the message keeps its role and place, no content."""
 
 
 class HistoryView(BaseModel):

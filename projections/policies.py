@@ -26,7 +26,7 @@ class _Policy(BaseModel):
 
 
 class MessageWindow(_Policy):
-    """Keep the newest whole units while the system prompt plus them are at most ``max_messages``."""
+    """Keep the newest whole units while they and the system prompt number ``max_messages``."""
 
     kind: Literal["message_window"] = "message_window"
     max_messages: int = 20

@@ -24,9 +24,9 @@ def postgres_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[st
     if configured:
         yield configured
         return
-    import pgserver
+    from pgserver import get_server  # type: ignore[attr-defined]  # pgserver re-exports it untyped
 
-    server = pgserver.get_server(tmp_path_factory.mktemp("pgdata"), cleanup_mode="stop")
+    server = get_server(tmp_path_factory.mktemp("pgdata"), cleanup_mode="stop")
     try:
         yield str(server.get_uri())
     finally:

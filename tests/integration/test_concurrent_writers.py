@@ -27,7 +27,9 @@ def assert_all_stored_without_holes(url: str, writers: int, count: int) -> None:
         f"w{w}-{i}" for w in range(writers) for i in range(count)
     }
     for w in range(writers):
-        mine = [int(e.message.id.split("-")[1]) for e in history if e.message.id.startswith(f"w{w}-")]
+        mine = [
+            int(e.message.id.split("-")[1]) for e in history if e.message.id.startswith(f"w{w}-")
+        ]
         assert mine == sorted(mine), "each writer's messages keep their order"
 
 
@@ -59,7 +61,9 @@ def test_threads_sharing_one_in_memory_ledger_store_every_message() -> None:
         assert [e.position for e in ledger.history("conv-shared")] == list(range(1, 101))
 
 
-@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
 def test_separate_processes_store_every_message(
     backend: str, request: pytest.FixtureRequest
 ) -> None:

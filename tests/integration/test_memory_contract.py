@@ -106,7 +106,9 @@ def test_memory_at_past_the_end_is_rejected_naming_at(scripted: ChatLedger) -> N
     assert raised.value.field == "at"
 
 
-@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.mark.parametrize(
+    "backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
 def test_a_view_asked_for_right_after_record_from_another_ledger_includes_the_message(
     backend: str, request: pytest.FixtureRequest
 ) -> None:

@@ -17,8 +17,12 @@ from infrastructure import ChatLedger
 from tests.fakes import FakeTokenCounter
 
 
-def user(text: str, **fields: str) -> Message:
-    return Message(role="user", content=text, **fields)
+def user(text: str, id: str | None = None) -> Message:  # noqa: A002  # the field's name
+    return (
+        Message(role="user", content=text)
+        if id is None
+        else Message(id=id, role="user", content=text)
+    )
 
 
 def test_first_message_is_at_position_one_with_its_token_count(ledger: ChatLedger) -> None:

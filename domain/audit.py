@@ -1,0 +1,93 @@
+"""Audit trails beside a conversation: the model calls made from it, and its governance."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
+
+from domain.conversation import DomainEvent
+
+
+class Usage(BaseModel):
+    """Tokens the provider reported (and billed) for one call."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    prompt_tokens: int = Field(ge=0)
+    completion_tokens: int = Field(ge=0)
+
+
+class ModelCallLog(BaseModel):
+    """The model calls made from one conversation; call number N is the stream's version N."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    @staticmethod
+    def id_for(conversation_id: str) -> str:
+        """The stream id; '/' never occurs in a conversation id, so none collide."""
+        return f"calls/{conversation_id}"
+
+    class CallRecorded(DomainEvent):
+        """What the model received on one call, exactly enough to replay and prove it."""
+
+        conversation_id: str
+        position: int = Field(ge=0)
+        """The history position the view was computed at."""
+        positions: tuple[int, ...]
+        message_ids: tuple[str, ...]
+        system_position: int | None
+        policy: dict[str, JsonValue]
+        counter: str
+        tokens: int = Field(ge=0)
+        payload_sha256: str
+        model: str
+        response_id: str | None = None
+        usage: Usage | None = None
+
+        @property
+        def number(self) -> int:
+            """The call's 1-based number within its conversation."""
+            return self.originator_version
+
+    class UsageAttached(DomainEvent):
+        """The provider's usage for an earlier call arrived."""
+
+        call: int = Field(ge=1)
+        usage: Usage
+
+
+class Governance(BaseModel):
+    """Retention, legal holds and erasure of one conversation, as an auditable stream."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    @staticmethod
+    def id_for(conversation_id: str) -> str:
+        """The stream id; '/' never occurs in a conversation id, so none collide."""
+        return f"gov/{conversation_id}"
+
+    class RetentionSet(DomainEvent):
+        """The conversation is to be erased this long after its last message (None: never)."""
+
+        seconds: int | None = Field(default=None, ge=1)
+
+    class LegalHoldPlaced(DomainEvent):
+        """Retention must not erase the conversation, for this reason."""
+
+        reason: str
+
+    class LegalHoldLifted(DomainEvent):
+        """The legal hold was lifted."""
+
+    class Erased(DomainEvent):
+        """The conversation's key was destroyed: its text is gone for good."""
+
+        reason: str
+        erased_at: datetime
+
+
+def canonical_policy(policy: BaseModel) -> dict[str, Any]:
+    """A policy as the JSON object stored with a model call."""
+    return policy.model_dump(mode="json")

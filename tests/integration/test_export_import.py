@@ -1,0 +1,106 @@
+"""Export to JSON lines and import again: idempotent, and clear about malformed lines."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+
+from domain import Message, ToolCall
+from infrastructure import ChatLedger
+from infrastructure.transfer import (
+    MalformedLine,
+    export_all,
+    export_lines,
+    import_lines,
+    parse_lines,
+    write_jsonl,
+)
+from tests.fakes import FakeTokenCounter
+
+
+def exported(ledger: ChatLedger) -> str:
+    out = io.StringIO()
+    write_jsonl(export_all(ledger), out)
+    return out.getvalue()
+
+
+@pytest.fixture
+def source(ledger: ChatLedger) -> ChatLedger:
+    ledger.record(
+        "conv-a",
+        [
+            Message(role="system", content="Be kind."),
+            Message(role="user", content="weather?"),
+            Message(role="assistant", tool_calls=(ToolCall(id="c1", name="w", arguments="{ }"),)),
+            Message(role="tool", tool_call_id="c1", content="sunny"),
+        ],
+    )
+    ledger.record("conv-b", Message(role="user", content="hi"))
+    return ledger
+
+
+def test_export_writes_one_line_per_message_with_position_time_tokens_and_hash(
+    source: ChatLedger,
+) -> None:
+    lines = [json.loads(line) for line in exported(source).splitlines()]
+
+    assert [(line["conversation_id"], line["position"]) for line in lines] == [
+        ("conv-a", 1),
+        ("conv-a", 2),
+        ("conv-a", 3),
+        ("conv-a", 4),
+        ("conv-b", 1),
+    ]
+    assert {"recorded_at", "tokens", "hash", "message"} <= set(lines[0])
+
+
+def test_import_into_an_empty_ledger_recreates_the_history(source: ChatLedger) -> None:
+    text = exported(source)
+    with ChatLedger.open("memory://", FakeTokenCounter()) as target:
+        report = import_lines(target, parse_lines(text.splitlines()))
+
+        assert (report.recorded, report.unchanged) == (5, 0)
+        assert target.history("conv-a").messages == source.history("conv-a").messages
+
+
+def test_importing_twice_changes_nothing(source: ChatLedger) -> None:
+    lines = parse_lines(exported(source).splitlines())
+    with ChatLedger.open("memory://", FakeTokenCounter()) as target:
+        import_lines(target, lines)
+        report = import_lines(target, lines)
+
+        assert (report.recorded, report.unchanged) == (0, 5)
+        assert target.version("conv-a") == 4
+
+
+def test_a_malformed_json_line_is_named_and_nothing_is_imported(source: ChatLedger) -> None:
+    lines = exported(source).splitlines()
+    lines[2] = '{"conversation_id": "conv-a", "message": {'
+
+    with pytest.raises(MalformedLine) as raised:
+        parse_lines(lines)
+
+    assert raised.value.line == 3
+
+
+def test_a_line_with_an_invalid_message_names_the_line_and_field(source: ChatLedger) -> None:
+    lines = exported(source).splitlines()
+    bad = json.loads(lines[1])
+    bad["message"]["role"] = "wizard"
+    lines[1] = json.dumps(bad)
+
+    with pytest.raises(MalformedLine) as raised:
+        parse_lines(lines)
+
+    assert (raised.value.line, raised.value.field) == (2, "line 2: role")
+
+
+def test_exporting_an_erased_conversation_carries_no_text(source: ChatLedger) -> None:
+    source.erase("conv-a", reason="gdpr")
+
+    lines = list(export_lines(source, "conv-a"))
+
+    assert all(line["erased"] and line["message"]["content"] is None for line in lines)
+    assert "sunny" not in json.dumps(lines)
