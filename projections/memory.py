@@ -18,13 +18,15 @@ Rules (the contract every function here implements):
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from domain import Message
 from projections.history import HistoryEntry
-from projections.policies import Policy
+from projections.policies import MessageWindow, Policy
 
 
 class Exclusion(StrEnum):
@@ -69,3 +71,177 @@ class MemoryExplanation(BaseModel):
     view: MemoryView
     excluded: dict[int, Exclusion]
     """Position of every recorded message not in the view -> why."""
+
+
+# Messages that enter or leave a view together: one message, or a call and its results.
+_Unit = tuple[HistoryEntry, ...]
+
+
+def memory_of(history: Sequence[HistoryEntry], policy: Policy, request_overhead: int) -> MemoryView:
+    """The memory view of a whole history (oldest first): the reference projection."""
+    walk = _walk_forward(history)
+    kept, _ = _window(reversed(walk.units), walk.system_prompt, policy, request_overhead)
+    position = history[-1].position if history else 0
+    return _view(walk.system_prompt, kept, policy, request_overhead, position)
+
+
+def build_memory(
+    newest_first: Iterable[HistoryEntry],
+    system_prompt: HistoryEntry | None,
+    policy: Policy,
+    request_overhead: int,
+    position: int,
+) -> MemoryView:
+    """The memory view from a history read newest first, pulling only what the window needs.
+
+    ``system_prompt`` is the prompt in force at ``position``; system messages in the stream are
+    skipped. Reading stops at the first message of the first unit that does not fit.
+    """
+    units = _units_newest_first(newest_first)
+    kept, _ = _window(units, system_prompt, policy, request_overhead)
+    return _view(system_prompt, kept, policy, request_overhead, position)
+
+
+def explain_memory(
+    history: Sequence[HistoryEntry], policy: Policy, request_overhead: int
+) -> MemoryExplanation:
+    """The memory view of a whole history, and why each message left out was left out."""
+    walk = _walk_forward(history)
+    kept, dropped = _window(reversed(walk.units), walk.system_prompt, policy, request_overhead)
+    position = history[-1].position if history else 0
+    view = _view(walk.system_prompt, kept, policy, request_overhead, position)
+    excluded = dict(walk.excluded)
+    for unit in dropped:
+        excluded.update(dict.fromkeys(_positions(unit), Exclusion.BEFORE_FIRST_USER))
+    shown = set(view.positions)
+    for unit in walk.units:
+        for entry in unit:
+            if entry.position not in shown:
+                excluded.setdefault(entry.position, Exclusion.EVICTED)
+    return MemoryExplanation(view=view, excluded=dict(sorted(excluded.items())))
+
+
+@dataclass
+class _Gathering:
+    """A unit the forward walk is still gathering, and the call ids it still waits for."""
+
+    entries: list[HistoryEntry]
+    unanswered: set[str | None] = field(default_factory=set)
+
+
+@dataclass
+class _Walk:
+    system_prompt: HistoryEntry | None
+    units: list[_Unit]
+    """Complete units, oldest first."""
+    excluded: dict[int, Exclusion]
+    """Messages no window can show: replaced prompts, orphans, unanswered exchanges."""
+
+
+def _walk_forward(history: Iterable[HistoryEntry]) -> _Walk:
+    system_prompt: HistoryEntry | None = None
+    excluded: dict[int, Exclusion] = {}
+    gathered: list[_Gathering] = []
+    # Per call id, the exchanges still waiting for it, most recent last: ids are reused.
+    waiting: dict[str | None, list[_Gathering]] = {}
+    for entry in history:
+        message = entry.message
+        if message.role == "system":
+            if system_prompt is not None:
+                excluded[system_prompt.position] = Exclusion.REPLACED_SYSTEM_PROMPT
+            system_prompt = entry
+        elif message.role == "tool":
+            exchanges = waiting.get(message.tool_call_id)
+            if exchanges:
+                exchange = exchanges.pop()
+                exchange.entries.append(entry)
+                exchange.unanswered.discard(message.tool_call_id)
+            else:
+                excluded[entry.position] = Exclusion.ORPHANED_TOOL_RESULT
+        else:
+            unit = _Gathering([entry], {call.id for call in message.tool_calls})
+            gathered.append(unit)
+            for call in message.tool_calls:
+                waiting.setdefault(call.id, []).append(unit)
+    units: list[_Unit] = []
+    for unit in gathered:
+        if unit.unanswered:
+            excluded.update(dict.fromkeys(_positions(unit.entries), Exclusion.UNANSWERED_TOOL_CALL))
+        else:
+            units.append(tuple(unit.entries))
+    return _Walk(system_prompt, units, excluded)
+
+
+def _units_newest_first(newest_first: Iterable[HistoryEntry]) -> Iterator[_Unit]:
+    """Complete units, newest first, each yielded as soon as the walk reaches its first message.
+
+    Matching a result to the most recent exchange waiting for its id is bracket matching per
+    id, and greedy bracket matching pairs the same way read backwards: an exchange takes, for
+    each of its ids, the nearest later result not yet taken.
+    """
+    # Per call id, results not yet taken, nearest to the walk (so oldest) last.
+    results: dict[str | None, list[HistoryEntry]] = {}
+    for entry in newest_first:
+        message = entry.message
+        if message.role == "system":
+            continue
+        if message.role == "tool":
+            results.setdefault(message.tool_call_id, []).append(entry)
+            continue
+        # Results are taken even when another call goes unanswered: that exchange claimed them.
+        answers = [results[call.id].pop() for call in message.tool_calls if results.get(call.id)]
+        if len(answers) == len(message.tool_calls):
+            yield (entry, *sorted(answers, key=lambda answer: answer.position))
+
+
+def _window(
+    units_newest_first: Iterable[_Unit],
+    system_prompt: HistoryEntry | None,
+    policy: Policy,
+    request_overhead: int,
+) -> tuple[list[_Unit], list[_Unit]]:
+    """The units kept (oldest first) and those dropped to start on a user message."""
+    if isinstance(policy, MessageWindow):
+        room = policy.max_messages
+    else:
+        room = policy.max_tokens - request_overhead
+    if system_prompt is not None:
+        room -= _cost(policy, (system_prompt,))
+    kept: list[_Unit] = []
+    # Checked before the first pull, so a prompt over budget reads nothing more.
+    if room >= 0:
+        for unit in units_newest_first:
+            room -= _cost(policy, unit)
+            if room < 0:
+                break
+            kept.append(unit)
+    kept.reverse()
+    dropped: list[_Unit] = []
+    if policy.start_on_user:
+        # A user message is always a unit alone, so the first message says it all.
+        while kept and kept[0][0].message.role != "user":
+            dropped.append(kept.pop(0))
+    return kept, dropped
+
+
+def _cost(policy: Policy, entries: Iterable[HistoryEntry]) -> int:
+    if isinstance(policy, MessageWindow):
+        return sum(1 for _ in entries)
+    return sum(entry.tokens for entry in entries)
+
+
+def _view(
+    system_prompt: HistoryEntry | None,
+    units: Iterable[_Unit],
+    policy: Policy,
+    request_overhead: int,
+    position: int,
+) -> MemoryView:
+    shown = tuple(entry for unit in units for entry in unit)
+    entries = shown if system_prompt is None else (system_prompt, *shown)
+    tokens = request_overhead + sum(entry.tokens for entry in entries) if entries else 0
+    return MemoryView(entries=entries, tokens=tokens, policy=policy, position=position)
+
+
+def _positions(entries: Iterable[HistoryEntry]) -> list[int]:
+    return [entry.position for entry in entries]
