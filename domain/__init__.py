@@ -1,5 +1,6 @@
 """What a conversation is: messages, the Conversation aggregate and its events, errors, ports."""
 
+from domain.audit import Governance, ModelCallLog, Usage
 from domain.conversation import (
     Conversation,
     DomainEvent,
@@ -34,16 +35,19 @@ __all__ = [
     "DEFAULT_MAX_CONTENT_BYTES",
     "DomainEvent",
     "EncodingUnavailable",
+    "Governance",
     "IdempotencyConflict",
     "InvalidConversationId",
     "InvalidInput",
     "InvalidMessage",
     "Message",
     "MessageKey",
+    "ModelCallLog",
     "Role",
     "TokenCounter",
     "ToolCall",
     "UnknownConversation",
+    "Usage",
     "check_conversation_id",
     "project_conversation",
     "project_message_key",

@@ -389,6 +389,7 @@ class ChatLedger:
     ) -> Iterator[Conversation.MessageRecorded]:
         """Message events newest first, read in pages that grow, so short windows read little."""
         lte = upper
+        pages = 0
         while True:
             events = list(
                 self._app.events.get(conversation_id, lte=lte, desc=True, limit=page_size)
@@ -399,7 +400,11 @@ class ChatLedger:
             if len(events) < page_size:
                 return
             lte = events[-1].originator_version - 1
-            page_size = min(page_size * 4, 4096)
+            pages += 1
+            # Windows end within a page or two; only runs of skipped messages (orphans,
+            # unanswered calls) read on, and then in growing pages.
+            if pages >= 2:
+                page_size = min(page_size * 2, 4096)
 
     # Audit
 
