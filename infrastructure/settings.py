@@ -90,6 +90,8 @@ def _postgres_env(netloc: str, path: str, query: str) -> dict[str, str]:
         "POSTGRES_POOL_SIZE": options.get("pool_size", "10"),
         "POSTGRES_MAX_OVERFLOW": options.get("max_overflow", "10"),
         "POSTGRES_LOCK_TIMEOUT": options.get("lock_timeout", "0"),
+        # Fail within seconds, not minutes, when the server is unreachable.
+        "POSTGRES_CONNECT_TIMEOUT": options.get("connect_timeout", "5"),
     }
     if "schema" in options:
         env["POSTGRES_SCHEMA"] = options["schema"]

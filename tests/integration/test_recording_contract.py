@@ -17,7 +17,7 @@ from infrastructure import ChatLedger
 from tests.fakes import FakeTokenCounter
 
 
-def user(text: str, id: str | None = None) -> Message:  # noqa: A002  # the field's name
+def user(text: str, id: str | None = None) -> Message:
     return (
         Message(role="user", content=text)
         if id is None
