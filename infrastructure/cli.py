@@ -1,4 +1,4 @@
-"""The chatledger command line: record messages, read history and memory views, run the demo."""
+"""The chatledger command line: record, read history and memory, audit, and run the demo."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from domain import (
     TokenCounter,
     ToolCall,
 )
+from infrastructure import cli_audit
 from infrastructure.ledger import ChatLedger
 from infrastructure.settings import DATABASE_URL_VARIABLE, DEFAULT_DATABASE_URL, database_url
 from infrastructure.tokens import TiktokenCounter, default_token_counter
@@ -113,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     memory.add_argument("--at", type=int, metavar="POS", help="the view as of position POS")
 
     _command(commands, "demo", "record a sample conversation and explain its memory", run_demo)
+    cli_audit.add_commands(commands, _command, open_ledger)
     return parser
 
 

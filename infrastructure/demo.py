@@ -138,6 +138,8 @@ def run(ledger: ChatLedger, budget: int = BUDGET) -> DemoReport:
     history = ledger.history(conversation_id).entries
     policy = TokenWindow(max_tokens=budget)
     explanation = explain_memory(history, policy, ledger.token_counter.request_overhead)
+    # The view the store builds is the one just explained; record it as sent, for `audit`.
+    ledger.record_model_call(conversation_id, ledger.memory(conversation_id, policy), model="demo")
     return DemoReport(conversation_id, history, explanation, budget)
 
 
@@ -194,7 +196,9 @@ def render(report: DemoReport, url: str, console: Console) -> None:
         Text(
             f"Explore it:\n  chatledger history {report.conversation_id}\n"
             f"  chatledger memory {report.conversation_id} --max-tokens {report.budget} "
-            f"--at {before_change}",
+            f"--at {before_change}\n"
+            f"  chatledger audit {report.conversation_id}\n"
+            f"  chatledger verify {report.conversation_id}",
             style="dim",
         )
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import sqlite3
 import time
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
@@ -475,10 +476,10 @@ def _construct(settings: StorageSettings) -> LedgerApplication:
     for attempt in range(5):
         try:
             return LedgerApplication(env=settings.env)
-        except DatabaseError:
+        except (DatabaseError, sqlite3.OperationalError):
             # Ledgers opened at once on a new database race to create its tables (PostgreSQL
-            # reports duplicate catalogue rows or concurrent updates); the loser finds them
-            # there on the next try.
+            # reports duplicate catalogue rows or concurrent updates; SQLite, a lock while one
+            # switches the file to WAL); the loser finds them there on the next try.
             if attempt == 4:
                 raise
             time.sleep(0.05 * (attempt + 1))
