@@ -91,6 +91,10 @@ class KeyStore(ABC):
             self._cache[conversation_id] = (time.monotonic(), None, erased_at)
         return erased_at
 
+    def restore(self, conversation_id: str, key: bytes, created_at: datetime) -> None:
+        """Put back a key taken from a backup (never one that was destroyed)."""
+        self._insert(conversation_id, key, created_at)
+
     def record(self, conversation_id: str) -> ConversationRecord | None:
         """The directory entry of one conversation, if it has one."""
         return self._read(conversation_id)[0]
