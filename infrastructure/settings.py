@@ -87,6 +87,7 @@ def _postgres_env(netloc: str, path: str, query: str) -> dict[str, str]:
         "POSTGRES_PASSWORD": unquote(password) or options.get("password", ""),
         # Conversation ids are the caller's strings, not UUIDs.
         "ORIGINATOR_ID_TYPE": "text",
+        "APPLICATION_RECORDER_TOPIC": "infrastructure.recorders:PostgresRecorder",
         "POSTGRES_POOL_SIZE": options.get("pool_size", "10"),
         "POSTGRES_MAX_OVERFLOW": options.get("max_overflow", "10"),
         "POSTGRES_LOCK_TIMEOUT": options.get("lock_timeout", "0"),
