@@ -68,6 +68,7 @@ class LedgerApplication(Application[str]):
                 table=f"{datastore.schema}.{self.name}_keys",
                 placeholder="%s",
                 blob_type="BYTEA",
+                byte_order=' COLLATE "C"',
             )
         if isinstance(datastore, SQLiteDatastore):
             return SQLKeyStore(

@@ -40,9 +40,13 @@ _BATCH_FIELD = re.compile(r"messages\.(\d+)(.*)")
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line with ``argv`` (default: ``sys.argv[1:]``); return the exit code."""
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    delegated = _delegated(arguments)
+    if delegated is not None:
+        return delegated
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(arguments)
     except SystemExit as exc:  # argparse exits 2 on bad usage and 0 after --help
         return exc.code if isinstance(exc.code, int) else BAD_INPUT
     command: Callable[[argparse.Namespace], int] = args.command
@@ -115,7 +119,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     _command(commands, "demo", "record a sample conversation and explain its memory", run_demo)
     cli_audit.add_commands(commands, _command, open_ledger)
+    # Listed for --help; main() hands them to their own parsers before this one runs.
+    commands.add_parser("serve", help="serve the HTTP API and the history page (--help for more)")
+    commands.add_parser("tenant", help="tenant add NAME: print a new API key for a tenant")
     return parser
+
+
+def _delegated(arguments: list[str]) -> int | None:
+    """Run `serve` and `tenant`, which have parsers of their own; None for other commands."""
+    index = 0
+    while index < len(arguments) and arguments[index].startswith("-"):
+        index += 2 if arguments[index] == "--db" else 1
+    if index >= len(arguments) or arguments[index] not in ("serve", "tenant"):
+        return None
+    # Options given before the command go after it, where its own parser reads them.
+    rest = arguments[index + 1 :] + arguments[:index]
+    # Imported here: the web stack is slow to import and only these commands need it.
+    from infrastructure.http import serve_main, tenant_main
+
+    return serve_main(rest) if arguments[index] == "serve" else tenant_main(rest)
 
 
 class _Parser(argparse.ArgumentParser):

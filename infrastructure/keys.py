@@ -161,11 +161,14 @@ class SQLKeyStore(KeyStore):
         table: str,
         placeholder: str,
         blob_type: str,
+        byte_order: str = "",
     ) -> None:
         super().__init__()
         self._transaction = transaction
         self._table = table
         self._p = placeholder
+        # Ids are listed in byte order whatever the database's collation, so prefix scans work.
+        self._byte_order = byte_order
         statement = (
             f"CREATE TABLE IF NOT EXISTS {table} ("
             f"conversation_id TEXT PRIMARY KEY, key {blob_type}, created_at TEXT NOT NULL, "
@@ -183,8 +186,9 @@ class SQLKeyStore(KeyStore):
         """Directory entries ordered by id."""
         with self._transaction() as cursor:
             cursor.execute(
-                f"SELECT * FROM {self._table} WHERE conversation_id > {self._p} "
-                f"ORDER BY conversation_id LIMIT {self._p}",
+                f"SELECT * FROM {self._table} "
+                f"WHERE conversation_id{self._byte_order} > {self._p} "
+                f"ORDER BY conversation_id{self._byte_order} LIMIT {self._p}",
                 (after, limit),
             )
             rows = cursor.fetchall()

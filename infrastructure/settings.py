@@ -88,8 +88,10 @@ def _postgres_env(netloc: str, path: str, query: str) -> dict[str, str]:
         # Conversation ids are the caller's strings, not UUIDs.
         "ORIGINATOR_ID_TYPE": "text",
         "APPLICATION_RECORDER_TOPIC": "infrastructure.recorders:PostgresRecorder",
-        "POSTGRES_POOL_SIZE": options.get("pool_size", "10"),
-        "POSTGRES_MAX_OVERFLOW": options.get("max_overflow", "10"),
+        # Connections opened at once, and how many more under load: many ledgers (processes,
+        # threads, tests) share one server's connection slots.
+        "POSTGRES_POOL_SIZE": options.get("pool_size", "2"),
+        "POSTGRES_MAX_OVERFLOW": options.get("max_overflow", "8"),
         "POSTGRES_LOCK_TIMEOUT": options.get("lock_timeout", "0"),
         # Fail within seconds, not minutes, when the server is unreachable.
         "POSTGRES_CONNECT_TIMEOUT": options.get("connect_timeout", "5"),

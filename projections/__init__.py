@@ -1,5 +1,6 @@
 """What is derived from a conversation's events: the history view and the memory view."""
 
+from projections.formats import to_anthropic, to_openai
 from projections.history import HistoryEntry, HistoryView
 from projections.memory import (
     Exclusion,
@@ -23,4 +24,6 @@ __all__ = [
     "build_memory",
     "explain_memory",
     "memory_of",
+    "to_anthropic",
+    "to_openai",
 ]

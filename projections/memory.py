@@ -25,6 +25,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field
 
 from domain import Message
+from projections import formats
 from projections.history import HistoryEntry
 from projections.policies import MessageWindow, Policy
 
@@ -61,6 +62,14 @@ class MemoryView(BaseModel):
     def positions(self) -> tuple[int, ...]:
         """The history positions of the messages in the view."""
         return tuple(entry.position for entry in self.entries)
+
+    def to_openai(self) -> list[formats.OpenAIMessage]:
+        """The view as an OpenAI Chat Completions ``messages`` list."""
+        return formats.to_openai(self.messages)
+
+    def to_anthropic(self) -> formats.AnthropicRequest:
+        """The view as Anthropic Messages ``system`` and ``messages``."""
+        return formats.to_anthropic(self.messages)
 
 
 class MemoryExplanation(BaseModel):

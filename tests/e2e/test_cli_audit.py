@@ -147,3 +147,15 @@ def test_a_bad_retention_duration_is_named(tmp_path: Path, db: str) -> None:
 
     assert result.returncode == 2
     assert "--set" in result.stderr
+
+
+def test_tenant_add_prints_a_key_once_with_options_before_or_after(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 't.db'}"
+
+    before = chatledger("--db", url, "tenant", "add", "acme", cwd=tmp_path)
+    after = chatledger("tenant", "add", "beta", "--db", url, cwd=tmp_path)
+
+    assert (before.returncode, after.returncode) == (0, 0)
+    assert before.stdout.startswith("cl_")
+    assert after.stdout.startswith("cl_")
+    assert before.stdout != after.stdout

@@ -1,0 +1,333 @@
+// The history page: conversations, their full history, and what the model saw at any point.
+// Talks to the JSON API with the session cookie; builds the DOM with textContent only.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const state = { session: null, entries: [], calls: [] };
+
+class Problem extends Error {
+  constructor(body, status) {
+    super(body.detail || body.title || `HTTP ${status}`);
+    this.status = status;
+    this.field = body.field;
+  }
+}
+
+async function api(method, path, body, headers = {}) {
+  const init = { method, headers: { Accept: "application/json", ...headers } };
+  if (body !== undefined) {
+    init.body = JSON.stringify(body);
+    init.headers["Content-Type"] = "application/json";
+  }
+  const response = await fetch(path, init);
+  if (response.status === 204) return null;
+  const data = await response.json().catch(() => ({}));
+  if (!response.ok) throw new Problem(data, response.status);
+  return data;
+}
+
+function el(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined && text !== null) node.textContent = text;
+  return node;
+}
+
+function randomKey() {
+  const bytes = new Uint8Array(16);
+  crypto.getRandomValues(bytes);
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+const conversationPath = () =>
+  `/v1/conversations/${encodeURIComponent(state.session.conversation)}`;
+
+// Session and conversations
+
+async function start() {
+  try {
+    state.session = await api("GET", "/v1/session");
+  } catch (error) {
+    if (error.status === 401) {
+      $("signin").hidden = false;
+      $("workspace").hidden = true;
+      return;
+    }
+    throw error;
+  }
+  $("tenant").textContent = state.session.tenant;
+  $("conversation-id").textContent = state.session.conversation;
+  await Promise.all([loadConversations(), loadHistory()]);
+}
+
+async function loadConversations() {
+  const list = $("conversation-list");
+  const { conversations } = await api("GET", "/v1/conversations?limit=200");
+  const ids = conversations.map((c) => c.id);
+  if (!ids.includes(state.session.conversation)) ids.unshift(state.session.conversation);
+  const erased = new Set(conversations.filter((c) => c.erased_at).map((c) => c.id));
+  list.replaceChildren(
+    ...ids.map((id) => {
+      const item = el("li");
+      const button = el("button", id === state.session.conversation ? "current" : "", id);
+      button.type = "button";
+      if (erased.has(id)) button.append(el("span", "badge", "erased"));
+      button.addEventListener("click", () => showConversation(id));
+      item.append(button);
+      return item;
+    }),
+  );
+}
+
+async function showConversation(id) {
+  state.session = await api("PUT", "/v1/session/conversation", { conversation: id });
+  await start();
+  if (!$("memory").hidden) await refreshMemory();
+}
+
+async function newConversation() {
+  state.session = await api("POST", "/v1/session/conversations");
+  await start();
+  if (!$("memory").hidden) await refreshMemory();
+}
+
+// History
+
+async function loadHistory() {
+  let entries = [];
+  let before = null;
+  try {
+    // Newest pages first, until the start (or 5,000 messages: enough for a page).
+    do {
+      const query = before ? `?limit=1000&before=${before}` : "?limit=1000";
+      const page = await api("GET", `${conversationPath()}/history${query}`);
+      entries = page.entries.concat(entries);
+      before = page.older;
+    } while (before && entries.length < 5000);
+  } catch (error) {
+    if (error.status !== 404) throw error; // a conversation not recorded yet
+  }
+  state.entries = entries;
+  $("history-length").textContent = `${entries.length} messages`;
+  renderHistory();
+}
+
+function renderHistory() {
+  const list = $("history");
+  const waiting = new Map(); // tool call id -> results list of the latest call waiting for it
+  let prompts = 0;
+  const items = [];
+  for (const entry of state.entries) {
+    const message = entry.message;
+    if (message.role === "tool") {
+      const results = waiting.get(message.tool_call_id);
+      if (results) {
+        results.append(renderToolResult(entry));
+        waiting.delete(message.tool_call_id);
+        continue;
+      }
+      const orphan = renderEntry(entry);
+      orphan.append(el("span", "badge warn", "orphaned tool result"));
+      items.push(orphan);
+      continue;
+    }
+    const item = renderEntry(entry);
+    if (message.role === "system") {
+      item.classList.add("prompt-change");
+      item.prepend(el("div", "marker", prompts++ === 0 ? "System prompt set" : "System prompt changed"));
+    }
+    if (message.tool_calls.length) {
+      const fold = el("details", "tools");
+      fold.append(el("summary", "", `${message.tool_calls.length} tool call(s) and results`));
+      for (const call of message.tool_calls) {
+        const box = el("div", "tool-call");
+        box.append(el("code", "", `${call.name}(${call.arguments})`));
+        const results = el("div", "tool-results");
+        box.append(results);
+        waiting.set(call.id, results);
+        fold.append(box);
+      }
+      item.append(fold);
+    }
+    items.push(item);
+  }
+  list.replaceChildren(...items);
+  list.scrollTop = list.scrollHeight;
+}
+
+function header(entry) {
+  const head = el("div", "head");
+  head.append(
+    el("span", `role ${entry.message.role}`, entry.message.role),
+    el("span", "muted", `#${entry.position}`),
+    el("span", "muted", new Date(entry.recorded_at).toLocaleString()),
+    el("span", "muted", `${entry.tokens} tokens`),
+  );
+  return head;
+}
+
+function renderEntry(entry) {
+  const item = el("li", `entry ${entry.message.role}`);
+  item.dataset.position = entry.position;
+  const head = header(entry);
+  const view = el("button", "link", "what the model saw here");
+  view.type = "button";
+  view.addEventListener("click", () => openMemoryAt(entry.position));
+  head.append(view);
+  item.append(head, renderContent(entry));
+  return item;
+}
+
+function renderToolResult(entry) {
+  const result = el("div", "tool-result");
+  result.append(header(entry), renderContent(entry));
+  return result;
+}
+
+function renderContent(entry) {
+  if (entry.erased) return el("p", "content muted", "(erased)");
+  return el("p", "content", entry.message.content ?? "");
+}
+
+async function send(event) {
+  event.preventDefault();
+  const content = $("content").value;
+  const role = $("role").value;
+  $("composer-error").textContent = "";
+  try {
+    // A fresh Idempotency-Key per message: a retried request records it once.
+    await api(
+      "POST",
+      `${conversationPath()}/messages`,
+      { role, content },
+      { "Idempotency-Key": randomKey() },
+    );
+  } catch (error) {
+    $("composer-error").textContent = error.field ? `${error.field}: ${error.message}` : error.message;
+    return;
+  }
+  $("content").value = "";
+  await Promise.all([loadHistory(), loadConversations()]);
+  if (!$("memory").hidden) await refreshMemory();
+}
+
+// What the model saw
+
+async function toggleMemory() {
+  const panel = $("memory");
+  panel.hidden = !panel.hidden;
+  $("toggle-memory").setAttribute("aria-expanded", String(!panel.hidden));
+  if (!panel.hidden) await refreshMemory();
+}
+
+async function openMemoryAt(position) {
+  $("memory-call").value = "";
+  $("memory-at").value = position;
+  $("memory").hidden = false;
+  $("toggle-memory").setAttribute("aria-expanded", "true");
+  await refreshMemory();
+}
+
+async function loadCalls() {
+  try {
+    state.calls = await api("GET", `${conversationPath()}/model-calls`);
+  } catch (error) {
+    if (error.status !== 404) throw error;
+    state.calls = [];
+  }
+  const select = $("memory-call");
+  const chosen = select.value;
+  select.replaceChildren(el("option", "", "none: pick a position"));
+  select.firstChild.value = "";
+  for (const call of state.calls) {
+    const option = el("option", "", `#${call.number} ${call.model} at position ${call.position}`);
+    option.value = String(call.number);
+    select.append(option);
+  }
+  select.value = state.calls.some((c) => String(c.number) === chosen) ? chosen : "";
+}
+
+function chooseCall() {
+  const call = state.calls.find((c) => String(c.number) === $("memory-call").value);
+  if (!call) return;
+  $("memory-at").value = call.position;
+  const tokens = call.policy.kind === "token_window";
+  $("memory-kind").value = tokens ? "max_tokens" : "max_messages";
+  $("memory-budget").value = tokens ? call.policy.max_tokens : call.policy.max_messages;
+  $("memory-start-on-user").checked = call.policy.start_on_user;
+  refreshMemory();
+}
+
+async function refreshMemory(event) {
+  if (event) event.preventDefault();
+  await loadCalls();
+  const summary = $("memory-summary");
+  const list = $("memory-entries");
+  if (!state.entries.length) {
+    summary.textContent = "Nothing recorded yet.";
+    list.replaceChildren();
+    return;
+  }
+  const query = new URLSearchParams({
+    [$("memory-kind").value]: $("memory-budget").value || "1",
+    start_on_user: String($("memory-start-on-user").checked),
+  });
+  if ($("memory-at").value) query.set("at", $("memory-at").value);
+  let explanation;
+  try {
+    explanation = await api("GET", `${conversationPath()}/memory/explanation?${query}`);
+  } catch (error) {
+    summary.textContent = error.field ? `${error.field}: ${error.message}` : error.message;
+    list.replaceChildren();
+    return;
+  }
+  const { view, excluded } = explanation;
+  const reasons = new Map(excluded.map((e) => [e.position, e.reason]));
+  summary.textContent =
+    `At position ${view.position}: ${view.entries.length} messages, ${view.tokens} tokens ` +
+    `sent; ${excluded.length} left out.`;
+  list.replaceChildren(
+    ...state.entries
+      .filter((entry) => entry.position <= view.position)
+      .map((entry) => {
+        const item = el("li", `entry ${entry.message.role}`);
+        item.append(header(entry), renderContent(entry));
+        const reason = reasons.get(entry.position);
+        if (reason) {
+          item.classList.add("excluded");
+          item.append(el("span", "badge", reason));
+        } else {
+          item.classList.add("included");
+        }
+        return item;
+      }),
+  );
+}
+
+async function signIn(event) {
+  event.preventDefault();
+  try {
+    await api("POST", "/v1/session", { api_key: $("api-key").value });
+  } catch (error) {
+    $("signin-error").textContent = error.message;
+    return;
+  }
+  $("signin").hidden = true;
+  $("workspace").hidden = false;
+  await start();
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  $("composer").addEventListener("submit", send);
+  $("content").addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) $("composer").requestSubmit();
+  });
+  $("new-conversation").addEventListener("click", newConversation);
+  $("toggle-memory").addEventListener("click", toggleMemory);
+  $("memory-form").addEventListener("submit", refreshMemory);
+  $("memory-call").addEventListener("change", chooseCall);
+  $("signin").addEventListener("submit", signIn);
+  start().catch((error) => {
+    $("composer-error").textContent = error.message;
+  });
+});

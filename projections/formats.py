@@ -1,0 +1,157 @@
+"""Provider renderings of a memory view: OpenAI Chat Completions and Anthropic Messages requests.
+
+Both take the view's messages (system prompt first, tool exchanges whole) and return plain JSON
+data shaped as each provider's published request types, ready to pass to its SDK.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any, Literal, NotRequired
+
+from typing_extensions import TypedDict  # pydantic reads these as schemas only from here on 3.11
+
+from domain import Message
+
+ANTHROPIC_FIRST_USER_TEXT = "(continuing the conversation)"
+"""The text of the user turn put before a view that starts with the assistant: Anthropic's
+Messages API wants the first turn to be a user turn. Use ``start_on_user=True`` to avoid it."""
+
+
+class OpenAIFunction(TypedDict):
+    """The function a tool call names, with its arguments as JSON text."""
+
+    name: str
+    arguments: str
+
+
+class OpenAIToolCall(TypedDict):
+    """One tool call on an assistant message."""
+
+    id: str
+    type: Literal["function"]
+    function: OpenAIFunction
+
+
+class OpenAIMessage(TypedDict):
+    """One Chat Completions message; which keys appear depends on the role."""
+
+    role: Literal["system", "user", "assistant", "tool"]
+    content: str | None
+    name: NotRequired[str]
+    tool_calls: NotRequired[list[OpenAIToolCall]]
+    tool_call_id: NotRequired[str]
+
+
+class AnthropicBlock(TypedDict):
+    """A content block: text, tool_use or tool_result (keys follow ``type``)."""
+
+    type: Literal["text", "tool_use", "tool_result"]
+    text: NotRequired[str]
+    id: NotRequired[str]
+    name: NotRequired[str]
+    input: NotRequired[dict[str, Any]]
+    tool_use_id: NotRequired[str]
+    content: NotRequired[str]
+
+
+class AnthropicMessage(TypedDict):
+    """One turn of an Anthropic Messages request."""
+
+    role: Literal["user", "assistant"]
+    content: list[AnthropicBlock]
+
+
+class AnthropicRequest(TypedDict):
+    """The ``system`` and ``messages`` parameters of an Anthropic Messages request."""
+
+    system: str | None
+    messages: list[AnthropicMessage]
+
+
+def to_openai(messages: Sequence[Message]) -> list[OpenAIMessage]:
+    """The messages as an OpenAI Chat Completions ``messages`` list."""
+    return [_openai(message) for message in messages]
+
+
+def _openai(message: Message) -> OpenAIMessage:
+    if message.role == "tool":
+        return {
+            "role": "tool",
+            "content": message.content or "",
+            "tool_call_id": message.tool_call_id or "",
+        }
+    # Only an assistant message that calls tools may go without content.
+    content = message.content
+    if content is None and not message.tool_calls:
+        content = ""
+    rendered: OpenAIMessage = {"role": message.role, "content": content}
+    if message.name is not None:
+        rendered["name"] = message.name
+    if message.tool_calls:
+        rendered["tool_calls"] = [
+            {
+                "id": call.id,
+                "type": "function",
+                "function": {"name": call.name, "arguments": call.arguments},
+            }
+            for call in message.tool_calls
+        ]
+    return rendered
+
+
+def to_anthropic(
+    messages: Sequence[Message], *, first_user_text: str = ANTHROPIC_FIRST_USER_TEXT
+) -> AnthropicRequest:
+    """The messages as Anthropic Messages ``system`` and ``messages``.
+
+    The system prompt goes apart; tool calls become ``tool_use`` blocks and their results
+    ``tool_result`` blocks in a user turn; consecutive turns of one role merge into one, and a
+    user turn with ``first_user_text`` is put first when the view starts with the assistant.
+    """
+    system: str | None = None
+    turns: list[AnthropicMessage] = []
+    for message in messages:
+        if message.role == "system":
+            system = message.content
+            continue
+        role: Literal["user", "assistant"] = "assistant" if message.role == "assistant" else "user"
+        blocks = _anthropic_blocks(message)
+        if not blocks:
+            continue
+        if turns and turns[-1]["role"] == role:
+            turns[-1]["content"].extend(blocks)
+        else:
+            turns.append({"role": role, "content": blocks})
+    if turns and turns[0]["role"] == "assistant":
+        turns.insert(0, {"role": "user", "content": [{"type": "text", "text": first_user_text}]})
+    return {"system": system, "messages": turns}
+
+
+def _anthropic_blocks(message: Message) -> list[AnthropicBlock]:
+    if message.role == "tool":
+        result: AnthropicBlock = {"type": "tool_result", "tool_use_id": message.tool_call_id or ""}
+        if message.content:
+            result["content"] = message.content
+        return [result]
+    # Anthropic rejects empty text blocks.
+    blocks: list[AnthropicBlock] = []
+    if message.content:
+        blocks.append({"type": "text", "text": message.content})
+    for call in message.tool_calls:
+        blocks.append(
+            {"type": "tool_use", "id": call.id, "name": call.name, "input": _input(call.arguments)}
+        )
+    return blocks
+
+
+def _input(arguments: str) -> dict[str, Any]:
+    """A tool call's arguments as the JSON object Anthropic wants; other text is kept whole."""
+    if not arguments.strip():
+        return {}
+    try:
+        parsed = json.loads(arguments)
+    except ValueError:
+        return {"arguments": arguments}
+    return parsed if isinstance(parsed, dict) else {"arguments": parsed}

@@ -1,0 +1,201 @@
+"""Browser sessions over a real socket: signed cookies bound to a tenant and its conversations."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from infrastructure.http.sessions import COOKIE_NAME
+from tests.e2e.test_http_server import Running, running
+
+USER = {"role": "user", "content": "hello from the page"}
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Running]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    else:
+        # A small pool: the test server is shared, and these tests need few connections.
+        url = str(request.getfixturevalue("postgres_url")) + "&pool_size=4&max_overflow=2"
+    with running(url, page_tenant="web") as started:
+        yield started
+
+
+@pytest.fixture
+def browser(server: Running) -> Iterator[httpx.Client]:
+    """A browser that opened the page: it holds a session cookie."""
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        client.get("/").raise_for_status()
+        yield client
+
+
+@contextmanager
+def other_browser(server: Running) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server.url, timeout=30) as client:
+        client.get("/").raise_for_status()
+        yield client
+
+
+def current(client: httpx.Client) -> str:
+    conversation: str = client.get("/v1/session").json()["conversation"]
+    return conversation
+
+
+def test_the_page_sets_an_httponly_samesite_lax_session_cookie(server: Running) -> None:
+    response = httpx.get(f"{server.url}/")
+
+    cookie = response.headers["set-cookie"]
+    assert cookie.startswith(f"{COOKIE_NAME}=")
+    assert "HttpOnly" in cookie
+    assert "SameSite=lax" in cookie
+    assert "Secure" not in cookie  # served on localhost
+    assert "Max-Age" not in cookie
+    assert "expires" not in cookie.lower()
+
+
+def test_cookies_are_secure_when_configured(sqlite_url: str) -> None:
+    with running(sqlite_url, page_tenant="web", secure_cookies=True) as server:
+        response = httpx.get(f"{server.url}/")
+
+    assert "Secure" in response.headers["set-cookie"]
+
+
+def test_the_page_keeps_its_conversation_across_requests(browser: httpx.Client) -> None:
+    conversation = current(browser)
+
+    posted = browser.post(f"/v1/conversations/{conversation}/messages", json=USER)
+    browser.get("/")  # the page reloaded
+
+    assert posted.status_code == 201
+    assert current(browser) == conversation
+    history = browser.get(f"/v1/conversations/{conversation}/history").json()
+    assert [e["message"]["content"] for e in history["entries"]] == [USER["content"]]
+
+
+def test_the_page_records_into_its_tenant(browser: httpx.Client, server: Running) -> None:
+    conversation = current(browser)
+
+    browser.post(f"/v1/conversations/{conversation}/messages", json=USER)
+
+    assert server.ledger.version(f"web:{conversation}") == 1
+
+
+def test_a_tampered_cookie_starts_a_new_session(server: Running, browser: httpx.Client) -> None:
+    conversation = current(browser)
+    browser.post(f"/v1/conversations/{conversation}/messages", json=USER)
+    cookie = browser.cookies[COOKIE_NAME]
+    tampered = {"Cookie": f"{COOKIE_NAME}={cookie[:-2]}{'BB' if cookie.endswith('AA') else 'AA'}"}
+
+    with httpx.Client(base_url=server.url) as forger:
+        api = forger.get(f"/v1/conversations/{conversation}/history", headers=tampered)
+        page = forger.get("/", headers=tampered)
+        fresh = {"Cookie": f"{COOKIE_NAME}={page.cookies[COOKIE_NAME]}"}
+        new = forger.get("/v1/session", headers=fresh).json()["conversation"]
+
+    assert api.status_code == 401
+    assert page.cookies[COOKIE_NAME] != cookie
+    assert new != conversation
+
+
+@pytest.mark.parametrize(
+    "forged",
+    [b"", b"x", b"no-signature", b"abc.def", b"a" * 43 + b"." + b"b" * 43, b"\xc3\xa9.\xc3\xa9"],
+)
+def test_a_forged_cookie_reaches_nothing(
+    server: Running, browser: httpx.Client, forged: bytes
+) -> None:
+    conversation = current(browser)
+    browser.post(f"/v1/conversations/{conversation}/messages", json=USER)
+
+    with httpx.Client(base_url=server.url) as forger:
+        response = forger.get(
+            f"/v1/conversations/{conversation}/history",
+            headers={b"Cookie": COOKIE_NAME.encode() + b"=" + forged},
+        )
+
+    assert response.status_code == 401
+
+
+def test_another_browser_cannot_reach_the_conversation(
+    server: Running, browser: httpx.Client
+) -> None:
+    conversation = current(browser)
+    browser.post(f"/v1/conversations/{conversation}/messages", json=USER)
+
+    with other_browser(server) as other:
+        read = other.get(f"/v1/conversations/{conversation}/history")
+        write = other.post(f"/v1/conversations/{conversation}/messages", json=USER)
+        show = other.put("/v1/session/conversation", json={"conversation": conversation})
+        listed = other.get("/v1/conversations").json()["conversations"]
+
+    assert (read.status_code, write.status_code, show.status_code) == (404, 404, 404)
+    assert listed == []
+    assert server.ledger.version(f"web:{conversation}") == 1
+
+
+def test_a_new_conversation_becomes_the_one_the_page_shows(browser: httpx.Client) -> None:
+    first = current(browser)
+    browser.post(f"/v1/conversations/{first}/messages", json=USER)
+
+    started = browser.post("/v1/session/conversations").json()
+    back = browser.put("/v1/session/conversation", json={"conversation": first}).json()
+
+    assert started["conversation"] != first
+    assert started["conversations"] == [first, started["conversation"]]
+    assert back["conversation"] == first
+
+
+def test_signing_in_with_an_api_key_reaches_the_tenants_conversations(server: Running) -> None:
+    with server.client("acme") as api:
+        api.post("/v1/conversations/support-7/messages", json=USER)
+
+    with httpx.Client(base_url=server.url) as page:
+        signed = page.post("/v1/session", json={"api_key": server.keys["acme"]})
+        listed = page.get("/v1/conversations").json()["conversations"]
+        history = page.get("/v1/conversations/support-7/history")
+
+    assert signed.json()["tenant"] == "acme"
+    assert signed.json()["signed_in"] is True
+    assert [c["id"] for c in listed] == ["support-7"]
+    assert history.status_code == 200
+
+
+def test_signing_in_with_a_bad_key_is_401(server: Running) -> None:
+    with httpx.Client(base_url=server.url) as page:
+        response = page.post("/v1/session", json={"api_key": "cl_guess"})
+
+    assert response.status_code == 401
+    assert COOKIE_NAME not in page.cookies
+
+
+def test_a_page_session_never_reaches_an_api_tenant(server: Running, browser: httpx.Client) -> None:
+    with server.client("acme") as api:
+        api.post("/v1/conversations/support-7/messages", json=USER)
+
+    response = browser.get("/v1/conversations/support-7/history")
+
+    assert response.status_code == 404
+
+
+def test_without_a_page_tenant_the_page_starts_no_session(sqlite_url: str) -> None:
+    with running(sqlite_url) as server, httpx.Client(base_url=server.url) as page:
+        response = page.get("/")
+        session = page.get("/v1/session")
+
+    assert response.status_code == 200
+    assert "set-cookie" not in response.headers
+    assert session.status_code == 401
+
+
+def test_signing_out_forgets_the_session(browser: httpx.Client) -> None:
+    cookie = browser.cookies[COOKIE_NAME]
+
+    browser.delete("/v1/session")
+    browser.cookies.set(COOKIE_NAME, cookie)
+
+    assert browser.get("/v1/session").status_code == 401

@@ -1,0 +1,247 @@
+"""Provider renderings, checked against the official SDKs' request types (openai, anthropic)."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from anthropic.types import MessageParam
+from hypothesis import given
+from hypothesis import strategies as st
+from openai.types.chat import ChatCompletionMessageParam
+from pydantic import TypeAdapter
+
+from domain import Message, ToolCall
+from projections import HistoryEntry, MessageWindow, memory_of
+from projections.formats import ANTHROPIC_FIRST_USER_TEXT, to_anthropic, to_openai
+
+OPENAI_MESSAGE: TypeAdapter[Any] = TypeAdapter(ChatCompletionMessageParam)
+ANTHROPIC_MESSAGE: TypeAdapter[Any] = TypeAdapter(MessageParam)
+ANTHROPIC_REQUEST: TypeAdapter[Any] = TypeAdapter(
+    # The `system` and `messages` parameters of client.messages.create.
+    dict[str, str | list[MessageParam] | None]
+)
+
+
+def materialized(value: Any) -> Any:
+    """Validated data with the SDK's lazily checked iterables read to the end."""
+    if isinstance(value, dict):
+        return {key: materialized(item) for key, item in value.items()}
+    if isinstance(value, Iterable) and not isinstance(value, str | bytes):
+        return [materialized(item) for item in value]
+    return value
+
+
+def assert_valid(adapter: TypeAdapter[Any], value: Any) -> None:
+    """Valid, and nothing dropped: the SDK type keeps every key we produced."""
+    assert materialized(adapter.validate_python(value)) == value
+
+
+def exchange() -> list[Message]:
+    return [
+        Message(role="system", content="You are a travel assistant."),
+        Message(role="user", content="Weather in Lisbon and Porto?", name="ana"),
+        Message(
+            role="assistant",
+            content="Checking both.",
+            tool_calls=(
+                ToolCall(id="call_0", name="weather", arguments='{"city": "Lisbon"}'),
+                ToolCall(id="call_1", name="weather", arguments='{"city": "Porto"}'),
+            ),
+        ),
+        Message(role="tool", tool_call_id="call_0", content='{"temp_c": 21}'),
+        Message(role="tool", tool_call_id="call_1", content='{"temp_c": 17}'),
+        Message(role="assistant", content="Lisbon 21 °C, Porto 17 °C."),
+    ]
+
+
+def entries(messages: list[Message]) -> list[HistoryEntry]:
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    return [
+        HistoryEntry(message=m, position=i, recorded_at=at, tokens=5, counter="fake:words")
+        for i, m in enumerate(messages, start=1)
+    ]
+
+
+def test_openai_rendering_is_a_valid_chat_completions_messages_list() -> None:
+    rendered = to_openai(exchange())
+
+    for message in rendered:
+        assert_valid(OPENAI_MESSAGE, message)
+    assert [m["role"] for m in rendered] == [
+        "system",
+        "user",
+        "assistant",
+        "tool",
+        "tool",
+        "assistant",
+    ]
+
+
+def test_openai_tool_calls_carry_their_ids_and_raw_arguments() -> None:
+    rendered = to_openai(exchange())
+
+    assert rendered[2]["tool_calls"][0] == {
+        "id": "call_0",
+        "type": "function",
+        "function": {"name": "weather", "arguments": '{"city": "Lisbon"}'},
+    }
+    assert rendered[3] == {"role": "tool", "content": '{"temp_c": 21}', "tool_call_id": "call_0"}
+    assert rendered[1]["name"] == "ana"
+
+
+def test_openai_assistant_that_only_calls_tools_has_null_content() -> None:
+    call = Message(role="assistant", tool_calls=(ToolCall(id="c", name="now"),))
+
+    (rendered,) = to_openai([call])
+
+    assert rendered["content"] is None
+    assert_valid(OPENAI_MESSAGE, rendered)
+
+
+def test_anthropic_rendering_puts_the_system_prompt_apart() -> None:
+    rendered = to_anthropic(exchange())
+
+    assert rendered["system"] == "You are a travel assistant."
+    assert all(turn["role"] in {"user", "assistant"} for turn in rendered["messages"])
+    assert_valid(ANTHROPIC_REQUEST, rendered)
+
+
+def test_anthropic_rendering_is_valid_message_params() -> None:
+    for turn in to_anthropic(exchange())["messages"]:
+        assert_valid(ANTHROPIC_MESSAGE, turn)
+
+
+def test_anthropic_tool_calls_become_tool_use_blocks_with_parsed_input() -> None:
+    assistant = to_anthropic(exchange())["messages"][1]
+
+    assert assistant["role"] == "assistant"
+    assert assistant["content"] == [
+        {"type": "text", "text": "Checking both."},
+        {"type": "tool_use", "id": "call_0", "name": "weather", "input": {"city": "Lisbon"}},
+        {"type": "tool_use", "id": "call_1", "name": "weather", "input": {"city": "Porto"}},
+    ]
+
+
+def test_anthropic_results_of_one_exchange_share_one_user_turn() -> None:
+    results = to_anthropic(exchange())["messages"][2]
+
+    assert results == {
+        "role": "user",
+        "content": [
+            {"type": "tool_result", "tool_use_id": "call_0", "content": '{"temp_c": 21}'},
+            {"type": "tool_result", "tool_use_id": "call_1", "content": '{"temp_c": 17}'},
+        ],
+    }
+
+
+def test_anthropic_merges_consecutive_turns_of_one_role() -> None:
+    messages = [
+        Message(role="user", content="one"),
+        Message(role="user", content="two"),
+        Message(role="assistant", content="three"),
+        Message(role="assistant", content="four"),
+    ]
+
+    rendered = to_anthropic(messages)["messages"]
+
+    assert rendered == [
+        {
+            "role": "user",
+            "content": [{"type": "text", "text": "one"}, {"type": "text", "text": "two"}],
+        },
+        {
+            "role": "assistant",
+            "content": [{"type": "text", "text": "three"}, {"type": "text", "text": "four"}],
+        },
+    ]
+
+
+def test_anthropic_user_text_after_tool_results_joins_their_turn_after_them() -> None:
+    messages = [
+        Message(role="user", content="time?"),
+        Message(role="assistant", tool_calls=(ToolCall(id="c", name="now"),)),
+        Message(role="tool", tool_call_id="c", content="12:00"),
+        Message(role="user", content="thanks"),
+    ]
+
+    last = to_anthropic(messages)["messages"][-1]
+
+    assert [block["type"] for block in last["content"]] == ["tool_result", "text"]
+
+
+def test_anthropic_first_turn_is_a_user_turn() -> None:
+    messages = [Message(role="assistant", content="Hello! How can I help?")]
+
+    rendered = to_anthropic(messages)["messages"]
+
+    assert rendered[0] == {
+        "role": "user",
+        "content": [{"type": "text", "text": ANTHROPIC_FIRST_USER_TEXT}],
+    }
+    assert rendered[1]["role"] == "assistant"
+
+
+def test_anthropic_tool_input_that_is_not_a_json_object_is_kept_whole() -> None:
+    call = Message(
+        role="assistant",
+        tool_calls=(
+            ToolCall(id="a", name="f", arguments="not json"),
+            ToolCall(id="b", name="g", arguments="[1, 2]"),
+            ToolCall(id="c", name="h"),
+        ),
+    )
+
+    blocks = to_anthropic([Message(role="user", content="go"), call])["messages"][1]["content"]
+
+    assert [block["input"] for block in blocks] == [
+        {"arguments": "not json"},
+        {"arguments": [1, 2]},
+        {},
+    ]
+
+
+def test_anthropic_drops_empty_text_which_the_api_rejects() -> None:
+    rendered = to_anthropic([Message(role="user", content=""), Message(role="user", content="hi")])
+
+    assert rendered["messages"] == [{"role": "user", "content": [{"type": "text", "text": "hi"}]}]
+
+
+def test_a_memory_view_renders_itself_for_both_providers() -> None:
+    view = memory_of(entries(exchange()), MessageWindow(max_messages=20), request_overhead=3)
+
+    assert view.to_openai() == to_openai(view.messages)
+    assert view.to_anthropic() == to_anthropic(view.messages)
+
+
+_kinds = st.sampled_from(["user", "assistant", "exchange"])
+
+
+@given(st.lists(_kinds, max_size=12), st.booleans())
+def test_anthropic_turns_alternate_start_on_user_and_answer_every_tool_use(
+    shape: list[str], with_system: bool
+) -> None:
+    messages = [Message(role="system", content="be brief")] if with_system else []
+    for index, kind in enumerate(shape):
+        if kind == "exchange":
+            call_id = f"call_{index}"
+            messages.append(Message(role="assistant", tool_calls=(ToolCall(id=call_id, name="f"),)))
+            messages.append(Message(role="tool", tool_call_id=call_id, content="ok"))
+        elif kind == "user":
+            messages.append(Message(role="user", content=f"m{index}"))
+        else:
+            messages.append(Message(role="assistant", content=f"m{index}"))
+
+    turns = to_anthropic(messages)["messages"]
+
+    roles = [turn["role"] for turn in turns]
+    assert all(a != b for a, b in itertools.pairwise(roles))
+    assert not turns or roles[0] == "user"
+    for before, after in itertools.pairwise(turns):
+        used = {b["id"] for b in before["content"] if b["type"] == "tool_use"}
+        answered = {b["tool_use_id"] for b in after["content"] if b["type"] == "tool_result"}
+        assert used == answered
+    for turn in turns:
+        assert_valid(ANTHROPIC_MESSAGE, turn)
