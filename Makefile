@@ -30,11 +30,26 @@ types: $(VENV)/.installed-test
 imports: $(VENV)/.installed-test
 	$(BIN)/lint-imports
 
-test: lint types imports
+# The browser test drives Debian's Chromium (never a downloaded build): install it when we can.
+/usr/bin/chromium:
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium; \
+	else \
+		echo "the browser test needs /usr/bin/chromium: run 'sudo apt-get install chromium'" >&2; \
+	fi
+
+test: lint types imports | /usr/bin/chromium
 	$(BIN)/pytest
 
 unit: $(VENV)/.installed-test
 	$(BIN)/pytest tests/unit
+
+$(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	touch $@
+
+bench: $(VENV)/.installed-bench
+	$(BIN)/python -m infrastructure.bench
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
