@@ -122,19 +122,24 @@ def build_parser() -> argparse.ArgumentParser:
     # Listed for --help; main() hands them to their own parsers before this one runs.
     commands.add_parser("serve", help="serve the HTTP API and the history page (--help for more)")
     commands.add_parser("tenant", help="tenant add NAME: print a new API key for a tenant")
+    commands.add_parser("bench", help="benchmark against peers on PostgreSQL (needs .[bench])")
     return parser
 
 
 def _delegated(arguments: list[str]) -> int | None:
-    """Run `serve` and `tenant`, which have parsers of their own; None for other commands."""
+    """Run `serve`, `tenant` and `bench`, which parse their own options; None for the rest."""
     index = 0
     while index < len(arguments) and arguments[index].startswith("-"):
         index += 2 if arguments[index] == "--db" else 1
-    if index >= len(arguments) or arguments[index] not in ("serve", "tenant"):
+    if index >= len(arguments) or arguments[index] not in ("serve", "tenant", "bench"):
         return None
     # Options given before the command go after it, where its own parser reads them.
     rest = arguments[index + 1 :] + arguments[:index]
-    # Imported here: the web stack is slow to import and only these commands need it.
+    # Imported here: the web stack and the benchmark's peers are slow to import.
+    if arguments[index] == "bench":
+        from infrastructure.bench import main as bench_main
+
+        return bench_main(rest)
     from infrastructure.http import serve_main, tenant_main
 
     return serve_main(rest) if arguments[index] == "serve" else tenant_main(rest)

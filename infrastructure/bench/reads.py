@@ -1,0 +1,125 @@
+"""Read figures: the memory view and the newest page by history length, point in time, replay."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from infrastructure.bench.raw_peer import select_rows
+from infrastructure.bench.results import Figure
+from infrastructure.bench.stage import Stage, history_id
+from infrastructure.bench.timing import side_by_side
+from projections import TokenWindow
+
+BUDGET = 4000
+PAGE = 50
+PIPELINE = "LangChain .messages + trim_messages"
+SLICE = "LangChain .messages[-50:]"
+
+
+def policy() -> TokenWindow:
+    """The memory policy compared: a 4,000-token window that starts on a user message."""
+    return TokenWindow(max_tokens=BUDGET, start_on_user=True)
+
+
+def by_length(
+    stage: Stage, sizes: list[int], peer_cap: int, runs: int
+) -> tuple[list[Figure], dict[str, Any]]:
+    """Memory view and newest page at each history length, beside LangChain's pipeline.
+
+    Every size and store is timed in the same rounds, so a machine that slows down midway
+    slows all of them alike rather than the lengths measured last.
+    """
+    subjects: dict[str, Callable[[], object]] = {}
+    for size in sizes:
+        subjects |= _subjects(stage, size, peer_cap)
+    samples = side_by_side(subjects, dict.fromkeys(subjects, runs))
+    figures: list[Figure] = []
+    for size in sizes:
+        for figure, label, peer in (
+            ("memory", f"memory view, {BUDGET:,}-token window", PIPELINE),
+            ("newest_page", f"newest {PAGE} messages", SLICE),
+        ):
+            theirs = samples.get(f"{figure}/{size}/peer")
+            figures.append(
+                Figure.latency(
+                    (figure, label, peer),
+                    samples[f"{figure}/{size}/chatledger"],
+                    theirs,
+                    history=size,
+                    note="" if theirs else f"peer not run: over --peer-cap {peer_cap:,}",
+                )
+            )
+    return figures, {"memory_views": {str(size): _views(stage, size, peer_cap) for size in sizes}}
+
+
+def _subjects(stage: Stage, size: int, peer_cap: int) -> dict[str, Callable[[], object]]:
+    conversation_id, window = history_id(size), policy()
+    subjects: dict[str, Callable[[], object]] = {
+        f"memory/{size}/chatledger": lambda: stage.ledger.memory(conversation_id, window),
+        f"newest_page/{size}/chatledger": lambda: stage.ledger.history(conversation_id, limit=PAGE),
+    }
+    if size <= peer_cap:
+        peer = stage.peer_conversation(conversation_id)
+        subjects[f"memory/{size}/peer"] = lambda: peer.memory(BUDGET)
+        subjects[f"newest_page/{size}/peer"] = lambda: peer.newest(PAGE)
+    return subjects
+
+
+def _views(stage: Stage, size: int, peer_cap: int) -> dict[str, Any]:
+    """How big each store's memory view is: the two should show the same window."""
+    conversation_id = history_id(size)
+    view = stage.ledger.memory(conversation_id, policy())
+    peer = stage.peer_conversation(conversation_id) if size <= peer_cap else None
+    return {
+        "chatledger_messages": len(view.entries),
+        "chatledger_tokens": view.tokens,
+        "langchain_messages": None if peer is None else len(peer.memory(BUDGET)),
+    }
+
+
+def at_middle(stage: Stage, size: int, runs: int) -> Figure:
+    """The memory view as it was at the middle of the longest history, beside the newest."""
+    conversation_id, window = history_id(size), policy()
+    samples = side_by_side(
+        {
+            "past": lambda: stage.ledger.memory(conversation_id, window, at=size // 2),
+            "now": lambda: stage.ledger.memory(conversation_id, window),
+        },
+        {"past": runs, "now": runs},
+    )
+    return Figure.latency(
+        ("memory_at_middle", f"memory view at={size // 2:,} (point in time)", "same, newest"),
+        samples["past"],
+        samples["now"],
+        history=size,
+        note="LangChain has no point-in-time read",
+    )
+
+
+def audit_replay(stage: Stage, size: int, runs: int) -> Figure:
+    """Every message of the longest history read back, against a raw SELECT of the same rows."""
+    conversation_id = history_id(size)
+    samples = side_by_side(
+        {
+            "chatledger": lambda: stage.ledger.history(conversation_id),
+            "raw": lambda: select_rows(stage.raw, stage.events_table, conversation_id),
+        },
+        {"chatledger": runs, "raw": runs},
+    )
+    return Figure(
+        "audit_replay",
+        "audit replay: whole history read",
+        "msg/s",
+        size / samples["chatledger"].median,
+        "raw SELECT of the same event rows",
+        size / samples["raw"].median,
+        history=size,
+        runs=runs,
+        peer_runs=runs,
+        note=(
+            "validated, decrypted entries vs rows as bytes; client CPU "
+            f"{samples['chatledger'].cpu / samples['chatledger'].median:.0%} vs "
+            f"{samples['raw'].cpu / samples['raw'].median:.0%} of the time"
+        ),
+    )

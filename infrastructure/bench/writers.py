@@ -1,0 +1,164 @@
+"""Concurrent writers, one process and one conversation each, and what their backends wait on."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import statistics
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass
+from multiprocessing.synchronize import Barrier
+from types import TracebackType
+
+import psycopg
+
+from infrastructure.bench.raw_peer import RawWriter
+from infrastructure.bench.variant import ledger_with_db_functions
+from infrastructure.bench.workload import conversation
+from infrastructure.ledger import ChatLedger
+
+APPLICATION_NAME = "chatledger-bench-writer"
+"""Every connection a writer opens says so (PGAPPNAME), so samples see the writers alone."""
+BARRIER_TIMEOUT = 300.0
+DB_FUNCTIONS_KIND = "chatledger-db-functions"
+
+_barrier: Barrier | None = None
+
+
+@dataclass(frozen=True)
+class WriterTask:
+    """One writer's work: ``messages`` single-message records into its own conversation."""
+
+    kind: str  # "chatledger", "chatledger-db-functions" or "raw"
+    ledger_url: str
+    conninfo: str
+    schema: str
+    conversation_id: str
+    messages: int
+
+
+def _start_writer(barrier: Barrier) -> None:
+    global _barrier
+    os.environ["PGAPPNAME"] = APPLICATION_NAME
+    _barrier = barrier
+
+
+def _write(task: WriterTask) -> tuple[float, float]:
+    """Warm up, wait for every writer, then record; return when this writer began and ended."""
+    assert _barrier is not None
+    try:
+        return _timed_writes(task, _barrier)
+    except BaseException:
+        _barrier.abort()  # the others stop waiting for a writer that will never come
+        raise
+
+
+def _timed_writes(task: WriterTask, barrier: Barrier) -> tuple[float, float]:
+    first, *rest = conversation(task.messages + 1, task.conversation_id)
+    if task.kind.startswith("chatledger"):
+        opened = (
+            ledger_with_db_functions(task.ledger_url)
+            if task.kind == DB_FUNCTIONS_KIND
+            else ChatLedger.open(task.ledger_url)
+        )
+        with opened as ledger:
+            ledger.record(task.conversation_id, first)
+            barrier.wait(BARRIER_TIMEOUT)
+            started = time.monotonic()
+            for message in rest:
+                ledger.record(task.conversation_id, message)
+            return started, time.monotonic()
+    options = f"-c search_path={task.schema}"
+    with psycopg.connect(task.conninfo, options=options) as conn:
+        writer = RawWriter(conn, task.conversation_id)
+        writer.insert(first)
+        barrier.wait(BARRIER_TIMEOUT)
+        started = time.monotonic()
+        for message in rest:
+            writer.insert(message)
+        return started, time.monotonic()
+
+
+class Writers:
+    """A pool of ``count`` writer processes that start each round together."""
+
+    def __init__(self, count: int) -> None:
+        context = multiprocessing.get_context("spawn")
+        self.count = count
+        self._pool = context.Pool(
+            count, initializer=_start_writer, initargs=(context.Barrier(count),)
+        )
+
+    def __enter__(self) -> Writers:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc is None:
+            self._pool.close()
+        else:
+            self._pool.terminate()
+        self._pool.join()
+
+    def round(self, tasks: list[WriterTask]) -> float:
+        """Run one task per writer at once; the total messages per second."""
+        assert len(tasks) == self.count
+        spans = self._pool.map(_write, tasks, chunksize=1)
+        elapsed = max(end for _, end in spans) - min(start for start, _ in spans)
+        return sum(task.messages for task in tasks) / elapsed
+
+
+def median_rate(rates: list[float]) -> float:
+    """The median of per-round throughputs."""
+    return statistics.median(rates)
+
+
+class WaitSampler:
+    """Samples, every few milliseconds, what each writer's backend is doing or waiting on.
+
+    ``idle`` and ``idle in transaction`` mean the server waits for the client (Python);
+    ``active`` ones name their wait event, or ``CPU`` when there is none.
+    """
+
+    INTERVAL = 0.005
+
+    def __init__(self, conninfo: str) -> None:
+        self._conninfo = conninfo
+        self.samples: Counter[str] = Counter()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> WaitSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        query = (
+            "SELECT CASE WHEN state <> 'active' THEN state "
+            "ELSE coalesce(wait_event_type || ':' || wait_event, 'CPU') END "
+            "FROM pg_stat_activity WHERE application_name = %s"
+        )
+        with psycopg.connect(self._conninfo, autocommit=True) as conn:
+            while not self._stop.wait(self.INTERVAL):
+                for (what,) in conn.execute(query, (APPLICATION_NAME,), prepare=True):
+                    self.samples[str(what)] += 1
+
+    def shares(self) -> dict[str, float]:
+        """Each state's share of all samples, largest first."""
+        total = sum(self.samples.values()) or 1
+        return {what: count / total for what, count in self.samples.most_common()}
