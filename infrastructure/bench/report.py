@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from infrastructure.bench.machine import summary
-from infrastructure.bench.results import Figure, Results
+from infrastructure.bench.results import Figure, Results, times
 
 
 def _value(value: float | None, unit: str) -> str:
@@ -22,9 +22,7 @@ def _value(value: float | None, unit: str) -> str:
 
 def _speedup(figure: Figure) -> str:
     speedup = figure.speedup
-    if speedup is None:
-        return figure.note or "-"
-    return f"{speedup:,.1f}x" if speedup < 10 else f"{speedup:,.0f}x"
+    return (figure.note or "-") if speedup is None else times(speedup)
 
 
 def figures_table(results: Results) -> Table:

@@ -22,6 +22,13 @@ FIGURES = (
 """Every figure a run reports; the test checks each is there."""
 
 
+def times(ratio: float) -> str:
+    """A ratio as people read it: 0.42x, 7.5x, 83x."""
+    if ratio < 1:
+        return f"{ratio:.2f}x"
+    return f"{ratio:,.1f}x" if ratio < 10 else f"{ratio:,.0f}x"
+
+
 @dataclass(frozen=True)
 class Figure:
     """One measured figure of chatledger beside one peer measured in the same run."""

@@ -76,7 +76,6 @@ def _measure(stage: Stage, options: Options, results: Results, console: Console)
     figures, views = reads.by_length(stage, options.sizes, options.peer_cap, options.repeat)
     results.figures += figures
     results.diagnostics |= views
-    results.figures.append(reads.at_middle(stage, longest, options.repeat))
     console.print(f"Reads: audit replay of {longest:,} messages ...")
     results.figures.append(reads.audit_replay(stage, longest, options.replay_runs))
     console.print("Writes: one writer, whole turns ...")

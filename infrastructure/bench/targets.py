@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from infrastructure.bench.results import Figure, Results, Target
+from infrastructure.bench.results import Figure, Results, Target, times
 
 FLAT = 1.5
 FASTER_THAN_PIPELINE = 100.0
@@ -33,7 +33,7 @@ def judge(results: Results) -> list[Target]:
                 Target(
                     f"{what} vs LangChain",
                     f">= {FASTER_THAN_PIPELINE:.0f}x faster at {widest.history:,}",
-                    f"{widest.speedup:,.0f}x",
+                    times(widest.speedup or 0.0),
                     (widest.speedup or 0) >= FASTER_THAN_PIPELINE,
                 )
             )

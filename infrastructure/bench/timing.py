@@ -45,7 +45,7 @@ def side_by_side(
     cpu: dict[str, list[float]] = {name: [] for name in subjects}
     for call in subjects.values():
         call()
-    for round_ in range(max(runs.values())):
+    for round_ in range(max(runs.values(), default=0)):
         for name, call in subjects.items():
             if round_ >= runs[name]:
                 continue
