@@ -12,7 +12,7 @@ def draw(results: Results, path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")  # files only, never a display
-    from matplotlib import pyplot
+    from matplotlib import pyplot, ticker
 
     figure, axes = pyplot.subplots(figsize=(8, 5), dpi=120)
     lines = (
@@ -30,12 +30,22 @@ def draw(results: Results, path: Path) -> None:
         if points:
             xs, ys = zip(*points, strict=True)
             axes.plot(xs, ys, style, marker="o", color=colour, label=label)
+    axes.set_xscale("log")
+    axes.set_yscale("log")
+    plain = ticker.FuncFormatter(lambda value, _: f"{value:,.0f}" if value >= 1 else f"{value:g}")
+    axes.xaxis.set_major_formatter(plain)
+    axes.yaxis.set_major_formatter(plain)
     cap = results.settings.get("peer_cap")
     if cap and any(f.peer_value is None for f in results.find("memory")):
         axes.axvline(cap, color="grey", linewidth=0.8, linestyle=":")
-        axes.annotate(f" LangChain capped at {cap:,}", (cap, axes.get_ylim()[0]), color="grey")
-    axes.set_xscale("log")
-    axes.set_yscale("log")
+        axes.text(
+            cap,
+            0.5,
+            f" LangChain not run above {cap:,}",
+            color="grey",
+            transform=axes.get_xaxis_transform(),
+            fontsize="small",
+        )
     axes.set_xlabel("messages in the conversation")
     axes.set_ylabel("median latency per call (ms)")
     axes.set_title("Building the next LLM call and the newest page, by history length")
