@@ -222,13 +222,18 @@ class MessageKey(BaseModel):
         return f"key/{hashed}"
 
     @staticmethod
-    def claim(conversation_id: str, message: Message, position: int) -> MessageKey.Claimed:
-        """The event claiming ``message.id`` for the message at ``position``."""
+    def claim(
+        conversation_id: str, message: Message, position: int, *, digest: str | None = None
+    ) -> MessageKey.Claimed:
+        """The event claiming ``message.id`` for the message at ``position``.
+
+        ``digest`` is the message's digest when the caller has it already (it is not cheap).
+        """
         return MessageKey.Claimed(
             originator_id=MessageKey.id_for(conversation_id, message.id),
             originator_version=1,
             position=position,
-            digest=message.digest(),
+            digest=digest or message.digest(),
         )
 
 

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from eventsourcing.application import Application, ProjectorFunction
+from eventsourcing.application import Application, ProcessingEvent, ProjectorFunction
+from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import JSONTranscoder, Mapper
 from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.sqlite import SQLiteDatastore
 from eventsourcing.utils import Environment, EnvType
 
-from domain import Conversation, project_conversation
+from domain import Conversation, DomainEvent, project_conversation
 from infrastructure.keys import InMemoryKeyStore, KeyStore, SQLKeyStore
 from infrastructure.sealing import Sealer
 from infrastructure.serialization import PydanticMapper
@@ -51,6 +53,44 @@ class LedgerApplication(Application[str]):
         merged.update(env or {})
         return Environment(name, merged)
 
+    def record(self, state: Conversation, events: Sequence[DomainEvent]) -> None:
+        """Store ``events`` atomically and cache ``state``, the conversation after them.
+
+        The same unit of work as ``save(state, *events)``, minus the library's runtime
+        ``Protocol`` checks on every object it is given (about 50 µs a save, measured):
+        here the types are known.
+        """
+        processing: ProcessingEvent[str] = ProcessingEvent()
+        processing.events.extend(events)
+        processing.aggregates[state.id] = state
+        self._notify(self._record(processing))
+        self._snapshot_if_due(state, events)
+
+    def _take_snapshots(self, processing_event: ProcessingEvent[str]) -> None:
+        """Snapshot conversations saved through ``save()`` from the state in hand."""
+        events = processing_event.events
+        for state in processing_event.aggregates.values():
+            if isinstance(state, Conversation):
+                self._snapshot_if_due(state, [e for e in events if e.originator_id == state.id])
+
+    def _snapshot_if_due(
+        self, state: Conversation, events: Sequence[DomainEventProtocol[str]]
+    ) -> None:
+        """Snapshot ``state`` when its save crossed a multiple of the interval.
+
+        The library would re-read up to a hundred events to rebuild a state we hold: the
+        save succeeded at exactly these versions, so the state in hand is the stored one.
+        """
+        if self.snapshots is None:
+            return
+        versions = [e.originator_version for e in events if e.originator_id == state.id]
+        if (
+            versions
+            and min(versions) <= _last_due(max(versions))
+            and max(versions) == (state.version)
+        ):
+            self.snapshots.put([Conversation.Snapshot.take(state)])
+
     def construct_mapper(self) -> Mapper[str]:
         """Use our pydantic mapper, with whatever cipher or compressor is configured."""
         mapper = self.factory.mapper(transcoder=JSONTranscoder(), mapper_class=PydanticMapper)
@@ -78,3 +118,8 @@ class LedgerApplication(Application[str]):
                 blob_type="BLOB",
             )
         return InMemoryKeyStore()
+
+
+def _last_due(version: int) -> int:
+    """The highest snapshot-due version at or below ``version`` (0 if none)."""
+    return version - version % SNAPSHOT_INTERVAL

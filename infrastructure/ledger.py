@@ -204,13 +204,16 @@ class ChatLedger:
                 if event is None:
                     outcome[message.id] = cast(int, state.system_position)
                     continue
-                events += [event, MessageKey.claim(conversation_id, message, event.position)]
+                events += [
+                    event,
+                    MessageKey.claim(conversation_id, message, event.position, digest=event.digest),
+                ]
                 state = state.apply(event)
                 outcome[message.id] = event.position
                 recorded[event.position] = _entry(event)
             try:
                 if events:
-                    self._app.save(state, *events)
+                    self._app.record(state, events)
             except IntegrityError:
                 fresh_state = True
                 if self._resolve_claims(conversation_id, batch, resolved):

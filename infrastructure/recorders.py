@@ -1,37 +1,116 @@
-"""Our PostgreSQL recorder: the library's, minus a hang on large events."""
+"""Our PostgreSQL recorder: the library's guarantees, in one round trip per save."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from typing import Any
 
 from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
-from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.utils import retry
+from psycopg.sql import SQL, Composed, Identifier, Literal
 
-PIPELINE_LIMIT_BYTES = 256 * 1024
-"""Above this much event state per save, statements go one by one instead of pipelined.
+MAX_VALUES_ROWS = 1000
+"""Saves up to this many events are sent as a VALUES list; larger ones as one array."""
 
-Measured here: psycopg's pipeline mode blocks forever in ``sync()`` when a save of about
-600 KB to 1 MB of state goes over a Unix socket. Small saves, nearly all of them, keep the
-pipeline's single round trip."""
+MAX_PREPARED_ROWS = 16
+"""Statements for saves up to this size are prepared on the server; a turn is a few rows."""
 
 
 class PostgresRecorder(PostgresApplicationRecorder):
-    """Inserts events like the library does, without pipelining large saves."""
+    """Inserts a save's events with one autocommitted statement that serialises writers.
+
+    The library's recorder sends BEGIN, SET LOCAL lock_timeout, LOCK TABLE ... IN EXCLUSIVE
+    MODE, NOTIFY, the INSERT and COMMIT through psycopg's pipeline. The table lock is there
+    so that notification ids commit in the order they are issued: a reader tailing the
+    notification log never passes a gap that a slower transaction fills in later.
+
+    This recorder keeps that guarantee with a transaction-level advisory lock on a key derived
+    from the table's name, taken in the same statement before any notification id is drawn
+    and held until the statement's transaction commits. Every writer of the table goes
+    through this class (``StorageSettings`` names it for every PostgreSQL ledger), so writers
+    are serialised exactly as the table lock serialised them, and listeners are still woken by
+    ``pg_notify``. What changes is the cost: one statement, one round trip, no pipeline.
+    Measured by ``chatledger bench`` (the recorder protocol figures).
+
+    One statement also cures a hang seen with the library's pipeline: a save of 600 KB to
+    1 MB sent over a Unix socket blocked forever in ``sync()``.
+    """
+
+    def __init__(self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"):
+        super().__init__(datastore, events_table_name=events_table_name)
+        self.insert_lock_key = advisory_lock_key(f"{datastore.schema}.{events_table_name}")
+        self._insert_prefix = SQL(
+            "WITH serialised AS MATERIALIZED ("
+            "SELECT pg_advisory_xact_lock({key}), pg_notify({channel}, '')) "
+            "INSERT INTO {schema}.{table} AS t (originator_id, originator_version, topic, state) "
+            "SELECT e.originator_id, e.originator_version, e.topic, e.state FROM serialised, "
+        ).format(
+            key=Literal(self.insert_lock_key),
+            channel=Literal(self.channel_name),
+            schema=Identifier(datastore.schema),
+            table=Identifier(events_table_name),
+        )
+        self._insert_unnest = self._insert_prefix + SQL(
+            "unnest(%s::{schema}.{stored_event_type}[]) AS e RETURNING notification_id"
+        ).format(
+            schema=Identifier(datastore.schema),
+            stored_event_type=Identifier(self.stored_event_type_name),
+        )
+        self._insert_values: dict[int, bytes] = {}
+
+    def _values_statement(self, rows: int) -> bytes:
+        """The insert for ``rows`` rows as a VALUES list, rendered once per row count."""
+        statement = self._insert_values.get(rows)
+        if statement is None:
+            values = SQL(", ").join([SQL("(%s, %s::bigint, %s, %s::bytea)")] * rows)
+            composed = self._insert_prefix + SQL(
+                "(VALUES {}) AS e (originator_id, originator_version, topic, state) "
+                "RETURNING notification_id"
+            ).format(values)
+            statement = self._insert_values[rows] = composed.as_bytes(None)
+        return statement
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        """Insert events in one transaction, holding the same table lock as the library."""
-        if sum(len(event.state) for event in stored_events) <= PIPELINE_LIMIT_BYTES:
-            pipelined: Sequence[int] | None = super().insert_events(stored_events, **kwargs)
-            return pipelined
-        with self.datastore.get_connection() as conn, conn.transaction(), conn.cursor() as curs:
-            self._insert_events(curs, stored_events, **kwargs)
-            if not stored_events:
-                return None
-            # Locks the table, notifies, and inserts, exactly as the pipelined path does.
-            self._insert_stored_events(curs, stored_events, **kwargs)
-            return self._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
+        """Insert events atomically; return their notification ids, in order."""
+        if not stored_events:
+            return None
+        # A VALUES list measured 0.6 ms a save against 1.05 ms for unnest() of an array
+        # (here, 2 rows); huge saves (imports) keep the array, under the parameter limit.
+        statement: bytes | Composed
+        if len(stored_events) <= MAX_VALUES_ROWS:
+            statement = self._values_statement(len(stored_events))
+            params: list[Any] = []
+            for event in stored_events:
+                params += (
+                    event.originator_id,
+                    event.originator_version,
+                    event.topic,
+                    event.state,
+                )
+        else:
+            statement = self._insert_unnest
+            params = [
+                [
+                    self.construct_pg_stored_event(
+                        event.originator_id, event.originator_version, event.topic, event.state
+                    )
+                    for event in stored_events
+                ]
+            ]
+        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+            # Autocommit: the statement is its own transaction, so the advisory lock is
+            # released by the commit itself, after the ids are durable and visible.
+            assert conn.autocommit
+            curs.execute(statement, params, prepare=len(stored_events) <= MAX_PREPARED_ROWS)
+            return [row["notification_id"] for row in curs.fetchall()]
+
+
+def advisory_lock_key(name: str) -> int:
+    """A stable signed 64-bit advisory-lock key for ``name`` (PostgreSQL's bigint range)."""
+    digest = hashlib.sha256(f"chatledger insert {name}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)

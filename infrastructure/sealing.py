@@ -12,6 +12,7 @@ from domain import ChatLedgerError
 from infrastructure.keys import KeyStore
 
 NONCE_BYTES = 12
+CIPHER_CACHE_SIZE = 1024
 
 
 class SealBroken(ChatLedgerError):
@@ -23,13 +24,23 @@ class Sealer:
 
     def __init__(self, keys: KeyStore) -> None:
         self.keys = keys
+        self._ciphers: dict[bytes, AESGCM] = {}
+
+    def _cipher(self, key: bytes) -> AESGCM:
+        # Building an AESGCM costs as much as opening a short message with it.
+        cipher = self._ciphers.get(key)
+        if cipher is None:
+            if len(self._ciphers) >= CIPHER_CACHE_SIZE:
+                self._ciphers.clear()
+            cipher = self._ciphers[key] = AESGCM(key)
+        return cipher
 
     def seal(self, conversation_id: str, version: int, plaintext: bytes) -> str:
         """Ciphertext (base64) of ``plaintext``, creating the conversation's key if needed."""
         key = self.keys.key(conversation_id, create=True)
         assert key is not None  # create=True either returns a key or raises ConversationErased
         nonce = os.urandom(NONCE_BYTES)
-        sealed = AESGCM(key).encrypt(nonce, plaintext, _bound_to(conversation_id, version))
+        sealed = self._cipher(key).encrypt(nonce, plaintext, _bound_to(conversation_id, version))
         return base64.b64encode(nonce + sealed).decode("ascii")
 
     def open(self, conversation_id: str, version: int, sealed: str) -> bytes:
@@ -39,7 +50,7 @@ class Sealer:
             raise SealBroken(f"conversation {conversation_id!r} has sealed events but no key")
         raw = base64.b64decode(sealed)
         try:
-            return AESGCM(key).decrypt(
+            return self._cipher(key).decrypt(
                 raw[:NONCE_BYTES], raw[NONCE_BYTES:], _bound_to(conversation_id, version)
             )
         except InvalidTag:
