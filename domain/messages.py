@@ -9,12 +9,12 @@ from typing import Annotated, Any, Literal
 from uuid import uuid4
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
     JsonValue,
     StrictStr,
+    StringConstraints,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -55,22 +55,6 @@ def _check_text(value: str) -> str:
     return value
 
 
-def _check_identifier(value: str) -> str:
-    if not value:
-        raise ValueError("must not be empty")
-    if len(value) > MAX_ID_LENGTH:
-        raise ValueError(f"must be at most {MAX_ID_LENGTH} characters, got {len(value)}")
-    return _check_text(value)
-
-
-def _checked_text(value: str, info: ValidationInfo) -> str:
-    return value if _authenticated(info) else _check_text(value)
-
-
-def _checked_identifier(value: str, info: ValidationInfo) -> str:
-    return value if _authenticated(info) else _check_identifier(value)
-
-
 def _check_json_text(value: JsonValue) -> None:
     if isinstance(value, str):
         _check_text(value)
@@ -83,8 +67,14 @@ def _check_json_text(value: JsonValue) -> None:
             _check_json_text(item)
 
 
-Text = Annotated[StrictStr, AfterValidator(_checked_text)]
-Identifier = Annotated[StrictStr, AfterValidator(_checked_identifier)]
+# Checked inside pydantic-core, with no Python call per field: a text holds no NUL (no
+# database or provider carries one faithfully); lone surrogates already fail as invalid
+# unicode. The messages users see are written by _invalid below.
+_NO_NUL = r"^[^\x00]*$"
+Text = Annotated[StrictStr, StringConstraints(pattern=_NO_NUL)]
+Identifier = Annotated[
+    StrictStr, StringConstraints(min_length=1, max_length=MAX_ID_LENGTH, pattern=_NO_NUL)
+]
 
 
 def _new_id() -> str:
@@ -99,6 +89,11 @@ class _Frozen(BaseModel):
             super().__init__(**data)
         except ValidationError as exc:
             raise _invalid(exc) from None
+
+    # Only direct construction needs the translation above. Marked as pydantic's own
+    # __init__, it is not called when a message is validated inside another model: that
+    # keeps the validation context (see AUTHENTICATED) and saves a Python call a message.
+    __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]  # pydantic's marker
 
 
 class ToolCall(_Frozen):
@@ -192,11 +187,21 @@ class Message(_Frozen):
             )
 
 
+_TEXT_PROBLEMS = {
+    "string_pattern_mismatch": "contains a NUL character",
+    "string_unicode": "contains a lone surrogate (text must be valid Unicode)",
+    "string_too_short": "must not be empty",
+}
+
+
 def _invalid(exc: ValidationError) -> InvalidMessage:
     error = exc.errors(include_url=False)[0]
     field = ".".join(str(part) for part in error["loc"]) or "message"
     cause = (error.get("ctx") or {}).get("error")
     problem = str(cause) if isinstance(cause, ValueError) else error["msg"]
+    problem = _TEXT_PROBLEMS.get(error["type"], problem)
+    if error["type"] == "string_too_long":
+        problem = f"must be at most {MAX_ID_LENGTH} characters, got {len(error['input'])}"
     if error["type"] == "literal_error" and field == "role":
         problem = f"must be one of system, user, assistant, tool; got {error['input']!r}"
     elif error["type"] == "extra_forbidden":

@@ -95,6 +95,7 @@ class LedgerApplication(Application[str]):
         """Use our pydantic mapper, with whatever cipher or compressor is configured."""
         mapper = self.factory.mapper(transcoder=JSONTranscoder(), mapper_class=PydanticMapper)
         assert isinstance(mapper, PydanticMapper)
+        self.pydantic_mapper = mapper
         self.keys = self.construct_key_store()
         mapper.sealer = Sealer(self.keys)
         return mapper

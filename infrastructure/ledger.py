@@ -31,6 +31,7 @@ from domain.audit import Usage
 from infrastructure import audit, verification
 from infrastructure.application import LedgerApplication
 from infrastructure.keys import ConversationErased, ConversationRecord
+from infrastructure.serialization import history_entry
 from infrastructure.settings import StorageSettings
 from projections import HistoryEntry, HistoryView, MemoryView, Policy
 from projections.memory import build_memory
@@ -210,7 +211,7 @@ class ChatLedger:
                 ]
                 state = state.apply(event)
                 outcome[message.id] = event.position
-                recorded[event.position] = _entry(event)
+                recorded[event.position] = history_entry(event)
             try:
                 if events:
                     self._app.record(state, events)
@@ -314,21 +315,28 @@ class ChatLedger:
             not isinstance(limit, int) or isinstance(limit, bool) or limit < 1
         ):
             raise InvalidInput("limit", f"must be an integer >= 1, got {limit!r}")
-        length = self._head(conversation_id)
+        # The newest page tells the length itself when it is not empty: one query, not two.
+        newest = limit is not None and after is None
+        length = None if newest and before is None and at is None else self._head(conversation_id)
         if at is not None:
+            assert length is not None
             _check_at(at, length)
             length = at
             before = at + 1 if before is None else min(before, at + 1)
         gt = (after or 0) + STARTED_VERSION
         lte = None if before is None else before - 1 + STARTED_VERSION
-        newest = limit is not None and after is None
         if lte is not None and lte <= gt:
             entries: list[HistoryEntry] = []
         else:
-            events = self._app.events.get(conversation_id, gt=gt, lte=lte, desc=newest, limit=limit)
-            entries = [_entry(e) for e in events if isinstance(e, Conversation.MessageRecorded)]
+            rows = self._app.recorder.select_events(
+                conversation_id, gt=gt, lte=lte, desc=newest, limit=limit
+            )
+            decode = self._app.pydantic_mapper.to_history_entry
+            entries = [entry for entry in map(decode, rows) if entry is not None]
             if newest:
                 entries.reverse()
+        if length is None:
+            length = entries[-1].position if entries else self._head(conversation_id)
         return HistoryView(conversation_id=conversation_id, entries=tuple(entries), length=length)
 
     def memory(self, conversation_id: str, policy: Policy, *, at: int | None = None) -> MemoryView:
@@ -352,14 +360,14 @@ class ChatLedger:
         system_prompt = None
         if head.system_position is not None:
             system_prompt = (
-                _entry(head)
+                history_entry(head)
                 if head.system_position == head.position
                 else self._entry_at(conversation_id, head.system_position, {})
             )
 
         def walk() -> Iterator[HistoryEntry]:
-            yield _entry(head)
-            yield from map(_entry, events)
+            yield history_entry(head)
+            yield from map(history_entry, events)
 
         return build_memory(
             walk(), system_prompt, policy, self._counter.request_overhead, head.position
@@ -386,7 +394,7 @@ class ChatLedger:
         event = self._event_at(conversation_id, position)
         if event is None:
             raise LookupError(f"conversation {conversation_id!r} has no message at {position}")
-        return _entry(event)
+        return history_entry(event)
 
     def _newest_first(
         self, conversation_id: str, upper: int | None, page_size: int
@@ -394,16 +402,18 @@ class ChatLedger:
         """Message events newest first, read in pages that grow, so short windows read little."""
         lte = upper
         pages = 0
+        recorder, mapper = self._app.recorder, self._app.mapper
         while True:
-            events = list(
-                self._app.events.get(conversation_id, lte=lte, desc=True, limit=page_size)
-            )
-            for event in events:
+            # Rows are cheap, decoding them is not (decrypt, parse, validate): fetch a page,
+            # decode only as far as the walk goes.
+            rows = recorder.select_events(conversation_id, lte=lte, desc=True, limit=page_size)
+            for row in rows:
+                event = mapper.to_domain_event(row)
                 if isinstance(event, Conversation.MessageRecorded):
                     yield event
-            if len(events) < page_size:
+            if len(rows) < page_size:
                 return
-            lte = events[-1].originator_version - 1
+            lte = rows[-1].originator_version - 1
             pages += 1
             # Windows end within a page or two; only runs of skipped messages (orphans,
             # unanswered calls) read on, and then in growing pages.
@@ -489,21 +499,12 @@ def _construct(settings: StorageSettings) -> LedgerApplication:
     raise AssertionError("unreachable")
 
 
-def _entry(event: Conversation.MessageRecorded) -> HistoryEntry:
-    return HistoryEntry(
-        message=event.message,
-        position=event.position,
-        recorded_at=event.timestamp,
-        tokens=event.tokens,
-        counter=event.counter,
-        erased=event.erased,
-    )
-
-
 def _first_page_size(policy: Policy) -> int:
     if policy.kind == "message_window":
         return policy.max_messages + 8
-    return 64
+    # Rows are decoded only as the walk reaches them, so a generous first page costs little
+    # and saves a round trip: room for messages of 16 tokens on average.
+    return min(max(64, policy.max_tokens // 16), 4096)
 
 
 def _check_position(field: str, value: int | None) -> None:

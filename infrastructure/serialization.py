@@ -14,6 +14,10 @@ from domain import Conversation, Message, Role
 from domain.messages import AUTHENTICATED
 from infrastructure.keys import ConversationErased
 from infrastructure.sealing import Sealer
+from projections import HistoryEntry
+
+_RECORDED_TOPIC = get_topic(Conversation.MessageRecorded)
+_AUTHENTICATED_CONTEXT = {AUTHENTICATED: True}
 
 
 class PydanticMapper(Mapper[str]):
@@ -84,6 +88,43 @@ class PydanticMapper(Mapper[str]):
                 f"{stored_event.originator_id!r} version {stored_event.originator_version}: {exc}"
             ) from exc
 
+    def to_history_entry(self, stored_event: StoredEvent) -> HistoryEntry | None:
+        """One stored event as a history entry (None if it records no message).
+
+        History needs the message, its place, time and tokens; not the event around them
+        (digest, chain links), so sealed rows of the current class version decode straight
+        to entries, at about half the cost. Anything else goes the general way.
+        """
+        if stored_event.topic != _RECORDED_TOPIC:
+            event = self.to_domain_event(stored_event)
+            return history_entry(event) if isinstance(event, Conversation.MessageRecorded) else None
+        try:
+            data: dict[str, Any] = from_json(stored_event.state)
+            sealed = data["message"].get("sealed") if isinstance(data["message"], dict) else None
+            if self.cipher or self.compressor or "class_version" in data or sealed is None:
+                event = self.to_domain_event(stored_event)
+                return history_entry(cast(Conversation.MessageRecorded, event))
+            data["originator_id"] = str(stored_event.originator_id)
+            data["originator_version"] = version = stored_event.originator_version
+            self._unseal(data, data["message"])
+            return HistoryEntry.model_validate(
+                {
+                    "message": Message.model_validate(
+                        data["message"], context=_AUTHENTICATED_CONTEXT
+                    ),
+                    "position": version - 1,
+                    "recorded_at": data["timestamp"],
+                    "tokens": data["tokens"],
+                    "counter": data["counter"],
+                    "erased": data.get("erased", False),
+                }
+            )
+        except (ValueError, ValidationError, KeyError) as exc:
+            raise MapperDeserialisationError(
+                f"cannot read stored event {stored_event.topic} of "
+                f"{stored_event.originator_id!r} version {stored_event.originator_version}: {exc}"
+            ) from exc
+
     def _unseal(self, data: dict[str, Any], message: dict[str, Any]) -> None:
         if self.sealer is None:
             raise ValueError("the event is sealed but this ledger has no keys")
@@ -104,4 +145,16 @@ def erased_message(role: Role, position: int) -> Message:
         role=role,
         tool_call_id="erased" if role == "tool" else None,
         metadata={"erased": True},
+    )
+
+
+def history_entry(event: Conversation.MessageRecorded) -> HistoryEntry:
+    """The history entry of a message event."""
+    return HistoryEntry(
+        message=event.message,
+        position=event.position,
+        recorded_at=event.timestamp,
+        tokens=event.tokens,
+        counter=event.counter,
+        erased=event.erased,
     )

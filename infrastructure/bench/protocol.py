@@ -2,7 +2,8 @@
 
 eventsourcing's PostgreSQL recorder wraps every save in a transaction that sets a lock timeout,
 takes LOCK TABLE ... IN EXCLUSIVE MODE, sends NOTIFY, and inserts the rows through psycopg's
-pipeline; chatledger saves two rows per message (the event and its id claim). Timing each step
+pipeline; chatledger's recorder sends one autocommitted statement that takes an advisory lock,
+notifies and inserts. Each message is two rows (the event and its id claim). Timing each step
 alone, with no chatledger code in the way, shows what the server and the driver cost.
 """
 
@@ -36,6 +37,12 @@ _LOCK = (
     sql.SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(sql.Identifier(TABLE)),
 )
 _NOTIFY = sql.SQL("NOTIFY {}").format(sql.Identifier(TABLE))
+_SERIALISED = sql.SQL(
+    "WITH serialised AS MATERIALIZED (SELECT pg_advisory_xact_lock(7), pg_notify({channel}, '')) "
+    "INSERT INTO {table} (originator_id, originator_version, topic, state) "
+    "SELECT e.* FROM serialised, (VALUES (%s, %s::bigint, %s, %s::bytea), "
+    "(%s, %s::bigint, %s, %s::bytea)) AS e RETURNING notification_id"
+).format(table=sql.Identifier(TABLE), channel=sql.Literal(TABLE))
 
 STEPS = (
     "1 row, INSERT; COMMIT",
@@ -43,6 +50,7 @@ STEPS = (
     "2 rows + LOCK TABLE EXCLUSIVE",
     "2 rows + LOCK TABLE + NOTIFY",
     "same, pipelined as the library sends it",
+    "chatledger: 1 statement, advisory lock, pg_notify, autocommit",
 )
 
 
@@ -79,6 +87,26 @@ class _Inserts:
             inserted.fetchall()
 
 
+class _Serialised:
+    """chatledger's recorder statement: both rows, the lock and the notify in one round trip."""
+
+    def __init__(self, conn: Connection, stream: str):
+        self._conn, self._stream = conn, stream
+        self._version = 0
+
+    def save(self) -> None:
+        """One autocommitted statement."""
+        self._version += 1
+        key = f"key/{self._stream}/{self._version}"
+        event = (self._stream, self._version, "topic", b"e" * EVENT_BYTES)
+        params = (*event, key, 1, "topic", b"c" * CLAIM_BYTES)
+        self._conn.autocommit = True
+        try:
+            self._conn.execute(_SERIALISED, params, prepare=True).fetchall()
+        finally:
+            self._conn.autocommit = False
+
+
 def price_steps(conn: Connection, runs: int) -> dict[str, float]:
     """Median milliseconds per save for each step of the protocol, timed side by side."""
     conn.execute(_CREATE)
@@ -89,6 +117,7 @@ def price_steps(conn: Connection, runs: int) -> dict[str, float]:
         STEPS[2]: _Inserts(conn, "s3", rows=2, lock=True, notify=False).plain,
         STEPS[3]: _Inserts(conn, "s4", rows=2, lock=True, notify=True).plain,
         STEPS[4]: _Inserts(conn, "s5", rows=2, lock=True, notify=True).pipelined,
+        STEPS[5]: _Serialised(conn, "s6").save,
     }
 
     def repeated(step: Callable[[], None]) -> Callable[[], None]:

@@ -71,13 +71,13 @@ def print_report(console: Console, results: Results) -> None:
     if steps:
         parts = "; ".join(f"{step} {ms:.2f} ms" for step, ms in steps.items())
         console.print(f"The recorder's SQL alone, per save (plain psycopg): {parts}")
-    for name, figures in results.diagnostics.get("what_if_db_functions_single", {}).items():
+    for name, figures in results.diagnostics.get("what_if_library_recorder_single", {}).items():
         console.print(
             f"What-if, 1 writer, {name}: {figures['ms per call']:.2f} ms per record, "
             f"{figures['client cpu ms per call']:.2f} ms of it client CPU"
         )
-    for name, rate in results.diagnostics.get("what_if_db_functions_writers", {}).items():
-        console.print(f"What-if, db functions, {name}: {rate:,.0f}")
+    for name, rate in results.diagnostics.get("what_if_library_recorder_writers", {}).items():
+        console.print(f"What-if, library recorder, {name}: {rate:,.0f}")
     for kind, waits in results.diagnostics.get("writer_waits", {}).items():
         parts = ", ".join(f"{what} {share:.0%}" for what, share in waits.items() if share >= 0.01)
         console.print(f"8 {kind} writers' backends, sampled: {parts}")

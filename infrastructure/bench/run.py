@@ -81,7 +81,7 @@ def _measure(stage: Stage, options: Options, results: Results, console: Console)
     console.print("Writes: one writer, whole turns ...")
     results.figures += writes.record_single(stage, options.repeat)
     results.figures += writes.record_turn(stage, options.repeat)
-    results.diagnostics["what_if_db_functions_single"] = writes.record_single_what_if(
+    results.diagnostics["what_if_library_recorder_single"] = writes.record_single_what_if(
         stage, options.repeat
     )
     results.diagnostics["recorder_protocol_ms"] = price_steps(stage.raw, options.repeat)

@@ -15,14 +15,14 @@ from types import TracebackType
 import psycopg
 
 from infrastructure.bench.raw_peer import RawWriter
-from infrastructure.bench.variant import ledger_with_db_functions
+from infrastructure.bench.variant import ledger_with_library_recorder
 from infrastructure.bench.workload import conversation
 from infrastructure.ledger import ChatLedger
 
 APPLICATION_NAME = "chatledger-bench-writer"
 """Every connection a writer opens says so (PGAPPNAME), so samples see the writers alone."""
 BARRIER_TIMEOUT = 300.0
-DB_FUNCTIONS_KIND = "chatledger-db-functions"
+LIBRARY_RECORDER_KIND = "chatledger-library-recorder"
 
 _barrier: Barrier | None = None
 
@@ -59,8 +59,8 @@ def _timed_writes(task: WriterTask, barrier: Barrier) -> tuple[float, float]:
     first, *rest = conversation(task.messages + 1, task.conversation_id)
     if task.kind.startswith("chatledger"):
         opened = (
-            ledger_with_db_functions(task.ledger_url)
-            if task.kind == DB_FUNCTIONS_KIND
+            ledger_with_library_recorder(task.ledger_url)
+            if task.kind == LIBRARY_RECORDER_KIND
             else ChatLedger.open(task.ledger_url)
         )
         with opened as ledger:

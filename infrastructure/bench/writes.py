@@ -11,10 +11,10 @@ from infrastructure.bench.raw_peer import RawWriter
 from infrastructure.bench.results import Figure
 from infrastructure.bench.stage import Stage
 from infrastructure.bench.timing import side_by_side
-from infrastructure.bench.variant import ledger_with_db_functions
+from infrastructure.bench.variant import ledger_with_library_recorder
 from infrastructure.bench.workload import conversation, tool_turn
 from infrastructure.bench.writers import (
-    DB_FUNCTIONS_KIND,
+    LIBRARY_RECORDER_KIND,
     WaitSampler,
     Writers,
     WriterTask,
@@ -86,8 +86,8 @@ def record_writers(
 ) -> tuple[list[Figure], dict[str, Any]]:
     """Total messages/s of 1 and of ``writers`` processes, each on its own conversation.
 
-    Also times the DB-function what-if, and samples, in one extra round per kind, what the
-    writers' backends wait on.
+    Also times the ledger on the library's own recorder, and samples, in one extra round per
+    kind, what the writers' backends wait on.
     """
     database = stage.database
     figures: list[Figure] = []
@@ -108,7 +108,7 @@ def record_writers(
         ]
 
     for count in (1, writers):
-        rates: dict[str, list[float]] = {"chatledger": [], "raw": [], DB_FUNCTIONS_KIND: []}
+        rates: dict[str, list[float]] = {"chatledger": [], "raw": [], LIBRARY_RECORDER_KIND: []}
         with Writers(count) as pool:
             for round_ in range(rounds):
                 for kind, measured in rates.items():
@@ -118,7 +118,7 @@ def record_writers(
                     with WaitSampler(database.conninfo) as sampler:
                         pool.round(tasks(kind, count, "sampled"))
                     waits[kind] = sampler.shares()
-        what_if[f"{count} writers, msg/s"] = median_rate(rates[DB_FUNCTIONS_KIND])
+        what_if[f"{count} writers, msg/s"] = median_rate(rates[LIBRARY_RECORDER_KIND])
         plural = "s" * (count > 1)
         figures.append(
             Figure(
@@ -133,19 +133,19 @@ def record_writers(
                 note=f"{count} processes x {messages} messages, own conversation each",
             )
         )
-    return figures, {"writer_waits": waits, "what_if_db_functions_writers": what_if}
+    return figures, {"writer_waits": waits, "what_if_library_recorder_writers": what_if}
 
 
 def record_single_what_if(stage: Stage, runs: int) -> dict[str, Any]:
-    """record() as it is beside record() on eventsourcing's DB-function insert, 1 writer."""
+    """record() as it is beside record() on eventsourcing's own recorder, 1 writer."""
     messages = list(conversation((runs + 1) * CALLS_PER_RUN, "what-if"))
-    with ledger_with_db_functions(stage.database.ledger_url, stage.counter) as variant:
+    with ledger_with_library_recorder(stage.database.ledger_url, stage.counter) as variant:
         samples = side_by_side(
             {
                 "as shipped": _each(iter(messages), lambda m: stage.ledger.record("as-is", m)),
-                "db functions": _each(iter(messages), lambda m: variant.record("what-if", m)),
+                "library recorder": _each(iter(messages), lambda m: variant.record("what-if", m)),
             },
-            {"as shipped": runs, "db functions": runs},
+            {"as shipped": runs, "library recorder": runs},
             operations=CALLS_PER_RUN,
         )
     return {

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import pytest
 from eventsourcing.persistence import MapperDeserialisationError, StoredEvent
 
-from domain import Conversation, Message
+from domain import Conversation, Message, ToolCall
 from infrastructure.keys import InMemoryKeyStore
 from infrastructure.sealing import Sealer
-from infrastructure.serialization import PydanticMapper
+from infrastructure.serialization import PydanticMapper, history_entry
 
 MIDNIGHT = "2026-01-01T00:00:00Z"
 
@@ -50,5 +52,48 @@ def test_an_unsealed_stored_message_is_checked_in_full() -> None:
         state=payload,
     )
 
-    with pytest.raises(MapperDeserialisationError, match="NUL"):
+    with pytest.raises(MapperDeserialisationError, match=r"message\.content"):
         mapper.to_domain_event(tampered)
+
+
+MESSAGES = [
+    Message(role="user", content="plain"),
+    Message(role="system", content="Be brief.", name="policy"),
+    Message(
+        role="assistant",
+        tool_calls=(ToolCall(id="c1", name="lookup", arguments='{"q": "ü"}'),),
+        metadata={"model": "m", "nested": {"list": [1, 2.5, None, True]}},
+    ),
+    Message(role="tool", tool_call_id="c1", content="42"),
+]
+
+
+@pytest.mark.parametrize("message", MESSAGES, ids=lambda m: m.role)
+def test_history_decoding_equals_decoding_the_whole_event(message: Message) -> None:
+    mapper = _mapper(sealed=True)
+    stored = mapper.to_stored_event(_recorded(message))
+
+    assert mapper.to_history_entry(stored) == history_entry(
+        cast(Conversation.MessageRecorded, mapper.to_domain_event(stored))
+    )
+
+
+def test_history_decoding_of_an_erased_message_keeps_role_and_place_only() -> None:
+    mapper = _mapper(sealed=True)
+    stored = mapper.to_stored_event(_recorded(Message(role="user", content="secret")))
+    assert mapper.sealer is not None
+    mapper.sealer.keys.destroy("conv", reason="test")
+
+    entry = mapper.to_history_entry(stored)
+
+    assert entry is not None
+    assert entry.erased
+    assert entry.message.role == "user"
+    assert entry.message.content is None
+    assert entry.position == 1
+
+
+def test_history_decoding_skips_events_that_record_no_message() -> None:
+    mapper = _mapper(sealed=True)
+
+    assert mapper.to_history_entry(mapper.to_stored_event(Conversation.start("conv"))) is None
