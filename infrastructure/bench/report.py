@@ -9,15 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from infrastructure.bench.machine import summary
-from infrastructure.bench.results import Figure, Results, times
-
-
-def _value(value: float | None, unit: str) -> str:
-    if value is None:
-        return "-"
-    if unit == "msg/s":
-        return f"{value:,.0f} msg/s"
-    return f"{value:,.2f} ms" if value < 100 else f"{value:,.0f} ms"
+from infrastructure.bench.results import Figure, Results, shown, times
 
 
 def _speedup(figure: Figure) -> str:
@@ -34,9 +26,9 @@ def figures_table(results: Results) -> Table:
         table.add_row(
             figure.label,
             "-" if figure.history is None else f"{figure.history:,}",
-            _value(figure.chatledger, figure.unit),
+            shown(figure.chatledger, figure.unit),
             figure.peer or "-",
-            _value(figure.peer_value, figure.unit),
+            shown(figure.peer_value, figure.unit),
             _speedup(figure),
         )
     return table

@@ -22,6 +22,15 @@ FIGURES = (
 """Every figure a run reports; the test checks each is there."""
 
 
+def shown(value: float | None, unit: str, *, missing: str = "-") -> str:
+    """A figure's value as people read it: 4.31 ms, 1,432 ms, 11,581 msg/s."""
+    if value is None:
+        return missing
+    if unit == "msg/s":
+        return f"{value:,.0f} msg/s"
+    return f"{value:,.2f} ms" if value < 100 else f"{value:,.0f} ms"
+
+
 def times(ratio: float) -> str:
     """A ratio as people read it: 0.42x, 7.5x, 83x."""
     if ratio < 1:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
+
+from infrastructure.bench import markdown
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -19,3 +22,10 @@ def test_the_readme_has_python_examples() -> None:
 def test_every_python_block_in_the_readme_runs() -> None:
     for block in python_blocks():
         exec(compile(block, str(README), "exec"), {"__name__": "readme"})
+
+
+def test_the_performance_tables_are_the_committed_run() -> None:
+    committed = Path(__file__).resolve().parents[2] / "infrastructure/bench/results/latest.json"
+    rendered = markdown.block(json.loads(committed.read_text(encoding="utf-8")))
+
+    assert rendered in README.read_text(encoding="utf-8")
