@@ -9,7 +9,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from domain import ChatLedgerError
-from infrastructure.keys import KeyStore
+from infrastructure.keys import ConversationErased, KeyStore
 
 NONCE_BYTES = 12
 CIPHER_CACHE_SIZE = 1024
@@ -24,33 +24,46 @@ class Sealer:
 
     def __init__(self, keys: KeyStore) -> None:
         self.keys = keys
-        self._ciphers: dict[bytes, AESGCM] = {}
+        self._ciphers: dict[str, tuple[bytes, AESGCM]] = {}
 
-    def _cipher(self, key: bytes) -> AESGCM:
-        # Building an AESGCM costs as much as opening a short message with it.
-        cipher = self._ciphers.get(key)
-        if cipher is None:
-            if len(self._ciphers) >= CIPHER_CACHE_SIZE:
-                self._ciphers.clear()
-            cipher = self._ciphers[key] = AESGCM(key)
+    def _key(self, conversation_id: str, *, create: bool = False) -> bytes | None:
+        try:
+            return self.keys.key(conversation_id, create=create)
+        except ConversationErased:
+            # The key store forgot the key; so must we, or it would outlive the erasure here.
+            self._ciphers.pop(conversation_id, None)
+            raise
+
+    def _cipher(self, conversation_id: str, key: bytes) -> AESGCM:
+        # Building an AESGCM costs as much as opening a short message with it. The entry is
+        # used only while the key store still hands out the same key.
+        cached = self._ciphers.get(conversation_id)
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        if len(self._ciphers) >= CIPHER_CACHE_SIZE:
+            self._ciphers.clear()
+        cipher = AESGCM(key)
+        self._ciphers[conversation_id] = (key, cipher)
         return cipher
 
     def seal(self, conversation_id: str, version: int, plaintext: bytes) -> str:
         """Ciphertext (base64) of ``plaintext``, creating the conversation's key if needed."""
-        key = self.keys.key(conversation_id, create=True)
+        key = self._key(conversation_id, create=True)
         assert key is not None  # create=True either returns a key or raises ConversationErased
         nonce = os.urandom(NONCE_BYTES)
-        sealed = self._cipher(key).encrypt(nonce, plaintext, _bound_to(conversation_id, version))
+        sealed = self._cipher(conversation_id, key).encrypt(
+            nonce, plaintext, _bound_to(conversation_id, version)
+        )
         return base64.b64encode(nonce + sealed).decode("ascii")
 
     def open(self, conversation_id: str, version: int, sealed: str) -> bytes:
         """The plaintext; raises ConversationErased if the key is gone, SealBroken if altered."""
-        key = self.keys.key(conversation_id)
+        key = self._key(conversation_id)
         if key is None:
             raise SealBroken(f"conversation {conversation_id!r} has sealed events but no key")
         raw = base64.b64decode(sealed)
         try:
-            return self._cipher(key).decrypt(
+            return self._cipher(conversation_id, key).decrypt(
                 raw[:NONCE_BYTES], raw[NONCE_BYTES:], _bound_to(conversation_id, version)
             )
         except InvalidTag:

@@ -8,7 +8,7 @@ import pytest
 from eventsourcing.persistence import MapperDeserialisationError, StoredEvent
 
 from domain import Conversation, Message, ToolCall
-from infrastructure.keys import InMemoryKeyStore
+from infrastructure.keys import ConversationErased, InMemoryKeyStore
 from infrastructure.sealing import Sealer
 from infrastructure.serialization import PydanticMapper, history_entry
 
@@ -97,3 +97,15 @@ def test_history_decoding_skips_events_that_record_no_message() -> None:
     mapper = _mapper(sealed=True)
 
     assert mapper.to_history_entry(mapper.to_stored_event(Conversation.start("conv"))) is None
+
+
+def test_after_erasure_the_sealer_keeps_no_cipher_for_the_conversation() -> None:
+    sealer = Sealer(InMemoryKeyStore())
+    sealed = sealer.seal("conv", 2, b"secret")
+    assert sealer.open("conv", 2, sealed) == b"secret"
+    sealer.keys.destroy("conv", reason="test")
+
+    with pytest.raises(ConversationErased):
+        sealer.open("conv", 2, sealed)
+
+    assert "conv" not in sealer._ciphers  # key material must not outlive the erasure
