@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from eventsourcing.persistence import IntegrityError, StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder
 
 from domain import Message
 from infrastructure import ChatLedger
@@ -101,3 +102,21 @@ def test_a_clash_in_a_small_save_writes_none_of_it(postgres_url: str) -> None:
         other = recorder.select_events("other")
 
     assert other == []
+
+
+def test_selecting_a_range_returns_what_the_library_returns(postgres_url: str) -> None:
+    with ChatLedger.open(postgres_url, FakeTokenCounter()) as ledger:
+        recorder = _recorder(ledger)
+        recorder.insert_events([_event("range", v) for v in range(1, 11)])
+        for gt in (None, 0, 3):
+            for lte in (None, 7, 10):
+                for desc in (False, True):
+                    for limit in (None, 1, 4):
+                        ranges = {"gt": gt, "lte": lte, "desc": desc, "limit": limit}
+                        ours = recorder.select_events("range", **ranges)
+                        library = PostgresApplicationRecorder.select_events(
+                            recorder,
+                            "range",
+                            **ranges,
+                        )
+                        assert ours == library, ranges
