@@ -6,6 +6,7 @@ import random
 import sqlite3
 import time
 from collections.abc import Iterator, Sequence
+from contextlib import nullcontext
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Self, cast, overload
@@ -30,6 +31,7 @@ from domain import (
 from domain.audit import Usage
 from infrastructure import audit, verification
 from infrastructure.application import LedgerApplication
+from infrastructure.collector import collector_paused
 from infrastructure.keys import ConversationErased, ConversationRecord
 from infrastructure.serialization import history_entry
 from infrastructure.settings import StorageSettings
@@ -42,6 +44,8 @@ FIRST_TOKEN_PAGE = 64
 MAX_PAGE = 4096
 MAX_WRITE_ATTEMPTS = 200
 """Retries of a write that lost a race; each retry re-reads only what the winner wrote."""
+LONG_READ_ROWS = 500
+"""History reads that may return more rows than this pause the cyclic garbage collector."""
 
 
 class ChatLedger:
@@ -331,11 +335,14 @@ class ChatLedger:
         if lte is not None and lte <= gt:
             entries: list[HistoryEntry] = []
         else:
-            rows = self._app.recorder.select_events(
-                conversation_id, gt=gt, lte=lte, desc=newest, limit=limit
-            )
-            decode = self._app.pydantic_mapper.to_history_entry
-            entries = [entry for entry in map(decode, rows) if entry is not None]
+            # A long read pauses the cyclic collector: see infrastructure.collector.
+            long_read = limit is None or limit > LONG_READ_ROWS
+            with collector_paused() if long_read else nullcontext():
+                rows = self._app.recorder.select_events(
+                    conversation_id, gt=gt, lte=lte, desc=newest, limit=limit
+                )
+                decode = self._app.pydantic_mapper.to_history_entry
+                entries = [entry for entry in map(decode, rows) if entry is not None]
             if newest:
                 entries.reverse()
         if length is None:

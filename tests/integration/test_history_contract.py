@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import gc
+
 import pytest
 
 from domain import InvalidInput, Message
 from infrastructure import ChatLedger
+from infrastructure.ledger import LONG_READ_ROWS
 
 
 @pytest.fixture
@@ -80,3 +83,33 @@ def test_entries_carry_time_and_tokens(ten: ChatLedger) -> None:
     assert first.recorded_at <= second.recorded_at
     assert first.recorded_at.tzinfo is not None
     assert first.tokens == 4
+
+
+def test_a_whole_history_read_runs_without_collections_and_resumes_the_collector(
+    ledger: ChatLedger,
+) -> None:
+    ledger.record("long", [Message(role="user", content=f"m{i}") for i in range(1, 1201)])
+    collections: list[str] = []
+    reading = ""
+
+    def started(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            collections.append(reading)
+
+    gc.enable()
+    gc.callbacks.append(started)
+    try:
+        reading = "whole"
+        view = ledger.history("long")
+        reading = "page"
+        page = ledger.history("long", limit=LONG_READ_ROWS)
+    finally:
+        gc.callbacks.remove(started)
+
+    assert [e.position for e in view] == list(range(1, 1201))
+    assert len(page) == LONG_READ_ROWS
+    assert gc.isenabled()
+    # The page of LONG_READ_ROWS is read with the collector on and collects time and again;
+    # the longer whole read collects at most once, when the collector resumes at its end.
+    assert collections.count("whole") <= 1
+    assert collections.count("page") > 1
