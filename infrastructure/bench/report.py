@@ -70,6 +70,13 @@ def print_report(console: Console, results: Results) -> None:
         )
     for name, rate in results.diagnostics.get("what_if_library_recorder_writers", {}).items():
         console.print(f"What-if, library recorder, {name}: {rate:,.0f}")
+    scaling = results.diagnostics.get("writers_scaling_msg_per_s", {})
+    if scaling:
+        parts = "; ".join(
+            f"{count}: chatledger {rates['chatledger']:,.0f}, raw {rates['raw']:,.0f}"
+            for count, rates in scaling.items()
+        )
+        console.print(f"Total msg/s by writer count: {parts}")
     for kind, waits in results.diagnostics.get("writer_waits", {}).items():
         parts = ", ".join(f"{what} {share:.0%}" for what, share in waits.items() if share >= 0.01)
         console.print(f"8 {kind} writers' backends, sampled: {parts}")

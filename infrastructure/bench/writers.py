@@ -123,14 +123,16 @@ class WaitSampler:
     """Samples, every few milliseconds, what each writer's backend is doing or waiting on.
 
     ``idle`` and ``idle in transaction`` mean the server waits for the client (Python);
-    ``active`` ones name their wait event, or ``CPU`` when there is none.
+    ``active`` ones name their wait event, or ``CPU`` when there is none. A backend seen idle
+    in every sample is a spare connection of a writer's pool, not a writer: it is left out, or
+    its idleness would read as time the server spent waiting for Python.
     """
 
     INTERVAL = 0.005
 
     def __init__(self, conninfo: str) -> None:
         self._conninfo = conninfo
-        self.samples: Counter[str] = Counter()
+        self.samples: dict[int, Counter[str]] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -149,16 +151,20 @@ class WaitSampler:
 
     def _run(self) -> None:
         query = (
-            "SELECT CASE WHEN state <> 'active' THEN state "
+            "SELECT pid, CASE WHEN state <> 'active' THEN state "
             "ELSE coalesce(wait_event_type || ':' || wait_event, 'CPU') END "
             "FROM pg_stat_activity WHERE application_name = %s"
         )
         with psycopg.connect(self._conninfo, autocommit=True) as conn:
             while not self._stop.wait(self.INTERVAL):
-                for (what,) in conn.execute(query, (APPLICATION_NAME,), prepare=True):
-                    self.samples[str(what)] += 1
+                for pid, what in conn.execute(query, (APPLICATION_NAME,), prepare=True):
+                    self.samples.setdefault(int(pid), Counter())[str(what)] += 1
 
     def shares(self) -> dict[str, float]:
-        """Each state's share of all samples, largest first."""
-        total = sum(self.samples.values()) or 1
-        return {what: count / total for what, count in self.samples.most_common()}
+        """Each state's share of the working backends' samples, largest first."""
+        working: Counter[str] = Counter()
+        for states in self.samples.values():
+            if set(states) != {"idle"}:
+                working += states
+        total = sum(working.values()) or 1
+        return {what: count / total for what, count in working.most_common()}

@@ -21,6 +21,9 @@ from infrastructure.bench.writers import (
     median_rate,
 )
 
+SCALING_WRITERS = (2, 4)
+"""Writer counts timed between 1 and the figure's count, for the scaling table."""
+
 CALLS_PER_RUN = 10
 """Single-message records per timed run: a run is long enough to time, short enough to repeat."""
 
@@ -93,6 +96,7 @@ def record_writers(
     figures: list[Figure] = []
     waits: dict[str, Any] = {}
     what_if: dict[str, float] = {}
+    scaling: dict[str, dict[str, float]] = {}
 
     def tasks(kind: str, count: int, round_: str) -> list[WriterTask]:
         return [
@@ -107,8 +111,12 @@ def record_writers(
             for i in range(count)
         ]
 
-    for count in (1, writers):
-        rates: dict[str, list[float]] = {"chatledger": [], "raw": [], LIBRARY_RECORDER_KIND: []}
+    for count in sorted({1, *SCALING_WRITERS, writers}):
+        # In between, only chatledger and raw: how throughput moves with the writer count.
+        kinds = ["chatledger", "raw"]
+        if count in (1, writers):
+            kinds.append(LIBRARY_RECORDER_KIND)
+        rates: dict[str, list[float]] = {kind: [] for kind in kinds}
         with Writers(count) as pool:
             for round_ in range(rounds):
                 for kind, measured in rates.items():
@@ -118,6 +126,9 @@ def record_writers(
                     with WaitSampler(database.conninfo) as sampler:
                         pool.round(tasks(kind, count, "sampled"))
                     waits[kind] = sampler.shares()
+        scaling[str(count)] = {kind: median_rate(rates[kind]) for kind in ("chatledger", "raw")}
+        if count not in (1, writers):
+            continue
         what_if[f"{count} writers, msg/s"] = median_rate(rates[LIBRARY_RECORDER_KIND])
         plural = "s" * (count > 1)
         figures.append(
@@ -133,7 +144,11 @@ def record_writers(
                 note=f"{count} processes x {messages} messages, own conversation each",
             )
         )
-    return figures, {"writer_waits": waits, "what_if_library_recorder_writers": what_if}
+    return figures, {
+        "writer_waits": waits,
+        "what_if_library_recorder_writers": what_if,
+        "writers_scaling_msg_per_s": scaling,
+    }
 
 
 def record_single_what_if(stage: Stage, runs: int) -> dict[str, Any]:
