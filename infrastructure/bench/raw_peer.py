@@ -17,6 +17,12 @@ _CREATE = sql.SQL(
 _INSERT = sql.SQL("INSERT INTO {} (conversation_id, position, state) VALUES (%s, %s, %s)").format(
     sql.Identifier(TABLE)
 )
+GLOBAL_LOCK_KEY = 4242
+"""The one advisory-lock key every locked raw writer takes, as chatledger's writers share one."""
+_LOCKED_INSERT = sql.SQL(
+    "WITH serialised AS MATERIALIZED (SELECT pg_advisory_xact_lock({})) "
+    "INSERT INTO {} (conversation_id, position, state) SELECT %s, %s, %s FROM serialised"
+).format(sql.Literal(GLOBAL_LOCK_KEY), sql.Identifier(TABLE))
 
 Connection = psycopg.Connection[tuple[object, ...]]
 
@@ -30,16 +36,21 @@ def create_table(conn: Connection) -> None:
 class RawWriter:
     """Appends a conversation's messages as rows, each call its own transaction."""
 
-    def __init__(self, conn: Connection, conversation_id: str) -> None:
+    def __init__(
+        self, conn: Connection, conversation_id: str, *, global_lock: bool = False
+    ) -> None:
         self._conn = conn
         self._conversation_id = conversation_id
         self._position = 0
+        # With global_lock, each insert first takes one advisory lock shared by all writers
+        # and holds it through its COMMIT: chatledger's insert lock, and nothing else of it.
+        self._insert = _LOCKED_INSERT if global_lock else _INSERT
 
     def insert(self, message: Message) -> None:
         """INSERT one row, then COMMIT."""
         self._position += 1
         self._conn.execute(
-            _INSERT,
+            self._insert,
             (self._conversation_id, self._position, message.model_dump_json().encode()),
             prepare=True,
         )

@@ -70,13 +70,17 @@ def print_report(console: Console, results: Results) -> None:
         )
     for name, rate in results.diagnostics.get("what_if_library_recorder_writers", {}).items():
         console.print(f"What-if, library recorder, {name}: {rate:,.0f}")
-    scaling = results.diagnostics.get("writers_scaling_msg_per_s", {})
-    if scaling:
-        parts = "; ".join(
-            f"{count}: chatledger {rates['chatledger']:,.0f}, raw {rates['raw']:,.0f}"
-            for count, rates in scaling.items()
-        )
-        console.print(f"Total msg/s by writer count: {parts}")
+    for key, title, unit in (
+        ("writers_scaling_msg_per_s", "Total msg/s by writer count", "{:,.0f}"),
+        ("writers_client_cpu_ms_per_msg", "Client CPU ms per message by writer count", "{:.2f}"),
+    ):
+        by_count = results.diagnostics.get(key, {})
+        if by_count:
+            parts = "; ".join(
+                f"{count}: " + ", ".join(f"{kind} {unit.format(v)}" for kind, v in values.items())
+                for count, values in by_count.items()
+            )
+            console.print(f"{title}: {parts}")
     for kind, waits in results.diagnostics.get("writer_waits", {}).items():
         parts = ", ".join(f"{what} {share:.0%}" for what, share in waits.items() if share >= 0.01)
         console.print(f"8 {kind} writers' backends, sampled: {parts}")

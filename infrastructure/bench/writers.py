@@ -23,6 +23,8 @@ APPLICATION_NAME = "chatledger-bench-writer"
 """Every connection a writer opens says so (PGAPPNAME), so samples see the writers alone."""
 BARRIER_TIMEOUT = 300.0
 LIBRARY_RECORDER_KIND = "chatledger-library-recorder"
+RAW_LOCKED_KIND = "raw-global-lock"
+"""Raw inserts that each hold one shared advisory lock through COMMIT, as chatledger's do."""
 
 _barrier: Barrier | None = None
 
@@ -31,7 +33,7 @@ _barrier: Barrier | None = None
 class WriterTask:
     """One writer's work: ``messages`` single-message records into its own conversation."""
 
-    kind: str  # "chatledger", "chatledger-db-functions" or "raw"
+    kind: str  # "chatledger", LIBRARY_RECORDER_KIND, "raw" or RAW_LOCKED_KIND
     ledger_url: str
     conninfo: str
     schema: str
@@ -45,8 +47,12 @@ def _start_writer(barrier: Barrier) -> None:
     _barrier = barrier
 
 
-def _write(task: WriterTask) -> tuple[float, float]:
-    """Warm up, wait for every writer, then record; return when this writer began and ended."""
+Span = tuple[float, float, float]
+"""When a writer began and ended its timed writes, and the CPU seconds its process spent."""
+
+
+def _write(task: WriterTask) -> Span:
+    """Warm up, wait for every writer, then record; return its span."""
     assert _barrier is not None
     try:
         return _timed_writes(task, _barrier)
@@ -55,7 +61,7 @@ def _write(task: WriterTask) -> tuple[float, float]:
         raise
 
 
-def _timed_writes(task: WriterTask, barrier: Barrier) -> tuple[float, float]:
+def _timed_writes(task: WriterTask, barrier: Barrier) -> Span:
     first, *rest = conversation(task.messages + 1, task.conversation_id)
     if task.kind.startswith("chatledger"):
         opened = (
@@ -66,19 +72,29 @@ def _timed_writes(task: WriterTask, barrier: Barrier) -> tuple[float, float]:
         with opened as ledger:
             ledger.record(task.conversation_id, first)
             barrier.wait(BARRIER_TIMEOUT)
-            started = time.monotonic()
+            started, cpu = time.monotonic(), time.process_time()
             for message in rest:
                 ledger.record(task.conversation_id, message)
-            return started, time.monotonic()
+            return started, time.monotonic(), time.process_time() - cpu
     options = f"-c search_path={task.schema}"
     with psycopg.connect(task.conninfo, options=options) as conn:
-        writer = RawWriter(conn, task.conversation_id)
+        writer = RawWriter(conn, task.conversation_id, global_lock=task.kind == RAW_LOCKED_KIND)
         writer.insert(first)
         barrier.wait(BARRIER_TIMEOUT)
-        started = time.monotonic()
+        started, cpu = time.monotonic(), time.process_time()
         for message in rest:
             writer.insert(message)
-        return started, time.monotonic()
+        return started, time.monotonic(), time.process_time() - cpu
+
+
+@dataclass(frozen=True)
+class Round:
+    """What one round of writers measured."""
+
+    rate: float
+    """Total messages per second, from the first writer's start to the last one's end."""
+    client_cpu: float
+    """CPU seconds the writer processes spent per message, all writers together."""
 
 
 class Writers:
@@ -106,17 +122,23 @@ class Writers:
             self._pool.terminate()
         self._pool.join()
 
-    def round(self, tasks: list[WriterTask]) -> float:
-        """Run one task per writer at once; the total messages per second."""
+    def round(self, tasks: list[WriterTask]) -> Round:
+        """Run one task per writer at once."""
         assert len(tasks) == self.count
         spans = self._pool.map(_write, tasks, chunksize=1)
-        elapsed = max(end for _, end in spans) - min(start for start, _ in spans)
-        return sum(task.messages for task in tasks) / elapsed
+        elapsed = max(end for _, end, _ in spans) - min(start for start, _, _ in spans)
+        messages = sum(task.messages for task in tasks)
+        return Round(messages / elapsed, sum(cpu for _, _, cpu in spans) / messages)
 
 
-def median_rate(rates: list[float]) -> float:
+def median_rate(rounds: list[Round]) -> float:
     """The median of per-round throughputs."""
-    return statistics.median(rates)
+    return statistics.median(measured.rate for measured in rounds)
+
+
+def median_client_cpu(rounds: list[Round]) -> float:
+    """The median of per-round client CPU seconds per message."""
+    return statistics.median(measured.client_cpu for measured in rounds)
 
 
 class WaitSampler:

@@ -15,9 +15,12 @@ from infrastructure.bench.variant import ledger_with_library_recorder
 from infrastructure.bench.workload import conversation, tool_turn
 from infrastructure.bench.writers import (
     LIBRARY_RECORDER_KIND,
+    RAW_LOCKED_KIND,
+    Round,
     WaitSampler,
     Writers,
     WriterTask,
+    median_client_cpu,
     median_rate,
 )
 
@@ -89,14 +92,16 @@ def record_writers(
 ) -> tuple[list[Figure], dict[str, Any]]:
     """Total messages/s of 1 and of ``writers`` processes, each on its own conversation.
 
-    Also times the ledger on the library's own recorder, and samples, in one extra round per
-    kind, what the writers' backends wait on.
+    Also times the ledger on the library's own recorder, and raw inserts that take one
+    shared advisory lock (chatledger's insert lock alone); records each kind's client CPU
+    per message; and samples, in one extra round per kind, what the writers' backends wait on.
     """
     database = stage.database
     figures: list[Figure] = []
     waits: dict[str, Any] = {}
     what_if: dict[str, float] = {}
     scaling: dict[str, dict[str, float]] = {}
+    client_cpu: dict[str, dict[str, float]] = {}
 
     def tasks(kind: str, count: int, round_: str) -> list[WriterTask]:
         return [
@@ -112,11 +117,11 @@ def record_writers(
         ]
 
     for count in sorted({1, *SCALING_WRITERS, writers}):
-        # In between, only chatledger and raw: how throughput moves with the writer count.
-        kinds = ["chatledger", "raw"]
+        # In between, no library recorder: how throughput moves with the writer count.
+        kinds = ["chatledger", "raw", RAW_LOCKED_KIND]
         if count in (1, writers):
             kinds.append(LIBRARY_RECORDER_KIND)
-        rates: dict[str, list[float]] = {kind: [] for kind in kinds}
+        rates: dict[str, list[Round]] = {kind: [] for kind in kinds}
         with Writers(count) as pool:
             for round_ in range(rounds):
                 for kind, measured in rates.items():
@@ -126,7 +131,8 @@ def record_writers(
                     with WaitSampler(database.conninfo) as sampler:
                         pool.round(tasks(kind, count, "sampled"))
                     waits[kind] = sampler.shares()
-        scaling[str(count)] = {kind: median_rate(rates[kind]) for kind in ("chatledger", "raw")}
+        scaling[str(count)] = {kind: median_rate(rates[kind]) for kind in kinds}
+        client_cpu[str(count)] = {kind: median_client_cpu(rates[kind]) * 1e3 for kind in kinds}
         if count not in (1, writers):
             continue
         what_if[f"{count} writers, msg/s"] = median_rate(rates[LIBRARY_RECORDER_KIND])
@@ -148,6 +154,7 @@ def record_writers(
         "writer_waits": waits,
         "what_if_library_recorder_writers": what_if,
         "writers_scaling_msg_per_s": scaling,
+        "writers_client_cpu_ms_per_msg": client_cpu,
     }
 
 

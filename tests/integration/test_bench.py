@@ -73,6 +73,23 @@ def test_the_json_describes_the_machine_and_judges_every_target(
     assert all(isinstance(target["met"], bool) for target in report["targets"])
 
 
+def test_every_writer_kind_is_timed_at_every_writer_count(
+    quick_run: tuple[int, str, Path],
+) -> None:
+    _, _, out = quick_run
+    diagnostics = _report(out)["diagnostics"]
+    rates = diagnostics["writers_scaling_msg_per_s"]
+    cpu = diagnostics["writers_client_cpu_ms_per_msg"]
+
+    assert list(rates) == ["1", "2", "4", "8"]
+    assert cpu.keys() == rates.keys()
+    for count, by_kind in rates.items():
+        assert {"chatledger", "raw", "raw-global-lock"} <= by_kind.keys()
+        assert cpu[count].keys() == by_kind.keys()
+        assert all(rate > 0 for rate in by_kind.values())
+        assert all(ms > 0 for ms in cpu[count].values())
+
+
 def test_the_plot_is_a_png(quick_run: tuple[int, str, Path]) -> None:
     _, _, out = quick_run
 
