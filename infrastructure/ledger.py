@@ -341,8 +341,7 @@ class ChatLedger:
                 rows = self._app.recorder.select_events(
                     conversation_id, gt=gt, lte=lte, desc=newest, limit=limit
                 )
-                decode = self._app.pydantic_mapper.to_history_entry
-                entries = [entry for entry in map(decode, rows) if entry is not None]
+                entries = self._app.pydantic_mapper.to_history_entries(rows)
             if newest:
                 entries.reverse()
         if length is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any, cast
 
 from eventsourcing.domain import DomainEventProtocol
@@ -13,7 +14,7 @@ from pydantic_core import from_json, to_json
 from domain import Conversation, Message, Role
 from domain.messages import AUTHENTICATED
 from infrastructure.keys import ConversationErased
-from infrastructure.sealing import Sealer
+from infrastructure.sealing import SealBroken, Sealer
 from projections import HistoryEntry
 
 _RECORDED_TOPIC = get_topic(Conversation.MessageRecorded)
@@ -88,12 +89,46 @@ class PydanticMapper(Mapper[str]):
                 f"{stored_event.originator_id!r} version {stored_event.originator_version}: {exc}"
             ) from exc
 
-    def to_history_entry(self, stored_event: StoredEvent) -> HistoryEntry | None:
+    def to_history_entries(self, stored_events: Sequence[StoredEvent]) -> list[HistoryEntry]:
+        """Stored events of one conversation as history entries, skipping non-messages.
+
+        The same as ``to_history_entry`` on each, with the conversation's key looked up
+        once for them all rather than once a message.
+        """
+        if not stored_events:
+            return []
+        conversation_id = stored_events[0].originator_id
+        opener = self._opener(str(conversation_id))
+        entries = []
+        for stored_event in stored_events:
+            mine = stored_event.originator_id == conversation_id
+            entry = self.to_history_entry(stored_event, opener if mine else None)
+            if entry is not None:
+                entries.append(entry)
+        return entries
+
+    def _opener(self, conversation_id: str) -> Callable[[int, str], bytes] | None:
+        """The conversation's opener; None sends each message the per-message way.
+
+        That way reports what a single opener cannot stand for: an erased conversation (each
+        message then reads as erased) or sealed messages with no key.
+        """
+        if self.sealer is None:
+            return None
+        try:
+            return self.sealer.opener(conversation_id)
+        except (ConversationErased, SealBroken):
+            return None
+
+    def to_history_entry(
+        self, stored_event: StoredEvent, opener: Callable[[int, str], bytes] | None = None
+    ) -> HistoryEntry | None:
         """One stored event as a history entry (None if it records no message).
 
         History needs the message, its place, time and tokens; not the event around them
         (digest, chain links), so sealed rows of the current class version decode straight
-        to entries, at about half the cost. Anything else goes the general way.
+        to entries, at about half the cost. Anything else goes the general way. ``opener``,
+        from ``Sealer.opener`` for this event's conversation, saves looking its key up.
         """
         if stored_event.topic != _RECORDED_TOPIC:
             event = self.to_domain_event(stored_event)
@@ -106,7 +141,10 @@ class PydanticMapper(Mapper[str]):
                 return history_entry(cast(Conversation.MessageRecorded, event))
             data["originator_id"] = str(stored_event.originator_id)
             data["originator_version"] = version = stored_event.originator_version
-            self._unseal(data, data["message"])
+            if opener is None:
+                self._unseal(data, data["message"])
+            else:
+                data["message"] = from_json(opener(version, sealed))
             # One validation call for the entry and its message: the context reaches both.
             return HistoryEntry.model_validate(
                 {

@@ -9,7 +9,7 @@ from eventsourcing.persistence import MapperDeserialisationError, StoredEvent
 
 from domain import Conversation, Message, ToolCall
 from infrastructure.keys import ConversationErased, InMemoryKeyStore
-from infrastructure.sealing import Sealer
+from infrastructure.sealing import SealBroken, Sealer
 from infrastructure.serialization import PydanticMapper, history_entry
 
 MIDNIGHT = "2026-01-01T00:00:00Z"
@@ -109,3 +109,63 @@ def test_after_erasure_the_sealer_keeps_no_cipher_for_the_conversation() -> None
         sealer.open("conv", 2, sealed)
 
     assert "conv" not in sealer._ciphers  # key material must not outlive the erasure
+
+
+def _stored_conversation(mapper: PydanticMapper, messages: list[Message]) -> list[StoredEvent]:
+    state = Conversation.model_validate(
+        {"id": "conv", "version": 1, "created_on": MIDNIGHT, "modified_on": MIDNIGHT}
+    )
+    stored = [mapper.to_stored_event(Conversation.start("conv"))]
+    for message in messages:
+        event = state.record(message, tokens=3, counter="fake:words")
+        assert event is not None
+        stored.append(mapper.to_stored_event(event))
+        state = state.apply(event)
+    return stored
+
+
+def test_a_batch_decodes_to_the_same_entries_as_one_at_a_time() -> None:
+    mapper = _mapper(sealed=True)
+    stored = _stored_conversation(mapper, MESSAGES)
+
+    one_at_a_time = [entry for row in stored if (entry := mapper.to_history_entry(row))]
+
+    assert mapper.to_history_entries(stored) == one_at_a_time
+    assert [entry.message for entry in one_at_a_time] == MESSAGES
+
+
+def test_a_batch_of_an_erased_conversation_reads_every_message_as_erased() -> None:
+    mapper = _mapper(sealed=True)
+    stored = _stored_conversation(mapper, MESSAGES)
+    assert mapper.sealer is not None
+    mapper.sealer.keys.destroy("conv", reason="test")
+
+    entries = mapper.to_history_entries(stored)
+
+    assert [entry.erased for entry in entries] == [True] * len(MESSAGES)
+    assert [entry.message.role for entry in entries] == [m.role for m in MESSAGES]
+    assert all(entry.message.content is None for entry in entries)
+
+
+def test_a_batch_still_refuses_a_message_moved_to_another_position() -> None:
+    mapper = _mapper(sealed=True)
+    first, second, third = _stored_conversation(mapper, MESSAGES[:2])
+    moved = StoredEvent(
+        originator_id=third.originator_id,
+        originator_version=third.originator_version,
+        topic=third.topic,
+        state=second.state,
+    )
+
+    with pytest.raises(SealBroken, match="version 3"):
+        mapper.to_history_entries([first, second, moved])
+
+
+def test_the_opener_binds_each_message_to_its_own_position() -> None:
+    sealer = Sealer(InMemoryKeyStore())
+    sealed = sealer.seal("conv", 7, b"secret")
+    open_at = sealer.opener("conv")
+
+    assert open_at(7, sealed) == b"secret"
+    with pytest.raises(SealBroken):
+        open_at(8, sealed)
