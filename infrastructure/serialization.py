@@ -141,10 +141,7 @@ class PydanticMapper(Mapper[str]):
                 return history_entry(cast(Conversation.MessageRecorded, event))
             data["originator_id"] = str(stored_event.originator_id)
             data["originator_version"] = version = stored_event.originator_version
-            if opener is None:
-                self._unseal(data, data["message"])
-            else:
-                data["message"] = from_json(opener(version, sealed))
+            self._unseal(data, data["message"], opener)
             # One validation call for the entry and its message: the context reaches both.
             return HistoryEntry.model_validate(
                 {
@@ -163,14 +160,22 @@ class PydanticMapper(Mapper[str]):
                 f"{stored_event.originator_id!r} version {stored_event.originator_version}: {exc}"
             ) from exc
 
-    def _unseal(self, data: dict[str, Any], message: dict[str, Any]) -> None:
+    def _unseal(
+        self,
+        data: dict[str, Any],
+        message: dict[str, Any],
+        opener: Callable[[int, str], bytes] | None = None,
+    ) -> None:
         if self.sealer is None:
             raise ValueError("the event is sealed but this ledger has no keys")
         conversation_id, version = data["originator_id"], data["originator_version"]
         try:
-            data["message"] = from_json(
+            plaintext = (
                 self.sealer.open(conversation_id, version, message["sealed"])
+                if opener is None
+                else opener(version, message["sealed"])
             )
+            data["message"] = from_json(plaintext)
         except ConversationErased:
             data["message"] = erased_message(message["role"], version - 1).model_dump()
             data["erased"] = True
