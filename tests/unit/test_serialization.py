@@ -161,6 +161,23 @@ def test_a_batch_still_refuses_a_message_moved_to_another_position() -> None:
         mapper.to_history_entries([first, second, moved])
 
 
+def test_a_batch_names_the_row_whose_fields_do_not_validate() -> None:
+    mapper = _mapper(sealed=True)
+    first, second, third = _stored_conversation(mapper, MESSAGES[:2])
+    # Token counts are stored beside the sealed message, so the row still opens.
+    payload = third.state.replace(b'"tokens":3', b'"tokens":-1')
+    assert payload != third.state
+    negative = StoredEvent(
+        originator_id=third.originator_id,
+        originator_version=third.originator_version,
+        topic=third.topic,
+        state=payload,
+    )
+
+    with pytest.raises(MapperDeserialisationError, match=r"(?s)version 3\b.*tokens"):
+        mapper.to_history_entries([first, second, negative])
+
+
 def test_the_opener_binds_each_message_to_its_own_position() -> None:
     sealer = Sealer(InMemoryKeyStore())
     sealed = sealer.seal("conv", 7, b"secret")
