@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gc
 import threading
-import weakref
 from collections.abc import Iterator
 
 import pytest
@@ -73,47 +72,3 @@ def test_overlapping_pauses_on_threads_resume_when_the_last_ends() -> None:
     thread.join(5)
     assert seen == [True]
     assert gc.isenabled()
-
-
-def test_what_a_pause_allocated_goes_to_the_oldest_generation_unexamined() -> None:
-    gc.enable()
-    gc.collect()
-    with collector_paused():
-        allocated = [[index] for index in range(10_000)]
-    # Left where it was, the next young collection would walk all 10,000 lists.
-    assert gc.get_count()[0] < len(allocated)
-    oldest = {id(obj) for obj in gc.get_objects(generation=2)}
-    young = {id(obj) for obj in gc.get_objects(generation=0)}
-    assert id(allocated[0]) in oldest
-    assert id(allocated[-1]) in oldest
-    assert id(allocated[0]) not in young
-
-
-def test_a_cycle_made_during_a_pause_is_still_freed_by_a_full_collection() -> None:
-    class Node:
-        partner: Node
-
-    gc.enable()
-    with collector_paused():
-        first, second = Node(), Node()
-        first.partner, second.partner = second, first
-        alive = weakref.ref(first)
-        del first, second
-    assert alive() is not None  # a cycle: reference counting alone cannot free it
-
-    gc.collect()
-
-    assert alive() is None
-
-
-def test_objects_the_process_froze_stay_frozen() -> None:
-    gc.enable()
-    gc.freeze()
-    try:
-        frozen = gc.get_freeze_count()
-        assert frozen > 0
-        with collector_paused():
-            pass
-        assert gc.get_freeze_count() == frozen
-    finally:
-        gc.unfreeze()
