@@ -97,20 +97,33 @@ class PydanticMapper(Mapper[str]):
             return []
         conversation_id = stored_events[0].originator_id
         opener = self._opener(str(conversation_id))
-        rows, items = [], []
+        rows: list[StoredEvent] = []
+        items: list[HistoryEntry | dict[str, Any]] = []
         for stored_event in stored_events:
             mine = stored_event.originator_id == conversation_id
-            item = self._history_item(stored_event, opener if mine else None)
+            try:
+                item = self._history_item(stored_event, opener if mine else None)
+            except Exception:
+                # An earlier row that fails validation is the first error in the stream.
+                self._validate_each(rows, items)
+                raise
             if item is not None:
                 rows.append(stored_event)
                 items.append(item)
         try:
             return _ENTRIES.validate_python(items, context=_AUTHENTICATED_CONTEXT)
-        except ValidationError:
+        except ValidationError as exc:
             # Name the row that failed, with the error it gives on its own.
-            for stored_event, item in zip(rows, items, strict=True):
-                self._validated(stored_event, item)
-            raise
+            self._validate_each(rows, items)
+            index = exc.errors()[0]["loc"][0]
+            assert isinstance(index, int)  # the list's errors are located by index first
+            raise _unreadable(rows[index], exc) from exc
+
+    def _validate_each(
+        self, rows: Sequence[StoredEvent], items: Sequence[HistoryEntry | dict[str, Any]]
+    ) -> None:
+        for stored_event, item in zip(rows, items, strict=True):
+            self._validated(stored_event, item)
 
     def _opener(self, conversation_id: str) -> Callable[[int, str], bytes] | None:
         """The conversation's opener; None sends each message the per-message way.
@@ -145,13 +158,13 @@ class PydanticMapper(Mapper[str]):
         (digest, chain links), so sealed rows of the current class version give the entry's
         fields straight away, at about half the cost. Anything else goes the general way.
         """
-        if stored_event.topic != _RECORDED_TOPIC:
+        if self.cipher or self.compressor or stored_event.topic != _RECORDED_TOPIC:
             event = self.to_domain_event(stored_event)
             return history_entry(event) if isinstance(event, Conversation.MessageRecorded) else None
         try:
             data: dict[str, Any] = from_json(stored_event.state)
             sealed = data["message"].get("sealed") if isinstance(data["message"], dict) else None
-            if self.cipher or self.compressor or "class_version" in data or sealed is None:
+            if "class_version" in data or sealed is None:
                 event = self.to_domain_event(stored_event)
                 return history_entry(cast(Conversation.MessageRecorded, event))
             data["originator_id"] = str(stored_event.originator_id)

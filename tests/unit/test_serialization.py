@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import cast
 
 import pytest
+from eventsourcing.compressor import ZlibCompressor
 from eventsourcing.persistence import MapperDeserialisationError, StoredEvent
 
 from domain import Conversation, Message, ToolCall
@@ -176,6 +177,39 @@ def test_a_batch_names_the_row_whose_fields_do_not_validate() -> None:
 
     with pytest.raises(MapperDeserialisationError, match=r"(?s)version 3\b.*tokens"):
         mapper.to_history_entries([first, second, negative])
+
+
+def test_a_batch_reports_the_first_bad_row_in_stream_order() -> None:
+    mapper = _mapper(sealed=True)
+    start, first, second, third = _stored_conversation(mapper, MESSAGES[:3])
+    negative = StoredEvent(
+        originator_id=second.originator_id,
+        originator_version=second.originator_version,
+        topic=second.topic,
+        state=second.state.replace(b'"tokens":3', b'"tokens":-1'),
+    )
+    moved = StoredEvent(
+        originator_id=third.originator_id,
+        originator_version=third.originator_version,
+        topic=third.topic,
+        state=first.state,
+    )
+    assert negative.state != second.state
+
+    # Version 3 fails validation, version 4 fails to open: version 3 comes first.
+    with pytest.raises(MapperDeserialisationError, match=r"version 3\b"):
+        mapper.to_history_entries([start, first, negative, moved])
+
+
+def test_history_reads_decode_rows_written_with_a_compressor() -> None:
+    mapper = PydanticMapper(transcoder=None, compressor=ZlibCompressor())  # type: ignore[arg-type]  # JSON is its own
+    mapper.sealer = Sealer(InMemoryKeyStore())
+    stored = _stored_conversation(mapper, MESSAGES)
+
+    entries = mapper.to_history_entries(stored)
+
+    assert [entry.message for entry in entries] == MESSAGES
+    assert mapper.to_history_entry(stored[1]) == entries[0]
 
 
 def test_the_opener_binds_each_message_to_its_own_position() -> None:
