@@ -23,6 +23,16 @@ def _mapper(*, sealed: bool) -> PydanticMapper:
     return mapper
 
 
+def _with_state(stored: StoredEvent, state: bytes) -> StoredEvent:
+    """The same row with another payload: what someone editing the database would leave."""
+    return StoredEvent(
+        originator_id=stored.originator_id,
+        originator_version=stored.originator_version,
+        topic=stored.topic,
+        state=state,
+    )
+
+
 def _recorded(message: Message) -> Conversation.MessageRecorded:
     state = Conversation.model_validate(
         {"id": "conv", "version": 1, "created_on": MIDNIGHT, "modified_on": MIDNIGHT}
@@ -46,12 +56,7 @@ def test_an_unsealed_stored_message_is_checked_in_full() -> None:
     stored = mapper.to_stored_event(_recorded(Message(role="user", content="fine")))
     payload = stored.state.replace(b'"content":"fine"', b'"content":"bad\\u0000"')
     assert payload != stored.state
-    tampered = StoredEvent(
-        originator_id=stored.originator_id,
-        originator_version=stored.originator_version,
-        topic=stored.topic,
-        state=payload,
-    )
+    tampered = _with_state(stored, payload)
 
     with pytest.raises(MapperDeserialisationError, match=r"message\.content"):
         mapper.to_domain_event(tampered)
@@ -151,12 +156,7 @@ def test_a_batch_of_an_erased_conversation_reads_every_message_as_erased() -> No
 def test_a_batch_still_refuses_a_message_moved_to_another_position() -> None:
     mapper = _mapper(sealed=True)
     first, second, third = _stored_conversation(mapper, MESSAGES[:2])
-    moved = StoredEvent(
-        originator_id=third.originator_id,
-        originator_version=third.originator_version,
-        topic=third.topic,
-        state=second.state,
-    )
+    moved = _with_state(third, second.state)
 
     with pytest.raises(SealBroken, match="version 3"):
         mapper.to_history_entries([first, second, moved])
@@ -168,12 +168,7 @@ def test_a_batch_names_the_row_whose_fields_do_not_validate() -> None:
     # Token counts are stored beside the sealed message, so the row still opens.
     payload = third.state.replace(b'"tokens":3', b'"tokens":-1')
     assert payload != third.state
-    negative = StoredEvent(
-        originator_id=third.originator_id,
-        originator_version=third.originator_version,
-        topic=third.topic,
-        state=payload,
-    )
+    negative = _with_state(third, payload)
 
     with pytest.raises(MapperDeserialisationError, match=r"(?s)version 3\b.*tokens"):
         mapper.to_history_entries([first, second, negative])
@@ -182,18 +177,8 @@ def test_a_batch_names_the_row_whose_fields_do_not_validate() -> None:
 def test_a_batch_reports_the_first_bad_row_in_stream_order() -> None:
     mapper = _mapper(sealed=True)
     start, first, second, third = _stored_conversation(mapper, MESSAGES[:3])
-    negative = StoredEvent(
-        originator_id=second.originator_id,
-        originator_version=second.originator_version,
-        topic=second.topic,
-        state=second.state.replace(b'"tokens":3', b'"tokens":-1'),
-    )
-    moved = StoredEvent(
-        originator_id=third.originator_id,
-        originator_version=third.originator_version,
-        topic=third.topic,
-        state=first.state,
-    )
+    negative = _with_state(second, second.state.replace(b'"tokens":3', b'"tokens":-1'))
+    moved = _with_state(third, first.state)
     assert negative.state != second.state
 
     # Version 3 fails validation, version 4 fails to open: version 3 comes first.
