@@ -432,11 +432,12 @@ class ChatLedger:
         policy: Policy,
         tokens: int,
     ) -> Iterator[HistoryEntry]:
-        decode = self._app.pydantic_mapper.to_history_entry
+        mapper = self._app.pydantic_mapper
+        opener = mapper.opener(conversation_id)  # the key, looked up once for the walk
         messages, skip = 1, 1
         while True:
             for row in rows[skip:]:
-                entry = decode(row)
+                entry = mapper.to_history_entry(row, opener)
                 if entry is not None:
                     messages += 1
                     tokens += entry.tokens

@@ -96,7 +96,7 @@ class PydanticMapper(Mapper[str]):
         if not stored_events:
             return []
         conversation_id = stored_events[0].originator_id
-        opener = self._opener(str(conversation_id))
+        opener = self.opener(str(conversation_id))
         rows: list[StoredEvent] = []
         items: list[HistoryEntry | dict[str, Any]] = []
         for stored_event in stored_events:
@@ -125,8 +125,10 @@ class PydanticMapper(Mapper[str]):
         for stored_event, item in zip(rows, items, strict=True):
             self._validated(stored_event, item)
 
-    def _opener(self, conversation_id: str) -> Callable[[int, str], bytes] | None:
-        """The conversation's opener; None sends each message the per-message way.
+    def opener(self, conversation_id: str) -> Callable[[int, str], bytes] | None:
+        """The conversation's opener, for ``to_history_entry`` on many of its rows.
+
+        None sends each message the per-message way.
 
         That way reports what a single opener cannot stand for: an erased conversation (each
         message then reads as erased) or sealed messages with no key.

@@ -8,12 +8,15 @@ import statistics
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing.synchronize import Barrier
 from types import TracebackType
 
 import psycopg
 
+from domain import Message
 from infrastructure.bench.raw_peer import RawWriter
 from infrastructure.bench.variant import ledger_with_library_recorder
 from infrastructure.bench.workload import conversation
@@ -63,6 +66,18 @@ def _write(task: WriterTask) -> Span:
 
 def _timed_writes(task: WriterTask, barrier: Barrier) -> Span:
     first, *rest = conversation(task.messages + 1, task.conversation_id)
+    with _writer(task) as write:
+        write(first)
+        barrier.wait(BARRIER_TIMEOUT)
+        started, cpu = time.monotonic(), time.process_time()
+        for message in rest:
+            write(message)
+        return started, time.monotonic(), time.process_time() - cpu
+
+
+@contextmanager
+def _writer(task: WriterTask) -> Iterator[Callable[[Message], object]]:
+    """What records one message into the task's conversation, the way its kind does."""
     if task.kind.startswith("chatledger"):
         opened = (
             ledger_with_library_recorder(task.ledger_url)
@@ -70,21 +85,12 @@ def _timed_writes(task: WriterTask, barrier: Barrier) -> Span:
             else ChatLedger.open(task.ledger_url)
         )
         with opened as ledger:
-            ledger.record(task.conversation_id, first)
-            barrier.wait(BARRIER_TIMEOUT)
-            started, cpu = time.monotonic(), time.process_time()
-            for message in rest:
-                ledger.record(task.conversation_id, message)
-            return started, time.monotonic(), time.process_time() - cpu
+            yield lambda message: ledger.record(task.conversation_id, message)
+        return
     options = f"-c search_path={task.schema}"
     with psycopg.connect(task.conninfo, options=options) as conn:
         writer = RawWriter(conn, task.conversation_id, global_lock=task.kind == RAW_LOCKED_KIND)
-        writer.insert(first)
-        barrier.wait(BARRIER_TIMEOUT)
-        started, cpu = time.monotonic(), time.process_time()
-        for message in rest:
-            writer.insert(message)
-        return started, time.monotonic(), time.process_time() - cpu
+        yield writer.insert
 
 
 @dataclass(frozen=True)

@@ -135,7 +135,7 @@ def record_writers(
         client_cpu[str(count)] = {kind: median_client_cpu(rates[kind]) * 1e3 for kind in kinds}
         if count not in (1, writers):
             continue
-        what_if[f"{count} writers, msg/s"] = median_rate(rates[LIBRARY_RECORDER_KIND])
+        what_if[f"{count} writers, msg/s"] = scaling[str(count)][LIBRARY_RECORDER_KIND]
         plural = "s" * (count > 1)
         figures.append(
             Figure(
