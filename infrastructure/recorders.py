@@ -77,12 +77,18 @@ class PostgresRecorder(PostgresApplicationRecorder):
 
         The library composes the statement on every call and reads every column as a dict;
         here each statement is rendered once and rows come as tuples of the three columns
-        needed (measured: 14 µs a row down to 9 on a whole-history read).
+        needed (measured: 14 µs a row down to 9 on a whole-history read). Rows come in
+        PostgreSQL's binary format, so a payload travels as its bytes rather than as hex text
+        of twice the size that the client must decode: a whole 100,000-message history read
+        went from 40 to 35 µs a message (timed alternately with the text format, in one run).
         """
         shape = (gt is not None, lte is not None, desc, limit is not None)
         statement = self._select_statements.get(shape) or self._select_statement(shape)
         params = [originator_id, *(value for value in (gt, lte, limit) if value is not None)]
-        with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
+        with (
+            self.datastore.get_connection() as conn,
+            conn.cursor(row_factory=tuple_row, binary=True) as curs,
+        ):
             curs.execute(statement, params, prepare=True)
             return [
                 StoredEvent(originator_id, version, topic, state)
