@@ -60,8 +60,8 @@ BAD: list[tuple[str, Callable[[], object], str, str]] = [
     ),
     (
         "NUL in a tool call's arguments, given as a dict",
-        lambda: Message(
-            role="assistant", tool_calls=({"id": "c1", "name": "f", "arguments": "\x00"},)
+        lambda: Message.parse(
+            {"role": "assistant", "tool_calls": [{"id": "c1", "name": "f", "arguments": "\x00"}]}
         ),
         "tool_calls.0.arguments",
         "contains a NUL character",
