@@ -17,7 +17,7 @@ from pydantic import (
     StringConstraints,
     ValidationError,
     ValidationInfo,
-    field_validator,
+    model_validator,
 )
 
 from domain.errors import InvalidConversationId, InvalidMessage
@@ -67,14 +67,28 @@ def _check_json_text(value: JsonValue) -> None:
             _check_json_text(item)
 
 
-# Checked inside pydantic-core, with no Python call per field: a text holds no NUL (no
-# database or provider carries one faithfully); lone surrogates already fail as invalid
-# unicode. The messages users see are written by _invalid below.
-_NO_NUL = r"^[^\x00]*$"
-Text = Annotated[StrictStr, StringConstraints(pattern=_NO_NUL)]
-Identifier = Annotated[
-    StrictStr, StringConstraints(min_length=1, max_length=MAX_ID_LENGTH, pattern=_NO_NUL)
-]
+# A text's own checks (_check_text) run in each model's validator below, skipped for messages
+# their store authenticated. The messages users see are written by _invalid below.
+Text = StrictStr
+Identifier = Annotated[StrictStr, StringConstraints(min_length=1, max_length=MAX_ID_LENGTH)]
+
+
+class _FieldProblem(ValueError):
+    """A model validator's finding about one of the model's fields (``field``, dotted)."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field}: {problem}")
+        self.field = field
+        self.problem = problem
+
+
+def _check_texts(texts: dict[str, str | None]) -> None:
+    for field, text in texts.items():
+        if text is not None:
+            try:
+                _check_text(text)
+            except ValueError as exc:
+                raise _FieldProblem(field, str(exc)) from None
 
 
 def _new_id() -> str:
@@ -103,6 +117,12 @@ class ToolCall(_Frozen):
     name: Identifier
     arguments: Text = ""
 
+    @model_validator(mode="after")
+    def _check(self, info: ValidationInfo) -> ToolCall:
+        if not _authenticated(info):
+            _check_texts({"id": self.id, "name": self.name, "arguments": self.arguments})
+        return self
+
 
 class Message(_Frozen):
     """One message exchanged with an LLM.
@@ -115,7 +135,7 @@ class Message(_Frozen):
     content: Text | None = None
     name: Identifier | None = None
     tool_calls: tuple[ToolCall, ...] = ()
-    tool_call_id: Identifier | None = Field(default=None, validate_default=True)
+    tool_call_id: Identifier | None = None
     metadata: dict[str, JsonValue] = Field(default_factory=dict)
 
     @classmethod
@@ -125,46 +145,44 @@ class Message(_Frozen):
             raise InvalidMessage("message", f"must be a JSON object, got {type(data).__name__}")
         return cls(**data)
 
-    @field_validator("tool_calls")
-    @classmethod
-    def _only_assistants_call_tools(
-        cls, value: tuple[ToolCall, ...], info: ValidationInfo
-    ) -> tuple[ToolCall, ...]:
+    @model_validator(mode="after")
+    def _check(self, info: ValidationInfo) -> Message:
+        # One validator for every rule, not one per field: a whole-history read validates
+        # each message, and every Python call a message costs shows there.
         if _authenticated(info):
-            return value
-        if value and info.data.get("role") != "assistant":
-            raise ValueError(
-                f"only assistant messages carry tool calls, not {info.data.get('role')}"
+            return self
+        _check_texts(
+            {
+                "id": self.id,
+                "content": self.content,
+                "name": self.name,
+                "tool_call_id": self.tool_call_id,
+            }
+        )
+        if self.tool_calls and self.role != "assistant":
+            raise _FieldProblem(
+                "tool_calls", f"only assistant messages carry tool calls, not {self.role}"
             )
-        ids = [call.id for call in value]
-        if len(set(ids)) != len(ids):
-            raise ValueError("tool call ids must be unique within a message")
-        return value
-
-    @field_validator("tool_call_id")
-    @classmethod
-    def _tool_results_name_their_call(cls, value: str | None, info: ValidationInfo) -> str | None:
-        if _authenticated(info):
-            return value
-        role = info.data.get("role")
-        if role == "tool" and value is None:
-            raise ValueError("is required on tool messages")
-        if role is not None and role != "tool" and value is not None:
-            raise ValueError(f"is only allowed on tool messages, not {role}")
-        return value
-
-    @field_validator("metadata")
-    @classmethod
-    def _metadata_is_small_json(
-        cls, value: dict[str, JsonValue], info: ValidationInfo
-    ) -> dict[str, JsonValue]:
-        if _authenticated(info):
-            return value
-        _check_json_text(value)
-        size = len(json.dumps(value, ensure_ascii=False).encode("utf-8"))
-        if size > MAX_METADATA_BYTES:
-            raise ValueError(f"must be at most {MAX_METADATA_BYTES} bytes as JSON, got {size}")
-        return value
+        ids = {call.id for call in self.tool_calls}
+        if len(ids) != len(self.tool_calls):
+            raise _FieldProblem("tool_calls", "tool call ids must be unique within a message")
+        if self.role == "tool" and self.tool_call_id is None:
+            raise _FieldProblem("tool_call_id", "is required on tool messages")
+        if self.role != "tool" and self.tool_call_id is not None:
+            raise _FieldProblem(
+                "tool_call_id", f"is only allowed on tool messages, not {self.role}"
+            )
+        if self.metadata:
+            try:
+                _check_json_text(self.metadata)
+            except ValueError as exc:
+                raise _FieldProblem("metadata", str(exc)) from None
+            size = len(json.dumps(self.metadata, ensure_ascii=False).encode("utf-8"))
+            if size > MAX_METADATA_BYTES:
+                raise _FieldProblem(
+                    "metadata", f"must be at most {MAX_METADATA_BYTES} bytes as JSON, got {size}"
+                )
+        return self
 
     def digest(self) -> str:
         """A sha256 of the message's canonical JSON: equal messages, equal digests."""
@@ -188,7 +206,6 @@ class Message(_Frozen):
 
 
 _TEXT_PROBLEMS = {
-    "string_pattern_mismatch": "contains a NUL character",
     "string_unicode": "contains a lone surrogate (text must be valid Unicode)",
     "string_too_short": "must not be empty",
 }
@@ -196,9 +213,13 @@ _TEXT_PROBLEMS = {
 
 def _invalid(exc: ValidationError) -> InvalidMessage:
     error = exc.errors(include_url=False)[0]
-    field = ".".join(str(part) for part in error["loc"]) or "message"
+    location = [str(part) for part in error["loc"]]
     cause = (error.get("ctx") or {}).get("error")
     problem = str(cause) if isinstance(cause, ValueError) else error["msg"]
+    if isinstance(cause, _FieldProblem):
+        location.append(cause.field)
+        problem = cause.problem
+    field = ".".join(location) or "message"
     problem = _TEXT_PROBLEMS.get(error["type"], problem)
     if error["type"] == "string_too_long":
         problem = f"must be at most {MAX_ID_LENGTH} characters, got {len(error['input'])}"

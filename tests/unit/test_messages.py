@@ -88,7 +88,7 @@ BAD: list[tuple[str, Callable[[], object], str, str]] = [
         "a lone surrogate in the content",
         lambda: Message(role="user", content="\ud800"),
         "content",
-        "contains a lone surrogate (text must be valid Unicode)",
+        "contains a lone surrogate at index 0",
     ),
     (
         "a lone surrogate in metadata",
