@@ -338,10 +338,7 @@ class ChatLedger:
             # A long read pauses the cyclic collector: see infrastructure.collector.
             long_read = limit is None or limit > LONG_READ_ROWS
             with collector_paused() if long_read else nullcontext():
-                rows = self._app.recorder.select_events(
-                    conversation_id, gt=gt, lte=lte, desc=newest, limit=limit
-                )
-                entries = self._app.pydantic_mapper.to_history_entries(rows)
+                entries = self._entries(conversation_id, gt, lte, newest, limit, length)
             if newest:
                 entries.reverse()
         if length is None:
@@ -382,6 +379,25 @@ class ChatLedger:
         )
 
     # Reading helpers
+
+    def _entries(
+        self,
+        conversation_id: str,
+        gt: int,
+        lte: int | None,
+        newest: bool,
+        limit: int | None,
+        length: int | None,
+    ) -> list[HistoryEntry]:
+        """The entries of versions in (gt, lte], at most ``limit``, newest first if ``newest``."""
+        if not newest and length is not None:
+            # Stop at the length the view reports, whatever was appended since it was read.
+            top = length + STARTED_VERSION
+            lte = top if lte is None else min(lte, top)
+        rows = self._app.recorder.select_events(
+            conversation_id, gt=gt, lte=lte, desc=newest, limit=limit
+        )
+        return self._app.pydantic_mapper.to_history_entries(rows)
 
     def _head(self, conversation_id: str) -> int:
         events = list(self._app.events.get(conversation_id, desc=True, limit=1))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import threading
 
 import pytest
 
@@ -113,3 +114,29 @@ def test_a_whole_history_read_runs_without_collections_and_resumes_the_collector
     # the longer whole read collects at most once, when the collector resumes at its end.
     assert collections.count("whole") <= 1
     assert collections.count("page") > 1
+
+
+def test_a_whole_read_returns_exactly_the_length_it_reports_while_a_writer_appends(
+    ledger: ChatLedger,
+) -> None:
+    stop = threading.Event()
+
+    def append() -> None:
+        # Paced and capped, so the writer cannot starve the reads on the in-memory store.
+        for _ in range(5000):
+            if stop.wait(0.001):
+                return
+            ledger.record("busy", Message(role="user", content="later"))
+
+    ledger.record("busy", [Message(role="user") for _ in range(2000)])
+    writer = threading.Thread(target=append)
+    writer.start()
+    try:
+        views = [ledger.history("busy") for _ in range(10)]
+    finally:
+        stop.set()
+        writer.join()
+
+    assert [len(view.entries) for view in views] == [view.length for view in views]
+    assert [view.entries[-1].position for view in views] == [view.length for view in views]
+    assert views[-1].length > views[0].length >= 2000  # the writer appended meanwhile
