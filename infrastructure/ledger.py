@@ -33,6 +33,7 @@ from infrastructure import audit, verification
 from infrastructure.application import LedgerApplication
 from infrastructure.collector import collector_paused
 from infrastructure.keys import ConversationErased, ConversationRecord
+from infrastructure.read_ahead import read_ahead
 from infrastructure.serialization import history_entry
 from infrastructure.settings import StorageSettings
 from projections import HistoryEntry, HistoryView, MemoryView, Policy
@@ -46,6 +47,13 @@ MAX_WRITE_ATTEMPTS = 200
 """Retries of a write that lost a race; each retry re-reads only what the winner wrote."""
 LONG_READ_ROWS = 500
 """History reads that may return more rows than this pause the cyclic garbage collector."""
+READ_AHEAD_ROWS = 4096
+"""PostgreSQL history reads of more rows than this fetch pages ahead of decoding them.
+
+Only PostgreSQL: its reads wait on the server with the interpreter lock released. A SQLite
+read is the process's own work, and reading ahead measured no faster (34.1 against 33.4 µs a
+message on a 100,000-message read).
+"""
 
 
 class ChatLedger:
@@ -63,6 +71,7 @@ class ChatLedger:
         self._counter = token_counter
         self._max_content_bytes = max_content_bytes
         self.backend = backend
+        self._reads_ahead = backend == "postgresql"
 
     @classmethod
     def open(
@@ -394,6 +403,19 @@ class ChatLedger:
             # Stop at the length the view reports, whatever was appended since it was read.
             top = length + STARTED_VERSION
             lte = top if lte is None else min(lte, top)
+            count = lte - gt if limit is None else min(lte - gt, limit)
+            if self._reads_ahead and count > READ_AHEAD_ROWS:
+                # The range has no holes, so it splits into exact pages.
+                entries: list[HistoryEntry] = []
+                for page in read_ahead(
+                    lambda low, high: self._app.recorder.select_events(
+                        conversation_id, gt=low, lte=high
+                    ),
+                    gt,
+                    gt + count,
+                ):
+                    entries += self._app.pydantic_mapper.to_history_entries(page)
+                return entries
         rows = self._app.recorder.select_events(
             conversation_id, gt=gt, lte=lte, desc=newest, limit=limit
         )

@@ -1,0 +1,74 @@
+"""Long history reads: PostgreSQL reads them in pages fetched ahead of decoding."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import psycopg
+import pytest
+
+from domain import Message
+from infrastructure import ChatLedger
+from infrastructure.ledger import READ_AHEAD_ROWS
+from infrastructure.read_ahead import FIRST_PAGE
+from tests.fakes import FakeTokenCounter
+
+LENGTH = READ_AHEAD_ROWS + 3 * FIRST_PAGE + 17
+"""Long enough to be read ahead, in pages of every size up to the largest, the last one short."""
+
+
+@dataclass
+class Stored:
+    url: str
+    ledger: ChatLedger
+    messages: list[Message]
+
+
+@pytest.fixture(scope="module")
+def stored(postgres_server_url: str) -> Iterator[Stored]:
+    """A long conversation 'long', recorded once for the module's read-only tests."""
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(postgres_server_url, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    separator = "&" if "?" in postgres_server_url else "?"
+    url = f"{postgres_server_url}{separator}schema={schema}"
+    messages = [Message(role="user", content=f"message {i}") for i in range(1, LENGTH + 1)]
+    try:
+        with ChatLedger.open(url, FakeTokenCounter()) as ledger:
+            for start in range(0, LENGTH, 2000):
+                ledger.record("long", messages[start : start + 2000])
+            yield Stored(url, ledger, messages)
+    finally:
+        with psycopg.connect(postgres_server_url, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+def test_a_whole_long_history_reads_every_message_once_in_order(stored: Stored) -> None:
+    view = stored.ledger.history("long")
+
+    assert [entry.message for entry in view] == stored.messages
+    assert [entry.position for entry in view] == list(range(1, LENGTH + 1))
+    assert view.length == LENGTH
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "first", "last"),
+    [
+        ({"after": 100}, 101, LENGTH),
+        ({"before": LENGTH - 5}, 1, LENGTH - 6),
+        ({"after": 10, "before": LENGTH - 10}, 11, LENGTH - 11),
+        ({"after": 3, "limit": READ_AHEAD_ROWS + 500}, 4, READ_AHEAD_ROWS + 503),
+        ({"at": LENGTH - 1000}, 1, LENGTH - 1000),
+        ({"at": LENGTH - 1000, "after": 50}, 51, LENGTH - 1000),
+    ],
+    ids=["after", "before", "between", "after-limit", "at", "at-after"],
+)
+def test_a_long_range_reads_exactly_its_positions(
+    stored: Stored, kwargs: dict[str, int], first: int, last: int
+) -> None:
+    view = stored.ledger.history("long", **kwargs)
+
+    assert [entry.position for entry in view] == list(range(first, last + 1))
+    assert [entry.message for entry in view] == stored.messages[first - 1 : last]
