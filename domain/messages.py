@@ -73,22 +73,13 @@ Text = StrictStr
 Identifier = Annotated[StrictStr, StringConstraints(min_length=1, max_length=MAX_ID_LENGTH)]
 
 
-class _FieldProblem(ValueError):
-    """A model validator's finding about one of the model's fields (``field``, dotted)."""
-
-    def __init__(self, field: str, problem: str) -> None:
-        super().__init__(f"{field}: {problem}")
-        self.field = field
-        self.problem = problem
-
-
 def _check_texts(texts: dict[str, str | None]) -> None:
     for field, text in texts.items():
         if text is not None:
             try:
                 _check_text(text)
             except ValueError as exc:
-                raise _FieldProblem(field, str(exc)) from None
+                raise InvalidMessage(field, str(exc)) from None
 
 
 def _new_id() -> str:
@@ -160,26 +151,26 @@ class Message(_Frozen):
             }
         )
         if self.tool_calls and self.role != "assistant":
-            raise _FieldProblem(
+            raise InvalidMessage(
                 "tool_calls", f"only assistant messages carry tool calls, not {self.role}"
             )
         ids = {call.id for call in self.tool_calls}
         if len(ids) != len(self.tool_calls):
-            raise _FieldProblem("tool_calls", "tool call ids must be unique within a message")
+            raise InvalidMessage("tool_calls", "tool call ids must be unique within a message")
         if self.role == "tool" and self.tool_call_id is None:
-            raise _FieldProblem("tool_call_id", "is required on tool messages")
+            raise InvalidMessage("tool_call_id", "is required on tool messages")
         if self.role != "tool" and self.tool_call_id is not None:
-            raise _FieldProblem(
+            raise InvalidMessage(
                 "tool_call_id", f"is only allowed on tool messages, not {self.role}"
             )
         if self.metadata:
             try:
                 _check_json_text(self.metadata)
             except ValueError as exc:
-                raise _FieldProblem("metadata", str(exc)) from None
+                raise InvalidMessage("metadata", str(exc)) from None
             size = len(json.dumps(self.metadata, ensure_ascii=False).encode("utf-8"))
             if size > MAX_METADATA_BYTES:
-                raise _FieldProblem(
+                raise InvalidMessage(
                     "metadata", f"must be at most {MAX_METADATA_BYTES} bytes as JSON, got {size}"
                 )
         return self
@@ -216,7 +207,7 @@ def _invalid(exc: ValidationError) -> InvalidMessage:
     location = [str(part) for part in error["loc"]]
     cause = (error.get("ctx") or {}).get("error")
     problem = str(cause) if isinstance(cause, ValueError) else error["msg"]
-    if isinstance(cause, _FieldProblem):
+    if isinstance(cause, InvalidMessage):
         location.append(cause.field)
         problem = cause.problem
     field = ".".join(location) or "message"
