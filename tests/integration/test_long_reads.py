@@ -2,26 +2,24 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import psycopg
 import pytest
 
 from domain import Message
 from infrastructure import ChatLedger
 from infrastructure.ledger import READ_AHEAD_ROWS
 from infrastructure.read_ahead import FIRST_PAGE
+from tests.conftest import fresh_schema
 from tests.fakes import FakeTokenCounter
 
 LENGTH = READ_AHEAD_ROWS + 3 * FIRST_PAGE + 17
-"""Long enough to be read ahead, in pages of every size up to the largest, the last one short."""
+"""Long enough to be read ahead: pages of 1,024, 2,048 and 4,096 rows, then a short one."""
 
 
 @dataclass
 class Stored:
-    url: str
     ledger: ChatLedger
     messages: list[Message]
 
@@ -29,20 +27,14 @@ class Stored:
 @pytest.fixture(scope="module")
 def stored(postgres_server_url: str) -> Iterator[Stored]:
     """A long conversation 'long', recorded once for the module's read-only tests."""
-    schema = f"t_{uuid.uuid4().hex[:16]}"
-    with psycopg.connect(postgres_server_url, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    separator = "&" if "?" in postgres_server_url else "?"
-    url = f"{postgres_server_url}{separator}schema={schema}"
     messages = [Message(role="user", content=f"message {i}") for i in range(1, LENGTH + 1)]
-    try:
-        with ChatLedger.open(url, FakeTokenCounter()) as ledger:
-            for start in range(0, LENGTH, 2000):
-                ledger.record("long", messages[start : start + 2000])
-            yield Stored(url, ledger, messages)
-    finally:
-        with psycopg.connect(postgres_server_url, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+    with (
+        fresh_schema(postgres_server_url) as url,
+        ChatLedger.open(url, FakeTokenCounter()) as ledger,
+    ):
+        for start in range(0, LENGTH, 2000):
+            ledger.record("long", messages[start : start + 2000])
+        yield Stored(ledger, messages)
 
 
 def test_a_whole_long_history_reads_every_message_once_in_order(stored: Stored) -> None:
