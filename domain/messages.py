@@ -13,6 +13,7 @@ from pydantic import (
     ConfigDict,
     Field,
     JsonValue,
+    ModelWrapValidatorHandler,
     StrictStr,
     StringConstraints,
     ValidationError,
@@ -108,11 +109,17 @@ class ToolCall(_Frozen):
     name: Identifier
     arguments: Text = ""
 
-    @model_validator(mode="after")
-    def _check(self, info: ValidationInfo) -> ToolCall:
+    @model_validator(mode="wrap")
+    @classmethod
+    def _check(
+        cls, data: Any, handler: ModelWrapValidatorHandler[ToolCall], info: ValidationInfo
+    ) -> ToolCall:
+        if isinstance(data, ToolCall):
+            return data  # checked when it was built
+        call = handler(data)
         if not _authenticated(info):
-            _check_texts({"id": self.id, "name": self.name, "arguments": self.arguments})
-        return self
+            _check_texts({"id": call.id, "name": call.name, "arguments": call.arguments})
+        return call
 
 
 class Message(_Frozen):
@@ -136,12 +143,22 @@ class Message(_Frozen):
             raise InvalidMessage("message", f"must be a JSON object, got {type(data).__name__}")
         return cls(**data)
 
-    @model_validator(mode="after")
-    def _check(self, info: ValidationInfo) -> Message:
+    @model_validator(mode="wrap")
+    @classmethod
+    def _check(
+        cls, data: Any, handler: ModelWrapValidatorHandler[Message], info: ValidationInfo
+    ) -> Message:
         # One validator for every rule, not one per field: a whole-history read validates
-        # each message, and every Python call a message costs shows there.
-        if _authenticated(info):
-            return self
+        # each message, and every Python call a message costs shows there. A message passed
+        # in already built was checked when it was built, as field validators never re-ran.
+        if isinstance(data, Message):
+            return data
+        message = handler(data)
+        if not _authenticated(info):
+            message._check_rules()
+        return message
+
+    def _check_rules(self) -> None:
         _check_texts(
             {
                 "id": self.id,
@@ -173,7 +190,6 @@ class Message(_Frozen):
                 raise InvalidMessage(
                     "metadata", f"must be at most {MAX_METADATA_BYTES} bytes as JSON, got {size}"
                 )
-        return self
 
     def digest(self) -> str:
         """A sha256 of the message's canonical JSON: equal messages, equal digests."""
@@ -197,7 +213,6 @@ class Message(_Frozen):
 
 
 _TEXT_PROBLEMS = {
-    "string_unicode": "contains a lone surrogate (text must be valid Unicode)",
     "string_too_short": "must not be empty",
 }
 
@@ -212,6 +227,11 @@ def _invalid(exc: ValidationError) -> InvalidMessage:
         problem = cause.problem
     field = ".".join(location) or "message"
     problem = _TEXT_PROBLEMS.get(error["type"], problem)
+    if error["type"] == "string_unicode" and isinstance(error["input"], str):
+        try:
+            _check_text(error["input"])  # the same words as a surrogate found by our own checks
+        except ValueError as text_error:
+            problem = str(text_error)
     if error["type"] == "string_too_long":
         problem = f"must be at most {MAX_ID_LENGTH} characters, got {len(error['input'])}"
     if error["type"] == "literal_error" and field == "role":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -97,6 +98,12 @@ BAD: list[tuple[str, Callable[[], object], str, str]] = [
         "contains a lone surrogate at index 0",
     ),
     (
+        "a lone surrogate in the name",
+        lambda: Message(role="user", name="ab\udc00"),
+        "name",
+        "contains a lone surrogate at index 2",
+    ),
+    (
         "metadata over 16 KiB as JSON",
         lambda: Message(role="user", metadata={"a": "x" * 20_000}),
         "metadata",
@@ -157,6 +164,17 @@ def test_a_message_its_store_authenticated_is_not_checked_again() -> None:
     message = Message.model_validate(stored, context={AUTHENTICATED: True})
 
     assert message.tool_call_id == "c1"
+
+
+def test_a_message_passed_in_built_is_taken_as_built() -> None:
+    # Checked when it was built; a store reading back an old row gets it as it was written.
+    built = Message.model_construct(role="tool", content="42", tool_call_id=None)
+
+    entry = HistoryEntry(
+        message=built, position=1, recorded_at=datetime.now(UTC), tokens=3, counter="fake"
+    )
+
+    assert entry.message is built
 
 
 def test_valid_messages_of_every_role_are_accepted() -> None:
