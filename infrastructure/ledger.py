@@ -407,6 +407,7 @@ class ChatLedger:
             if self._reads_ahead and count > READ_AHEAD_ROWS:
                 # The range has no holes, so it splits into exact pages.
                 entries: list[HistoryEntry] = []
+                decode = self._app.pydantic_mapper.history_reader(conversation_id)
                 for page in read_ahead(
                     lambda low, high: self._app.recorder.select_events(
                         conversation_id, gt=low, lte=high
@@ -414,7 +415,7 @@ class ChatLedger:
                     gt,
                     gt + count,
                 ):
-                    entries += self._app.pydantic_mapper.to_history_entries(page)
+                    entries += decode(page)
                 return entries
         rows = self._app.recorder.select_events(
             conversation_id, gt=gt, lte=lte, desc=newest, limit=limit

@@ -95,8 +95,25 @@ class PydanticMapper(Mapper[str]):
         """
         if not stored_events:
             return []
-        conversation_id = stored_events[0].originator_id
-        opener = self.opener(str(conversation_id))
+        return self.history_reader(str(stored_events[0].originator_id))(stored_events)
+
+    def history_reader(
+        self, conversation_id: str
+    ) -> Callable[[Sequence[StoredEvent]], list[HistoryEntry]]:
+        """``to_history_entries`` for pages of one read, the conversation's key looked up once.
+
+        Every page then opens under the key the read began with: an erasure that lands
+        between two pages cannot leave one view half readable, half erased.
+        """
+        opener = self.opener(conversation_id)
+        return lambda stored_events: self._entries(stored_events, conversation_id, opener)
+
+    def _entries(
+        self,
+        stored_events: Sequence[StoredEvent],
+        conversation_id: str,
+        opener: Callable[[int, str], bytes] | None,
+    ) -> list[HistoryEntry]:
         rows: list[StoredEvent] = []
         items: list[HistoryEntry | dict[str, Any]] = []
         for stored_event in stored_events:

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
+from eventsourcing.persistence import StoredEvent
 
 from domain import Message
 from infrastructure import ChatLedger
-from infrastructure.ledger import READ_AHEAD_ROWS
-from infrastructure.read_ahead import FIRST_PAGE
+from infrastructure.ledger import READ_AHEAD_ROWS, STARTED_VERSION
+from infrastructure.read_ahead import FIRST_PAGE, page_ranges
 from tests.conftest import fresh_schema
 from tests.fakes import FakeTokenCounter
 
@@ -64,3 +66,32 @@ def test_a_long_range_reads_exactly_its_positions(
 
     assert [entry.position for entry in view] == list(range(first, last + 1))
     assert [entry.message for entry in view] == stored.messages[first - 1 : last]
+
+
+def test_a_read_ahead_opens_every_page_under_the_key_it_began_with(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    messages = [Message(role="user", content=f"message {i}") for i in range(1, LENGTH + 1)]
+    with ChatLedger.open(postgres_url, FakeTokenCounter()) as ledger:
+        for start in range(0, LENGTH, 2000):
+            ledger.record("erased-midway", messages[start : start + 2000])
+        recorder = ledger.application.recorder
+        select_events = recorder.select_events
+        pages: list[tuple[int, int]] = []
+
+        def select_then_erase(*args: Any, **kwargs: Any) -> Sequence[StoredEvent]:
+            if kwargs.keys() == {"gt", "lte"}:  # a page of the read, not the erasure's reads
+                pages.append((kwargs["gt"], kwargs["lte"]))
+                if len(pages) == 2:  # the erasure lands between the first page and the second
+                    ledger.erase("erased-midway", reason="erased during a long read")
+            return select_events(*args, **kwargs)
+
+        monkeypatch.setattr(recorder, "select_events", select_then_erase)
+        view = ledger.history("erased-midway")
+        monkeypatch.undo()
+        after = ledger.history("erased-midway")
+
+    first = STARTED_VERSION
+    assert pages == list(page_ranges(first, first + LENGTH))  # read ahead, page by page
+    assert [entry.message for entry in view] == messages  # all as the read began
+    assert all(entry.erased for entry in after)
