@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 from uuid import uuid4
 
 from pydantic import (
@@ -101,6 +101,24 @@ class _Frozen(BaseModel):
     # keeps the validation context (see AUTHENTICATED) and saves a Python call a message.
     __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]  # pydantic's marker
 
+    @model_validator(mode="wrap")
+    @classmethod
+    def _check(
+        cls, data: Any, handler: ModelWrapValidatorHandler[Self], info: ValidationInfo
+    ) -> Self:
+        # One validator for every rule, not one per field: a whole-history read validates
+        # each message, and every Python call a message costs shows there. A model passed
+        # in already built was checked when it was built, as field validators never re-ran.
+        if isinstance(data, cls):
+            return data
+        built = handler(data)
+        if not _authenticated(info):
+            built._check_rules()
+        return built
+
+    def _check_rules(self) -> None:
+        """Raise InvalidMessage, naming the field, for a rule the field types do not state."""
+
 
 class ToolCall(_Frozen):
     """One function call requested by the model; ``arguments`` is its raw JSON text, verbatim."""
@@ -109,17 +127,8 @@ class ToolCall(_Frozen):
     name: Identifier
     arguments: Text = ""
 
-    @model_validator(mode="wrap")
-    @classmethod
-    def _check(
-        cls, data: Any, handler: ModelWrapValidatorHandler[ToolCall], info: ValidationInfo
-    ) -> ToolCall:
-        if isinstance(data, ToolCall):
-            return data  # checked when it was built
-        call = handler(data)
-        if not _authenticated(info):
-            _check_texts({"id": call.id, "name": call.name, "arguments": call.arguments})
-        return call
+    def _check_rules(self) -> None:
+        _check_texts({"id": self.id, "name": self.name, "arguments": self.arguments})
 
 
 class Message(_Frozen):
@@ -142,21 +151,6 @@ class Message(_Frozen):
         if not isinstance(data, dict):
             raise InvalidMessage("message", f"must be a JSON object, got {type(data).__name__}")
         return cls(**data)
-
-    @model_validator(mode="wrap")
-    @classmethod
-    def _check(
-        cls, data: Any, handler: ModelWrapValidatorHandler[Message], info: ValidationInfo
-    ) -> Message:
-        # One validator for every rule, not one per field: a whole-history read validates
-        # each message, and every Python call a message costs shows there. A message passed
-        # in already built was checked when it was built, as field validators never re-ran.
-        if isinstance(data, Message):
-            return data
-        message = handler(data)
-        if not _authenticated(info):
-            message._check_rules()
-        return message
 
     def _check_rules(self) -> None:
         _check_texts(
