@@ -206,11 +206,6 @@ class Message(_Frozen):
             )
 
 
-_TEXT_PROBLEMS = {
-    "string_too_short": "must not be empty",
-}
-
-
 def _invalid(exc: ValidationError) -> InvalidMessage:
     error = exc.errors(include_url=False)[0]
     location = [str(part) for part in error["loc"]]
@@ -220,7 +215,8 @@ def _invalid(exc: ValidationError) -> InvalidMessage:
         location.append(cause.field)
         problem = cause.problem
     field = ".".join(location) or "message"
-    problem = _TEXT_PROBLEMS.get(error["type"], problem)
+    if error["type"] == "string_too_short":
+        problem = "must not be empty"
     if error["type"] == "string_unicode" and isinstance(error["input"], str):
         try:
             _check_text(error["input"])  # the same words as a surrogate found by our own checks

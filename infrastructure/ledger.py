@@ -71,7 +71,6 @@ class ChatLedger:
         self._counter = token_counter
         self._max_content_bytes = max_content_bytes
         self.backend = backend
-        self._reads_ahead = backend == "postgresql"
 
     @classmethod
     def open(
@@ -404,7 +403,7 @@ class ChatLedger:
             top = length + STARTED_VERSION
             lte = top if lte is None else min(lte, top)
             count = lte - gt if limit is None else min(lte - gt, limit)
-            if self._reads_ahead and count > READ_AHEAD_ROWS:
+            if self.backend == "postgresql" and count > READ_AHEAD_ROWS:
                 # The range has no holes, so it splits into exact pages.
                 entries: list[HistoryEntry] = []
                 decode = self._app.pydantic_mapper.history_reader(conversation_id)
