@@ -49,7 +49,7 @@ $(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
 	touch $@
 
 bench: $(VENV)/.installed-bench
-	$(BIN)/python -m infrastructure.bench
+	$(BIN)/python -m tests.bench
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

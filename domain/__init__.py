@@ -1,7 +1,7 @@
 """What a conversation is: messages, the Conversation aggregate and its events, errors, ports."""
 
-from domain.audit import Governance, ModelCallLog, Usage
-from domain.conversation import (
+from chatledger.domain.audit import Governance, ModelCallLog, Usage
+from chatledger.domain.conversation import (
     Conversation,
     DomainEvent,
     MessageKey,
@@ -9,7 +9,7 @@ from domain.conversation import (
     project_message_key,
     utc_now,
 )
-from domain.errors import (
+from chatledger.domain.errors import (
     ChatLedgerError,
     ConcurrencyConflict,
     EncodingUnavailable,
@@ -19,14 +19,14 @@ from domain.errors import (
     InvalidMessage,
     UnknownConversation,
 )
-from domain.messages import (
+from chatledger.domain.messages import (
     DEFAULT_MAX_CONTENT_BYTES,
     Message,
     Role,
     ToolCall,
     check_conversation_id,
 )
-from domain.ports import TokenCounter
+from chatledger.domain.ports import TokenCounter
 
 __all__ = [
     "ChatLedgerError",

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
-from domain.conversation import DomainEvent
+from chatledger.domain.conversation import DomainEvent
 
 
 class Usage(BaseModel):

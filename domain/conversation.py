@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from domain.messages import Message
+from chatledger.domain.messages import Message
 
 STARTED_VERSION = 1
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -104,7 +104,7 @@ class Conversation(BaseModel):
             return cls(
                 originator_id=aggregate.id,
                 originator_version=aggregate.version,
-                topic="domain.conversation:Conversation",
+                topic="chatledger:Conversation",
                 state=aggregate.model_dump(mode="json", exclude={"id", "version"}),
             )
 

@@ -21,7 +21,7 @@ from pydantic import (
     model_validator,
 )
 
-from domain.errors import InvalidConversationId, InvalidMessage
+from chatledger.domain.errors import InvalidConversationId, InvalidMessage
 
 Role = Literal["system", "user", "assistant", "tool"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
-    from domain.messages import Message
+    from chatledger.domain.messages import Message
 
 
 @runtime_checkable

@@ -1,12 +1,21 @@
 """Everything that touches the outside world: storage, tokenizers, the CLI, and the wiring."""
 
-from infrastructure.audit import ModelCall, Replay, RetentionReport, payload_sha256
-from infrastructure.keys import ConversationErased, ConversationRecord
-from infrastructure.ledger import ChatLedger
-from infrastructure.sealing import SealBroken
-from infrastructure.settings import DEFAULT_DATABASE_URL, StorageSettings, database_url
-from infrastructure.tokens import TiktokenCounter, default_token_counter, load_encoding
-from infrastructure.verification import Break, Verified
+from chatledger.infrastructure.ledger import ChatLedger
+from chatledger.infrastructure.services.audit import (
+    ModelCall,
+    Replay,
+    RetentionReport,
+    payload_sha256,
+)
+from chatledger.infrastructure.services.verification import Break, Verified
+from chatledger.infrastructure.storage.keys import ConversationErased, ConversationRecord
+from chatledger.infrastructure.storage.sealing import SealBroken
+from chatledger.infrastructure.storage.settings import (
+    DEFAULT_DATABASE_URL,
+    StorageSettings,
+    database_url,
+)
+from chatledger.infrastructure.tokens import TiktokenCounter, default_token_counter, load_encoding
 
 __all__ = [
     "Break",

@@ -14,7 +14,7 @@ from typing import Self, cast, overload
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import DatabaseError, IntegrityError, StoredEvent
 
-from domain import (
+from chatledger.domain import (
     DEFAULT_MAX_CONTENT_BYTES,
     ConcurrencyConflict,
     Conversation,
@@ -28,16 +28,16 @@ from domain import (
     check_conversation_id,
     project_conversation,
 )
-from domain.audit import Usage
-from infrastructure import audit, verification
-from infrastructure.application import LedgerApplication
-from infrastructure.collector import collector_paused
-from infrastructure.keys import ConversationErased, ConversationRecord
-from infrastructure.read_ahead import read_ahead
-from infrastructure.serialization import history_entry
-from infrastructure.settings import StorageSettings
-from projections import HistoryEntry, HistoryView, MemoryView, Policy
-from projections.memory import build_memory
+from chatledger.domain.audit import Usage
+from chatledger.infrastructure.services import audit, verification
+from chatledger.infrastructure.storage.application import LedgerApplication
+from chatledger.infrastructure.storage.collector import collector_paused
+from chatledger.infrastructure.storage.keys import ConversationErased, ConversationRecord
+from chatledger.infrastructure.storage.read_ahead import read_ahead
+from chatledger.infrastructure.storage.serialization import history_entry
+from chatledger.infrastructure.storage.settings import StorageSettings
+from chatledger.projections import HistoryEntry, HistoryView, MemoryView, Policy
+from chatledger.projections.memory import build_memory
 
 STARTED_VERSION = 1
 FIRST_TOKEN_PAGE = 64
@@ -86,7 +86,7 @@ class ChatLedger:
         """
         settings = StorageSettings.from_url(url)
         if token_counter is None:
-            from infrastructure.tokens import default_token_counter
+            from chatledger.infrastructure.tokens import default_token_counter
 
             token_counter = default_token_counter()
         if max_content_bytes < 1:
@@ -343,7 +343,7 @@ class ChatLedger:
         if lte is not None and lte <= gt:
             entries: list[HistoryEntry] = []
         else:
-            # A long read pauses the cyclic collector: see infrastructure.collector.
+            # A long read pauses the cyclic collector: see storage.collector.
             long_read = limit is None or limit > LONG_READ_ROWS
             with collector_paused() if long_read else nullcontext():
                 entries = self._entries(conversation_id, gt, lte, newest, limit, length)

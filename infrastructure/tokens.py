@@ -18,7 +18,7 @@ from typing import get_args
 import tiktoken
 import tiktoken.model
 
-from domain import EncodingUnavailable, Message, Role
+from chatledger.domain import EncodingUnavailable, Message, Role
 
 __all__ = [
     "DEFAULT_ENCODING",

@@ -1,8 +1,8 @@
 """What is derived from a conversation's events: the history view and the memory view."""
 
-from projections.formats import to_anthropic, to_openai
-from projections.history import HistoryEntry, HistoryView
-from projections.memory import (
+from chatledger.projections.formats import to_anthropic, to_openai
+from chatledger.projections.history import HistoryEntry, HistoryView
+from chatledger.projections.memory import (
     Exclusion,
     MemoryExplanation,
     MemoryView,
@@ -10,7 +10,7 @@ from projections.memory import (
     explain_memory,
     memory_of,
 )
-from projections.policies import MessageWindow, Policy, TokenWindow
+from chatledger.projections.policies import MessageWindow, Policy, TokenWindow
 
 __all__ = [
     "Exclusion",

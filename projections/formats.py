@@ -12,7 +12,7 @@ from typing import Any, Literal, NotRequired
 
 from typing_extensions import TypedDict  # pydantic reads these as schemas only from here on 3.11
 
-from domain import Message
+from chatledger.domain import Message
 
 ANTHROPIC_FIRST_USER_TEXT = "(continuing the conversation)"
 """The text of the user turn put before a view that starts with the assistant: Anthropic's

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from domain import Message
+from chatledger.domain import Message
 
 
 class HistoryEntry(BaseModel):

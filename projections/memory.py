@@ -24,10 +24,10 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from domain import Message
-from projections import formats
-from projections.history import HistoryEntry
-from projections.policies import MessageWindow, Policy
+from chatledger.domain import Message
+from chatledger.projections import formats
+from chatledger.projections.history import HistoryEntry
+from chatledger.projections.policies import MessageWindow, Policy
 
 
 class Exclusion(StrEnum):

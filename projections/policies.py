@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from domain import InvalidInput
+from chatledger.domain import InvalidInput
 
 
 class _Policy(BaseModel):

@@ -2,17 +2,38 @@
 
 from __future__ import annotations
 
+import importlib
 import os
-import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
+from types import ModuleType
 
-import psycopg
 import pytest
 
-from infrastructure import ChatLedger
+from chatledger.infrastructure import ChatLedger
 from tests.fakes import FakeTokenCounter
+from tests.postgres import fresh_schema
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class TestModule(pytest.Module):
+    """A test module imported by its own name, ``tests.unit.test_x``.
+
+    The repository root is the chatledger package, so pytest alone would name a test module
+    after the folder the repository was cloned into (``main.tests.unit.test_x``), a name no
+    other process can import: a test that hands a function to a spawned process needs one.
+    """
+
+    def _getobj(self) -> ModuleType:
+        name = ".".join(self.path.resolve().relative_to(ROOT).with_suffix("").parts)
+        return importlib.import_module(name)
+
+
+def pytest_pycollect_makemodule(module_path: Path, parent: pytest.Collector) -> pytest.Module:
+    """Collect every test module as a TestModule."""
+    return TestModule.from_parent(parent, path=module_path)
+
 
 TEST_DATABASE_VARIABLE = "CHATLEDGER_TEST_DATABASE_URL"
 BACKENDS = ["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
@@ -32,20 +53,6 @@ def postgres_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[st
         yield str(server.get_uri())
     finally:
         server.cleanup()
-
-
-@contextmanager
-def fresh_schema(server_url: str) -> Iterator[str]:
-    """A URL of ``server_url`` whose tables live in a new schema, dropped afterwards."""
-    schema = f"t_{uuid.uuid4().hex[:16]}"
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    separator = "&" if "?" in server_url else "?"
-    try:
-        yield f"{server_url}{separator}schema={schema}"
-    finally:
-        with psycopg.connect(server_url, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 @pytest.fixture

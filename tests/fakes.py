@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from domain import Message
+from chatledger.domain import Message
 
 
 class FakeTokenCounter:

@@ -21,7 +21,7 @@ def chatledger(
     environment = {k: v for k, v in os.environ.items() if k != "CHATLEDGER_DATABASE_URL"}
     environment.update(env or {})
     return subprocess.run(
-        [sys.executable, "-m", "infrastructure.cli", *args],
+        [sys.executable, "-m", "chatledger.infrastructure.entrypoints.cli", *args],
         cwd=cwd,
         input=stdin,
         env=environment,

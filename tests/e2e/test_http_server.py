@@ -18,8 +18,13 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
-from infrastructure import ChatLedger
-from infrastructure.http import add_tenant, create_app, tenant_directory, tenant_main
+from chatledger.infrastructure import ChatLedger
+from chatledger.infrastructure.entrypoints.http import (
+    add_tenant,
+    create_app,
+    tenant_directory,
+    tenant_main,
+)
 from tests.fakes import FakeTokenCounter
 
 SESSION_SECRET = b"test-session-secret-0123456789abcdef"
@@ -113,7 +118,7 @@ def test_serve_runs_the_service_until_stopped(tmp_path: Path) -> None:
     command = [
         sys.executable,
         "-c",
-        "import sys; from infrastructure.http import serve_main; "
+        "import sys; from chatledger.infrastructure.entrypoints.http import serve_main; "
         "sys.exit(serve_main(sys.argv[1:]))",
         "--db",
         f"sqlite:///{tmp_path / 'served.db'}",

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from infrastructure.http.sessions import COOKIE_NAME
+from chatledger.infrastructure.entrypoints.http.sessions import COOKIE_NAME
 from tests.e2e.test_http_server import Running, running
 
 USER = {"role": "user", "content": "hello from the page"}

@@ -6,7 +6,7 @@ import json
 import re
 from pathlib import Path
 
-from infrastructure.bench import markdown
+from tests.bench import markdown
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -25,7 +25,7 @@ def test_every_python_block_in_the_readme_runs() -> None:
 
 
 def test_the_performance_tables_are_the_committed_run() -> None:
-    committed = Path(__file__).resolve().parents[2] / "infrastructure/bench/results/latest.json"
+    committed = Path(__file__).resolve().parents[2] / "tests/bench/results/latest.json"
     rendered = markdown.block(json.loads(committed.read_text(encoding="utf-8")))
 
     assert rendered in README.read_text(encoding="utf-8")

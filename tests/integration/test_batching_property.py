@@ -5,9 +5,9 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from domain import Message
-from infrastructure import ChatLedger
-from projections import Policy
+from chatledger.domain import Message
+from chatledger.infrastructure import ChatLedger
+from chatledger.projections import Policy
 from tests.fakes import FakeTokenCounter
 from tests.unit.test_memory_properties import RUNS, policies
 

@@ -11,8 +11,8 @@ from typing import Any
 import psycopg
 import pytest
 
-from infrastructure.bench import main
-from infrastructure.bench.results import FIGURES
+from tests.bench import main
+from tests.bench.results import FIGURES
 
 pytestmark = pytest.mark.postgres
 

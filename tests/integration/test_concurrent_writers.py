@@ -7,8 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from domain import ConcurrencyConflict, Message
-from infrastructure import ChatLedger
+from chatledger.domain import ConcurrencyConflict, Message
+from chatledger.infrastructure import ChatLedger
 from tests.fakes import FakeTokenCounter
 
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from domain import Message, ToolCall, UnknownConversation
-from infrastructure import ChatLedger
-from infrastructure.keys import ConversationErased
-from projections import MessageWindow
+from chatledger.domain import Message, ToolCall, UnknownConversation
+from chatledger.infrastructure import ChatLedger
+from chatledger.infrastructure.storage.keys import ConversationErased
+from chatledger.projections import MessageWindow
 from tests.fakes import FakeTokenCounter
 
 SECRET = "my passport number is X1234-SECRET-5678"

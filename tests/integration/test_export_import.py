@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from domain import Message, ToolCall
-from infrastructure import ChatLedger
-from infrastructure.transfer import (
+from chatledger.domain import Message, ToolCall
+from chatledger.infrastructure import ChatLedger
+from chatledger.infrastructure.services.transfer import (
     MalformedLine,
     export_all,
     export_lines,

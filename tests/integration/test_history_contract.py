@@ -7,9 +7,9 @@ import threading
 
 import pytest
 
-from domain import InvalidInput, Message
-from infrastructure import ChatLedger
-from infrastructure.ledger import LONG_READ_ROWS
+from chatledger.domain import InvalidInput, Message
+from chatledger.infrastructure import ChatLedger
+from chatledger.infrastructure.ledger import LONG_READ_ROWS
 
 
 @pytest.fixture

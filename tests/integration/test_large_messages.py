@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from domain import Message
-from infrastructure import ChatLedger
+from chatledger.domain import Message
+from chatledger.infrastructure import ChatLedger
 from tests.fakes import FakeTokenCounter
 
 LARGEST = "é" * (512 * 1024)  # exactly the default 1 MiB limit, two bytes a character

@@ -9,12 +9,12 @@ from typing import Any
 import pytest
 from eventsourcing.persistence import StoredEvent
 
-from domain import Message
-from infrastructure import ChatLedger
-from infrastructure.ledger import READ_AHEAD_ROWS, STARTED_VERSION
-from infrastructure.read_ahead import FIRST_PAGE, page_ranges
-from tests.conftest import fresh_schema
+from chatledger.domain import Message
+from chatledger.infrastructure import ChatLedger
+from chatledger.infrastructure.ledger import READ_AHEAD_ROWS, STARTED_VERSION
+from chatledger.infrastructure.storage.read_ahead import FIRST_PAGE, page_ranges
 from tests.fakes import FakeTokenCounter
+from tests.postgres import fresh_schema
 
 LENGTH = READ_AHEAD_ROWS + 3 * FIRST_PAGE + 17
 """Long enough to be read ahead: pages of 1,024, 2,048 and 4,096 rows, then a short one."""

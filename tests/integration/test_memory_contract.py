@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from domain import InvalidInput, Message, ToolCall
-from infrastructure import ChatLedger
-from projections import MessageWindow, Policy, TokenWindow
-from projections.memory import memory_of
+from chatledger.domain import InvalidInput, Message, ToolCall
+from chatledger.infrastructure import ChatLedger
+from chatledger.projections import MessageWindow, Policy, TokenWindow
+from chatledger.projections.memory import memory_of
 from tests.fakes import FakeTokenCounter
 
 

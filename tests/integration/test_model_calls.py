@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from domain import InvalidInput, Message, UnknownConversation
-from domain.audit import Usage
-from infrastructure import ChatLedger
-from infrastructure.audit import payload_sha256
-from projections import MessageWindow, TokenWindow
+from chatledger.domain import InvalidInput, Message, UnknownConversation
+from chatledger.domain.audit import Usage
+from chatledger.infrastructure import ChatLedger
+from chatledger.infrastructure.services.audit import payload_sha256
+from chatledger.projections import MessageWindow, TokenWindow
 
 
 @pytest.fixture

@@ -9,9 +9,9 @@ import pytest
 from eventsourcing.persistence import IntegrityError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 
-from domain import Message
-from infrastructure import ChatLedger
-from infrastructure.recorders import MAX_VALUES_ROWS, PostgresRecorder
+from chatledger.domain import Message
+from chatledger.infrastructure import ChatLedger
+from chatledger.infrastructure.storage.recorders import MAX_VALUES_ROWS, PostgresRecorder
 from tests.fakes import FakeTokenCounter
 
 pytestmark = pytest.mark.postgres

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from domain import (
+from chatledger.domain import (
     ConcurrencyConflict,
     IdempotencyConflict,
     InvalidConversationId,
@@ -13,7 +13,7 @@ from domain import (
     Message,
     ToolCall,
 )
-from infrastructure import ChatLedger
+from chatledger.infrastructure import ChatLedger
 from tests.fakes import FakeTokenCounter
 
 

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from domain import InvalidInput, Message, UnknownConversation, utc_now
-from infrastructure import ChatLedger
+from chatledger.domain import InvalidInput, Message, UnknownConversation, utc_now
+from chatledger.infrastructure import ChatLedger
 
 
 @pytest.fixture

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from domain import Conversation, Message, project_conversation
-from infrastructure import ChatLedger
+from chatledger.domain import Conversation, Message, project_conversation
+from chatledger.infrastructure import ChatLedger
 from tests.fakes import FakeTokenCounter
 
 DURABLE_BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]

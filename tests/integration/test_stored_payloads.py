@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 from eventsourcing.persistence import JSONTranscoder, StoredEvent
 
-from domain import Conversation, MessageKey, utc_now
-from domain.audit import Governance, ModelCallLog
-from domain.conversation import genesis
-from infrastructure.keys import InMemoryKeyStore
-from infrastructure.sealing import Sealer
-from infrastructure.serialization import PydanticMapper
+from chatledger.domain import Conversation, MessageKey, utc_now
+from chatledger.domain.audit import Governance, ModelCallLog
+from chatledger.domain.conversation import genesis
+from chatledger.infrastructure.storage.keys import InMemoryKeyStore
+from chatledger.infrastructure.storage.sealing import Sealer
+from chatledger.infrastructure.storage.serialization import PydanticMapper
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 

@@ -11,9 +11,9 @@ from typing import Any
 import psycopg
 import pytest
 
-from domain import Message
-from infrastructure import ChatLedger
-from infrastructure.verification import checkpoint, compare_checkpoint
+from chatledger.domain import Message
+from chatledger.infrastructure import ChatLedger
+from chatledger.infrastructure.services.verification import checkpoint, compare_checkpoint
 from tests.fakes import FakeTokenCounter
 
 CONV = "conv-audit"

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from domain import EncodingUnavailable
-from infrastructure.tokens import ENCODINGS, EncodingSpec, TiktokenCounter, load_encoding
+from chatledger.domain import EncodingUnavailable
+from chatledger.infrastructure.tokens import ENCODINGS, EncodingSpec, TiktokenCounter, load_encoding
 
 CL100K_URL = "https://openaipublic.blob.core.windows.net/encodings/cl100k_base.tiktoken"
 
@@ -211,7 +211,7 @@ def test_a_corrupted_file_is_skipped_and_reported_when_a_later_one_is_good(
     corrupt = corrupt_into(tmp_path / "first")
     copy_into(tmp_path / "second")
 
-    with caplog.at_level(logging.WARNING, logger="infrastructure.tokens"):
+    with caplog.at_level(logging.WARNING, logger="chatledger.infrastructure.tokens"):
         encoding = load_encoding(
             "cl100k_base",
             search_dirs=[tmp_path / "first", tmp_path / "second"],

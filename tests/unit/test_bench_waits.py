@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from infrastructure.bench.writers import WaitSampler
+from tests.bench.writers import WaitSampler
 
 
 def test_backends_idle_in_every_sample_are_left_out_of_the_shares() -> None:

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from domain import InvalidInput
-from infrastructure.cli import build_parser, main, read_message_lines, without_password
+from chatledger.domain import InvalidInput
+from chatledger.infrastructure.entrypoints.cli import (
+    build_parser,
+    main,
+    read_message_lines,
+    without_password,
+)
 
 
 def test_json_lines_become_messages_with_their_line_numbers() -> None:

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from infrastructure.collector import collector_paused
+from chatledger.infrastructure.storage.collector import collector_paused
 
 
 @pytest.fixture(autouse=True)

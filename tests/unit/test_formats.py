@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 from openai.types.chat import ChatCompletionMessageParam
 from pydantic import TypeAdapter
 
-from domain import Message, ToolCall
-from projections import HistoryEntry, MessageWindow, memory_of
-from projections.formats import ANTHROPIC_FIRST_USER_TEXT, to_anthropic, to_openai
+from chatledger.domain import Message, ToolCall
+from chatledger.projections import HistoryEntry, MessageWindow, memory_of
+from chatledger.projections.formats import ANTHROPIC_FIRST_USER_TEXT, to_anthropic, to_openai
 
 OPENAI_MESSAGE: TypeAdapter[Any] = TypeAdapter(ChatCompletionMessageParam)
 ANTHROPIC_MESSAGE: TypeAdapter[Any] = TypeAdapter(MessageParam)

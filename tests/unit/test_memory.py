@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from domain import Message, ToolCall
-from projections import (
+from chatledger.domain import Message, ToolCall
+from chatledger.projections import (
     Exclusion,
     HistoryEntry,
     MessageWindow,

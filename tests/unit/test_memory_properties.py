@@ -9,8 +9,8 @@ from itertools import combinations, cycle, islice, permutations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from domain import Message, ToolCall
-from projections import (
+from chatledger.domain import Message, ToolCall
+from chatledger.projections import (
     Exclusion,
     HistoryEntry,
     MemoryView,

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from domain import InvalidMessage, Message, ToolCall
-from domain.messages import AUTHENTICATED
-from projections import HistoryEntry
+from chatledger.domain import InvalidMessage, Message, ToolCall
+from chatledger.domain.messages import AUTHENTICATED
+from chatledger.projections import HistoryEntry
 
 CALL = ToolCall(id="c1", name="lookup")
 

@@ -7,7 +7,12 @@ import threading
 
 import pytest
 
-from infrastructure.read_ahead import FIRST_PAGE, MAX_PAGE, page_ranges, read_ahead
+from chatledger.infrastructure.storage.read_ahead import (
+    FIRST_PAGE,
+    MAX_PAGE,
+    page_ranges,
+    read_ahead,
+)
 
 
 def test_pages_cover_the_range_exactly_doubling_up_to_the_largest_page() -> None:

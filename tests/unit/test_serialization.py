@@ -8,10 +8,10 @@ import pytest
 from eventsourcing.compressor import ZlibCompressor
 from eventsourcing.persistence import MapperDeserialisationError, StoredEvent
 
-from domain import Conversation, Message, ToolCall
-from infrastructure.keys import ConversationErased, InMemoryKeyStore
-from infrastructure.sealing import SealBroken, Sealer
-from infrastructure.serialization import PydanticMapper, history_entry
+from chatledger.domain import Conversation, Message, ToolCall
+from chatledger.infrastructure.storage.keys import ConversationErased, InMemoryKeyStore
+from chatledger.infrastructure.storage.sealing import SealBroken, Sealer
+from chatledger.infrastructure.storage.serialization import PydanticMapper, history_entry
 
 MIDNIGHT = "2026-01-01T00:00:00Z"
 

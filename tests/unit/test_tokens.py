@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import tiktoken
 
-from domain import EncodingUnavailable, Message, TokenCounter, ToolCall
-from infrastructure.tokens import TiktokenCounter, default_token_counter, load_encoding
+from chatledger.domain import EncodingUnavailable, Message, TokenCounter, ToolCall
+from chatledger.infrastructure.tokens import TiktokenCounter, default_token_counter, load_encoding
 
 # "How to count tokens with tiktoken" (OpenAI cookbook): its worked example of a request.
 COOKBOOK_EXAMPLE = (

@@ -1,5 +1,0 @@
-"""The benchmark: chatledger beside the stores users would pick instead, on one PostgreSQL."""
-
-from infrastructure.bench.cli import main
-
-__all__ = ["main"]

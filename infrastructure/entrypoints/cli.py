@@ -1,0 +1,480 @@
+"""The chatledger command line: record, read history and memory, audit, and run the demo."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, NoReturn
+from urllib.parse import urlsplit, urlunsplit
+
+from eventsourcing.persistence import PersistenceError
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from chatledger.domain import (
+    DEFAULT_MAX_CONTENT_BYTES,
+    ChatLedgerError,
+    InvalidInput,
+    Message,
+    TokenCounter,
+    ToolCall,
+)
+from chatledger.infrastructure.entrypoints import cli_audit
+from chatledger.infrastructure.ledger import ChatLedger
+from chatledger.infrastructure.storage.settings import (
+    DATABASE_URL_VARIABLE,
+    DEFAULT_DATABASE_URL,
+    database_url,
+)
+from chatledger.infrastructure.tokens import TiktokenCounter, default_token_counter
+from chatledger.projections import HistoryEntry, MemoryView, MessageWindow, Policy, TokenWindow
+
+PROG = "chatledger"
+OK, FAILED, BAD_INPUT = 0, 1, 2
+ROLE_STYLES = {"system": "magenta", "user": "cyan", "assistant": "green", "tool": "yellow"}
+PREVIEW_CHARACTERS = 240
+"""Longer content is cut before rich lays it out, so huge messages never slow a table down."""
+
+_BATCH_FIELD = re.compile(r"messages\.(\d+)(.*)")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line with ``argv`` (default: ``sys.argv[1:]``); return the exit code."""
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    delegated = _delegated(arguments)
+    if delegated is not None:
+        return delegated
+    parser = build_parser()
+    try:
+        args = parser.parse_args(arguments)
+    except SystemExit as exc:  # argparse exits 2 on bad usage and 0 after --help
+        return exc.code if isinstance(exc.code, int) else BAD_INPUT
+    command: Callable[[argparse.Namespace], int] = args.command
+    try:
+        return command(args)
+    except InvalidInput as exc:
+        return _fail(BAD_INPUT, f"{exc.field}: {exc.problem}")
+    except ChatLedgerError as exc:
+        return _fail(FAILED, str(exc))
+    except PersistenceError as exc:
+        return _fail(FAILED, f"database: {type(exc).__name__}: {exc}")
+    except KeyboardInterrupt:
+        return _fail(130, "interrupted")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    parser = _Parser(
+        prog=PROG,
+        description="A conversation store for LLM apps: every message an immutable event.",
+    )
+    _add_common_options(parser, argparse_defaults=True)
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+
+    record = _command(commands, "record", "record one message, or a JSON lines file", run_record)
+    record.add_argument("conversation", metavar="CONV", help="conversation id")
+    source = record.add_mutually_exclusive_group(required=True)
+    source.add_argument("--role", metavar="{system,user,assistant,tool}", help="message role")
+    source.add_argument(
+        "--file",
+        metavar="PATH",
+        help="JSON lines, one message object a line, recorded as one atomic save ('-': stdin)",
+    )
+    record.add_argument("--content", metavar="TEXT", help="message text")
+    record.add_argument("--name", metavar="N", help="participant name")
+    record.add_argument("--id", metavar="ID", help="message id (default: a new uuid)")
+    record.add_argument("--tool-call-id", metavar="ID", help="the call a tool message answers")
+    record.add_argument(
+        "--tool-call",
+        nargs=3,
+        action="append",
+        metavar=("ID", "NAME", "ARGS"),
+        help="a tool call of an assistant message, ARGS its JSON text (repeatable)",
+    )
+    record.add_argument(
+        "--expected-version",
+        type=int,
+        metavar="V",
+        help="fail unless the conversation holds exactly V messages",
+    )
+
+    history = _command(commands, "history", "show recorded messages, oldest first", run_history)
+    history.add_argument("conversation", metavar="CONV", help="conversation id")
+    history.add_argument("--after", type=int, metavar="P", help="only positions after P")
+    history.add_argument("--before", type=int, metavar="P", help="only positions before P")
+    history.add_argument(
+        "--limit", type=int, metavar="N", help="at most N (the newest, unless --after)"
+    )
+    history.add_argument("--at", type=int, metavar="P", help="as it was when P was recorded")
+
+    memory = _command(commands, "memory", "show what the model is sent next", run_memory)
+    memory.add_argument("conversation", metavar="CONV", help="conversation id")
+    window = memory.add_mutually_exclusive_group(required=True)
+    window.add_argument("--max-messages", type=int, metavar="N", help="a message window")
+    window.add_argument("--max-tokens", type=int, metavar="T", help="a token window")
+    memory.add_argument(
+        "--start-on-user", action="store_true", help="drop leading units until a user message"
+    )
+    memory.add_argument("--at", type=int, metavar="POS", help="the view as of position POS")
+
+    _command(commands, "demo", "record a sample conversation and explain its memory", run_demo)
+    cli_audit.add_commands(commands, _command, open_ledger)
+    # Listed for --help; main() hands them to their own parsers before this one runs.
+    commands.add_parser("serve", help="serve the HTTP API and the history page (--help for more)")
+    commands.add_parser("tenant", help="tenant add NAME: print a new API key for a tenant")
+    return parser
+
+
+def _delegated(arguments: list[str]) -> int | None:
+    """Run `serve` and `tenant`, which parse their own options; None for the rest."""
+    index = 0
+    while index < len(arguments) and arguments[index].startswith("-"):
+        index += 2 if arguments[index] == "--db" else 1
+    if index >= len(arguments) or arguments[index] not in ("serve", "tenant"):
+        return None
+    # Options given before the command go after it, where its own parser reads them.
+    rest = arguments[index + 1 :] + arguments[:index]
+    # Imported here: the web stack is slow to import.
+    from chatledger.infrastructure.entrypoints.http import serve_main, tenant_main
+
+    return serve_main(rest) if arguments[index] == "serve" else tenant_main(rest)
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line, like every other error."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print the error and a pointer to --help, then exit 2."""
+        self.exit(BAD_INPUT, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _command(
+    commands: Any, name: str, summary: str, run: Callable[[argparse.Namespace], int]
+) -> argparse.ArgumentParser:
+    command: argparse.ArgumentParser = commands.add_parser(name, help=summary, description=summary)
+    # Global options are accepted after the subcommand too (`chatledger demo --db URL`).
+    _add_common_options(command, argparse_defaults=False)
+    command.set_defaults(command=run)
+    return command
+
+
+def _add_common_options(parser: argparse.ArgumentParser, *, argparse_defaults: bool) -> None:
+    # A subcommand's copy must not reset what was given before the subcommand.
+    default: Any = None if argparse_defaults else argparse.SUPPRESS
+    parser.add_argument(
+        "--db",
+        metavar="URL",
+        default=default,
+        help=f"database URL (default: ${DATABASE_URL_VARIABLE}, else {DEFAULT_DATABASE_URL})",
+    )
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        default=False if argparse_defaults else argparse.SUPPRESS,
+        help="machine output: JSON (lines) on stdout",
+    )
+    counter = parser.add_mutually_exclusive_group()
+    counter.add_argument(
+        "--encoding", metavar="NAME", default=default, help="tiktoken encoding (cl100k_base)"
+    )
+    counter.add_argument("--model", metavar="NAME", default=default, help="count as this model")
+
+
+# Commands
+
+
+def run_record(args: argparse.Namespace) -> int:
+    """Record one message, or every line of a JSON lines file as one atomic save."""
+    if args.file is not None:
+        _refuse_message_options_with_file(args)
+        lines, messages = read_message_lines(_read_file(args.file))
+        if not messages:
+            raise InvalidInput("file", f"{args.file!r} holds no messages")
+    else:
+        lines, messages = [], [_message_from_options(args)]
+    with open_ledger(args) as ledger:
+        try:
+            entries = ledger.record(
+                args.conversation, messages, expected_version=args.expected_version
+            )
+        except InvalidInput as exc:
+            raise _on_line(exc, lines) from None
+    if args.json:
+        _print_json_lines(entry.model_dump(mode="json") for entry in entries)
+    else:
+        table = Table("#", "id", "role", "tokens", title=f"recorded in {args.conversation}")
+        _style_columns(table)
+        for entry in entries:
+            table.add_row(
+                str(entry.position), Text(entry.message.id), _role(entry), str(entry.tokens)
+            )
+        _console().print(table)
+    return OK
+
+
+def run_history(args: argparse.Namespace) -> int:
+    """Print a conversation's history, or a page of it."""
+    with open_ledger(args) as ledger:
+        view = ledger.history(
+            args.conversation, after=args.after, before=args.before, limit=args.limit, at=args.at
+        )
+    if args.json:
+        _print_json_lines(entry.model_dump(mode="json") for entry in view)
+        return OK
+    console = _console()
+    if not view.length:
+        console.print(Text(f"conversation {args.conversation!r} has no recorded messages"))
+        return OK
+    table = Table(
+        "#",
+        "time (UTC)",
+        "role",
+        "name",
+        "content",
+        "tools",
+        "tokens",
+        title=f"{args.conversation}: {len(view)} of {view.length} messages",
+    )
+    _style_columns(table)
+    for entry in view:
+        table.add_row(
+            str(entry.position),
+            entry.recorded_at.strftime("%Y-%m-%d %H:%M:%S"),
+            _role(entry),
+            Text(entry.message.name or ""),
+            content_cell(entry),
+            tools_cell(entry.message),
+            str(entry.tokens),
+        )
+    console.print(table)
+    return OK
+
+
+def run_memory(args: argparse.Namespace) -> int:
+    """Print the memory view: what the model is sent next under a window policy."""
+    policy: Policy
+    if args.max_messages is not None:
+        policy = MessageWindow(max_messages=args.max_messages, start_on_user=args.start_on_user)
+    else:
+        policy = TokenWindow(max_tokens=args.max_tokens, start_on_user=args.start_on_user)
+    with open_ledger(args) as ledger:
+        view = ledger.memory(args.conversation, policy, at=args.at)
+    if args.json:
+        _print_json(memory_json(view))
+    else:
+        _console().print(memory_table(view, title=f"{args.conversation}: {describe(policy)}"))
+    return OK
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    """Record the demo conversation and show its history beside its memory view."""
+    # Imported here: the demo's script is only needed by this command, and it uses this module.
+    from chatledger.infrastructure.entrypoints import demo
+
+    with open_ledger(args) as ledger:
+        report = demo.run(ledger)
+    where = without_password(database_url(args.db))
+    if args.json:
+        _print_json(demo.report_json(report, where))
+    else:
+        demo.render(report, where, _console(min_width=demo.WIDTH))
+    return OK
+
+
+# Wiring
+
+
+def open_ledger(args: argparse.Namespace) -> ChatLedger:
+    """Open the ledger the options name, counting tokens with the chosen tiktoken encoding."""
+    return ChatLedger.open(database_url(args.db), token_counter=token_counter(args))
+
+
+def token_counter(args: argparse.Namespace) -> TokenCounter:
+    """The tiktoken counter for --encoding or --model, else cl100k_base."""
+    if args.encoding is None and args.model is None:
+        return default_token_counter()
+    return TiktokenCounter(model=args.model, encoding=args.encoding)
+
+
+def without_password(url: str) -> str:
+    """The URL with any password masked, fit to print."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+# Input
+
+
+def read_message_lines(lines: Iterable[str]) -> tuple[list[int], list[Message]]:
+    """Parse JSON lines of message objects; return each message's line number and the messages.
+
+    Raises InvalidInput naming the line and the field, before anything is recorded.
+    """
+    numbers: list[int] = []
+    messages: list[Message] = []
+    for number, text in enumerate(lines, start=1):
+        if not text.strip():
+            continue
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise InvalidInput(f"line {number}", f"is not valid JSON ({exc.msg})") from None
+        try:
+            message = Message.parse(data)
+            # Checked here too, so an oversized message is reported with its line number.
+            message.check_size(DEFAULT_MAX_CONTENT_BYTES)
+        except InvalidInput as exc:
+            raise InvalidInput(f"line {number}: {exc.field}", exc.problem) from None
+        numbers.append(number)
+        messages.append(message)
+    return numbers, messages
+
+
+def _read_file(path: str) -> list[str]:
+    try:
+        if path == "-":
+            return sys.stdin.read().splitlines()
+        with open(path, encoding="utf-8") as file:
+            return file.read().splitlines()
+    except UnicodeDecodeError as exc:
+        raise InvalidInput("file", f"{path!r} is not UTF-8 text ({exc.reason})") from None
+    except OSError as exc:
+        raise InvalidInput("file", f"cannot read {path!r}: {exc.strerror or exc}") from None
+
+
+def _refuse_message_options_with_file(args: argparse.Namespace) -> None:
+    for option in ("content", "name", "id", "tool_call_id", "tool_call"):
+        if getattr(args, option) is not None:
+            flag = "--" + option.replace("_", "-")
+            raise InvalidInput(flag, "cannot be combined with --file: give each line its fields")
+
+
+def _message_from_options(args: argparse.Namespace) -> Message:
+    fields: dict[str, Any] = {"role": args.role}
+    for option in ("content", "name", "id", "tool_call_id"):
+        if getattr(args, option) is not None:
+            fields[option] = getattr(args, option)
+    if args.tool_call:
+        fields["tool_calls"] = tuple(
+            ToolCall(id=call_id, name=name, arguments=arguments)
+            for call_id, name, arguments in args.tool_call
+        )
+    return Message(**fields)
+
+
+def _on_line(exc: InvalidInput, lines: list[int]) -> InvalidInput:
+    """Name the file line of an error the ledger reports by batch index."""
+    match = _BATCH_FIELD.fullmatch(exc.field)
+    if not lines or match is None or int(match[1]) >= len(lines):
+        return exc
+    return InvalidInput(f"line {lines[int(match[1])]}{match[2].replace('.', ': ', 1)}", exc.problem)
+
+
+# Output
+
+
+def memory_json(view: MemoryView) -> dict[str, Any]:
+    """The memory view as JSON: position, tokens, policy, and the messages to send."""
+    return {
+        "position": view.position,
+        "tokens": view.tokens,
+        "policy": view.policy.model_dump(mode="json"),
+        "positions": list(view.positions),
+        "messages": [message.model_dump(mode="json") for message in view.messages],
+    }
+
+
+def memory_table(view: MemoryView, *, title: str) -> Table:
+    """The memory view as a table whose footer is the request's token total."""
+    table = Table("#", "role", "name", "content", "tools", "tokens", title=title, show_footer=True)
+    _style_columns(table)
+    count = len(view.entries)
+    table.columns[
+        3
+    ].footer = f"{count} message{'' if count == 1 else 's'}, at position {view.position}"
+    table.columns[4].footer = "request total"
+    table.columns[5].footer = str(view.tokens)
+    for entry in view.entries:
+        table.add_row(
+            str(entry.position),
+            _role(entry),
+            Text(entry.message.name or ""),
+            content_cell(entry),
+            tools_cell(entry.message),
+            str(entry.tokens),
+        )
+    return table
+
+
+def describe(policy: Policy) -> str:
+    """A policy in words, as the command line would ask for it."""
+    if isinstance(policy, TokenWindow):
+        window = f"--max-tokens {policy.max_tokens}"
+    else:
+        window = f"--max-messages {policy.max_messages}"
+    return window + (" --start-on-user" if policy.start_on_user else "")
+
+
+def content_cell(entry: HistoryEntry) -> Text:
+    """A one-line preview of a message's content (never read as rich markup)."""
+    if entry.erased:
+        return Text("(erased)", style="italic")
+    text = " ".join((entry.message.content or "").split())
+    if len(text) > PREVIEW_CHARACTERS:
+        text = text[: PREVIEW_CHARACTERS - 1] + "…"
+    return Text(text, no_wrap=True, overflow="ellipsis")
+
+
+def tools_cell(message: Message) -> Text:
+    """The tool calls a message makes, or the call it answers."""
+    if message.tool_call_id is not None:
+        return Text(f"← {message.tool_call_id}")
+    return Text("\n".join(f"→ {call.name} ({call.id})" for call in message.tool_calls))
+
+
+def _role(entry: HistoryEntry) -> Text:
+    return Text(entry.message.role, style=ROLE_STYLES[entry.message.role])
+
+
+def _style_columns(table: Table) -> None:
+    for column in table.columns:
+        if column.header in ("#", "tokens"):
+            column.justify = "right"
+        # Numbers and roles stay whole; the rest gives way on a narrow terminal (content is
+        # cut short rather than wrapped, so every message stays one line).
+        column.no_wrap = column.header in ("#", "role", "tokens")
+        if column.header == "content":
+            column.min_width = 12
+
+
+def _console(min_width: int = 0) -> Console:
+    console = Console(highlight=False)
+    if not console.is_terminal and console.width < min_width:
+        # Without a terminal (CI, pipes) rich assumes 80 columns; some tables need more.
+        console = Console(highlight=False, width=min_width)
+    return console
+
+
+def _print_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, ensure_ascii=False) + "\n")
+
+
+def _print_json_lines(values: Iterable[Any]) -> None:
+    for value in values:
+        _print_json(value)
+
+
+def _fail(code: int, message: str) -> int:
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

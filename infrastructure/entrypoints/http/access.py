@@ -1,0 +1,113 @@
+"""Who is asking: a tenant's API key (Bearer) or a browser session; and what they may reach.
+
+Anything a caller may not reach answers 404, exactly as a conversation that does not exist.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Path, Request
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
+
+from chatledger.domain import UnknownConversation
+from chatledger.infrastructure.entrypoints.http.problems import ProblemError
+from chatledger.infrastructure.entrypoints.http.service import Service, service
+from chatledger.infrastructure.entrypoints.http.sessions import COOKIE_NAME, Session
+from chatledger.infrastructure.entrypoints.http.tenants import CONVERSATION_ID, ledger_id
+
+_bearer = HTTPBearer(auto_error=False, description="A tenant's API key: `chatledger tenant add`")
+_cookie = APIKeyCookie(
+    name=COOKIE_NAME, auto_error=False, description="A browser session, started by GET /"
+)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """An authenticated caller: a tenant, through its API key or a browser session."""
+
+    tenant: str
+    session_id: str | None = None
+    session: Session | None = None
+
+    def reaches(self, conversation: str) -> bool:
+        """Whether the caller may read or write the tenant's ``conversation``."""
+        return self.session is None or self.session.reaches(conversation)
+
+
+def read_session(svc: Service, cookie: str | None) -> tuple[str, Session] | None:
+    """The session a cookie names, if its signature checks and the session is live."""
+    if not cookie:
+        return None
+    session_id = svc.signer.unsign(cookie)
+    if session_id is None:
+        return None
+    session = svc.sessions.get(session_id)
+    return None if session is None else (session_id, session)
+
+
+def authenticate(
+    svc: Annotated[Service, Depends(service)],
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    cookie: Annotated[str | None, Depends(_cookie)],
+) -> Principal:
+    """The caller, by API key first, else by session cookie; 401 when neither holds."""
+    if bearer is not None:
+        tenant = svc.tenants.tenant_for(bearer.credentials)
+        if tenant is None:
+            raise _unauthorized("the API key is not valid", 'Bearer error="invalid_token"')
+        return Principal(tenant)
+    found = read_session(svc, cookie)
+    if found is not None:
+        session_id, session = found
+        return Principal(session.tenant, session_id, session)
+    raise _unauthorized("send Authorization: Bearer <API key>, or open / for a session", "Bearer")
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """A conversation the caller named: the tenant's id and the ledger's."""
+
+    principal: Principal
+    id: str
+    ledger_id: str
+
+
+ConversationIdPath = Annotated[
+    str,
+    Path(
+        pattern=CONVERSATION_ID,
+        max_length=100,
+        description="The conversation's id within the tenant: 1-100 of A-Z a-z 0-9 . _ -",
+    ),
+]
+
+
+def named_conversation(
+    conversation_id: ConversationIdPath,
+    principal: Annotated[Principal, Depends(authenticate)],
+) -> Conversation:
+    """The conversation in the path, if the caller may reach it (it may not exist yet)."""
+    if not principal.reaches(conversation_id):
+        raise UnknownConversation(conversation_id)
+    return Conversation(principal, conversation_id, ledger_id(principal.tenant, conversation_id))
+
+
+def existing_conversation(
+    conversation: Annotated[Conversation, Depends(named_conversation)],
+    svc: Annotated[Service, Depends(service)],
+) -> Conversation:
+    """The conversation in the path, which must exist and be the caller's; else 404."""
+    if svc.ledger.version(conversation.ledger_id) == 0:
+        raise UnknownConversation(conversation.id)
+    return conversation
+
+
+def _unauthorized(detail: str, challenge: str) -> ProblemError:
+    return ProblemError(401, "unauthorized", detail, headers={"WWW-Authenticate": challenge})
+
+
+def is_local(request: Request) -> bool:
+    """Whether the request came to a loopback host name (cookies need no Secure flag there)."""
+    return (request.url.hostname or "") in {"localhost", "127.0.0.1", "::1", "[::1]"}

@@ -1,0 +1,91 @@
+"""The FastAPI app: the JSON API under /v1, the history page at /, problems for every error."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from chatledger.infrastructure.entrypoints.http import audit, conversations, memory, page, problems
+from chatledger.infrastructure.entrypoints.http.limits import DEFAULT_MAX_BODY_BYTES, BodyLimit
+from chatledger.infrastructure.entrypoints.http.schemas import Health
+from chatledger.infrastructure.entrypoints.http.service import Service, service
+from chatledger.infrastructure.entrypoints.http.sessions import (
+    CookieSigner,
+    InMemorySessionStore,
+    SQLSessionStore,
+)
+from chatledger.infrastructure.entrypoints.http.tables import sql_tables
+from chatledger.infrastructure.entrypoints.http.tenants import TenantDirectory, check_tenant_name
+from chatledger.infrastructure.ledger import ChatLedger
+
+DESCRIPTION = """\
+A conversation store for LLM apps: every message an immutable event, every view a projection.
+
+Authenticate with `Authorization: Bearer <API key>` (`chatledger tenant add NAME` makes one), or
+with the browser session cookie that `GET /` sets. Errors are `application/problem+json`
+(RFC 9457); invalid input names the offending `field`.
+"""
+
+
+def create_app(
+    ledger: ChatLedger,
+    *,
+    tenants: TenantDirectory,
+    session_secret: bytes,
+    secure_cookies: bool | None = None,
+    page_tenant: str | None = None,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+) -> FastAPI:
+    """The HTTP service over ``ledger``.
+
+    Args:
+        tenants: whose API keys are accepted.
+        session_secret: signs session cookies (at least 16 bytes; keep it across restarts to
+            keep sessions).
+        secure_cookies: mark cookies Secure; None marks them on every host but localhost.
+        page_tenant: the tenant of anonymous page sessions; None makes the page ask for a key.
+        max_body_bytes: larger request bodies get 413 before anything parses them.
+    """
+    if page_tenant is not None:
+        check_tenant_name(page_tenant)
+    tables = sql_tables(ledger)
+    app = FastAPI(
+        title="chatledger",
+        version="1",
+        description=DESCRIPTION,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.service = Service(
+        ledger=ledger,
+        tenants=tenants,
+        sessions=InMemorySessionStore() if tables is None else SQLSessionStore(tables),
+        signer=CookieSigner(session_secret),
+        secure_cookies=secure_cookies,
+        page_tenant=page_tenant,
+    )
+    problems.install(app)
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    for router in (
+        conversations.router,
+        memory.router,
+        audit.router,
+        page.session_router,
+        page.router,
+    ):
+        app.include_router(router)
+    app.mount(
+        "/static",
+        StaticFiles(packages=[("chatledger.infrastructure.entrypoints.http", "static")]),
+        name="static",
+    )
+
+    @app.get("/healthz", tags=["service"])
+    def healthz(svc: Annotated[Service, Depends(service)]) -> Health:
+        """The service is up and its store answers."""
+        svc.ledger.conversations(limit=1)
+        return Health(backend=svc.ledger.backend)
+
+    return app

@@ -1,0 +1,122 @@
+"""Routes for the memory view: what the model is shown, in three formats, and why."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query, Response
+
+from chatledger.infrastructure.entrypoints.http.access import Conversation, existing_conversation
+from chatledger.infrastructure.entrypoints.http.conversations import PROBLEMS
+from chatledger.infrastructure.entrypoints.http.problems import Problem, ProblemError
+from chatledger.infrastructure.entrypoints.http.schemas import (
+    AnthropicMemory,
+    Excluded,
+    Explanation,
+    MemoryOut,
+    OpenAIMemory,
+)
+from chatledger.infrastructure.entrypoints.http.service import Service, service
+from chatledger.infrastructure.storage.keys import ConversationErased
+from chatledger.projections import MemoryView, MessageWindow, Policy, TokenWindow, explain_memory
+
+router = APIRouter(prefix="/v1/conversations", tags=["memory"])
+
+RESPONSES: dict[int | str, dict[str, object]] = {
+    **PROBLEMS,
+    410: {"model": Problem, "description": "The conversation was erased"},
+}
+
+
+def policy(
+    max_tokens: Annotated[
+        int | None, Query(ge=1, description="Token budget of the request")
+    ] = None,
+    max_messages: Annotated[
+        int | None, Query(ge=1, description="Message budget, system prompt included")
+    ] = None,
+    start_on_user: Annotated[
+        bool, Query(description="Drop leading messages until the first is a user message")
+    ] = False,
+) -> Policy:
+    """The window policy of the query: exactly one of max_tokens and max_messages."""
+    if (max_tokens is None) == (max_messages is None):
+        raise ProblemError(
+            422,
+            "invalid-input",
+            "give exactly one of max_tokens and max_messages",
+            field="max_tokens",
+        )
+    if max_tokens is not None:
+        return TokenWindow(max_tokens=max_tokens, start_on_user=start_on_user)
+    assert max_messages is not None
+    return MessageWindow(max_messages=max_messages, start_on_user=start_on_user)
+
+
+AtQuery = Annotated[
+    int | None, Query(ge=0, description="The position to compute the view at; default: newest")
+]
+
+
+@router.get("/{conversation_id}/memory", responses=RESPONSES)
+def memory(
+    response: Response,
+    conversation: Annotated[Conversation, Depends(existing_conversation)],
+    svc: Annotated[Service, Depends(service)],
+    window: Annotated[Policy, Depends(policy)],
+    at: AtQuery = None,
+    format: Annotated[
+        Literal["chatledger", "openai", "anthropic"],
+        Query(description="chatledger entries, or a provider's request messages"),
+    ] = "chatledger",
+) -> MemoryOut | OpenAIMemory | AnthropicMemory:
+    """The messages to send to the model next (or as of `at`) under the window policy.
+
+    The `openai` format is the `messages` of a Chat Completions request; the `anthropic` format
+    the `system` and `messages` of a Messages request. Headers give the view's position and
+    token total, which recording the model call needs.
+    """
+    view = svc.ledger.memory(conversation.ledger_id, window, at=at)
+    response.headers["ChatLedger-Position"] = str(view.position)
+    response.headers["ChatLedger-Tokens"] = str(view.tokens)
+    if format == "openai":
+        return OpenAIMemory(messages=view.to_openai())
+    if format == "anthropic":
+        rendered = view.to_anthropic()
+        return AnthropicMemory(system=rendered["system"], messages=rendered["messages"])
+    return memory_out(conversation.id, view)
+
+
+@router.get("/{conversation_id}/memory/explanation", responses=RESPONSES)
+def explanation(
+    conversation: Annotated[Conversation, Depends(existing_conversation)],
+    svc: Annotated[Service, Depends(service)],
+    window: Annotated[Policy, Depends(policy)],
+    at: AtQuery = None,
+) -> Explanation:
+    """The memory view as of `at`, and why each recorded message not in it was left out.
+
+    Reads the whole history up to `at`: for inspecting, not for every model call.
+    """
+    history = svc.ledger.history(conversation.ledger_id, at=at).entries
+    if any(entry.erased for entry in history):
+        raise ConversationErased(conversation.id)
+    explained = explain_memory(history, window, svc.ledger.token_counter.request_overhead)
+    return Explanation(
+        view=memory_out(conversation.id, explained.view),
+        excluded=[
+            Excluded(position=position, reason=reason.value)
+            for position, reason in explained.excluded.items()
+        ],
+    )
+
+
+def memory_out(conversation: str, view: MemoryView) -> MemoryOut:
+    """A memory view in chatledger's own shape."""
+    return MemoryOut(
+        conversation_id=conversation,
+        position=view.position,
+        tokens=view.tokens,
+        policy=view.policy,
+        entries=list(view.entries),
+    )

@@ -1,0 +1,162 @@
+"""The history page and its browser session: served at /, bound to a tenant by a cookie."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import replace
+from datetime import UTC, datetime
+from importlib import resources
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import HTMLResponse
+
+from chatledger.domain import UnknownConversation
+from chatledger.infrastructure.entrypoints.http.access import (
+    Principal,
+    authenticate,
+    is_local,
+    read_session,
+)
+from chatledger.infrastructure.entrypoints.http.problems import ProblemError
+from chatledger.infrastructure.entrypoints.http.schemas import SessionOut, ShowConversation, SignIn
+from chatledger.infrastructure.entrypoints.http.service import Service, service
+from chatledger.infrastructure.entrypoints.http.sessions import COOKIE_NAME, Session, new_session_id
+from chatledger.infrastructure.entrypoints.http.tenants import ledger_id
+
+router = APIRouter()
+
+PAGE_HEADERS = {
+    # Everything the page needs comes from this server; nothing may frame it.
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+
+@router.get("/", include_in_schema=False)
+def page(request: Request, svc: Annotated[Service, Depends(service)]) -> Response:
+    """The history page; a browser without a valid session cookie gets a new session."""
+    html = (
+        resources.files("chatledger.infrastructure.entrypoints.http")
+        .joinpath("static/index.html")
+        .read_text("utf-8")
+    )
+    response = HTMLResponse(html, headers=PAGE_HEADERS)
+    if read_session(svc, request.cookies.get(COOKIE_NAME)) is None and svc.page_tenant:
+        session = Session(tenant=svc.page_tenant).started(new_conversation_id())
+        start_session(request, response, svc, session)
+    return response
+
+
+session_router = APIRouter(prefix="/v1/session", tags=["browser session"])
+
+
+@session_router.get("")
+def current_session(principal: Annotated[Principal, Depends(authenticate)]) -> SessionOut:
+    """The browser session: its tenant and the conversation its page shows."""
+    return session_out(_session(principal))
+
+
+@session_router.post("")
+def sign_in(
+    body: SignIn, request: Request, response: Response, svc: Annotated[Service, Depends(service)]
+) -> SessionOut:
+    """Bind a new browser session to the tenant of an API key: it reaches all its conversations."""
+    tenant = svc.tenants.tenant_for(body.api_key)
+    if tenant is None:
+        raise ProblemError(401, "unauthorized", "the API key is not valid", field="api_key")
+    old = read_session(svc, request.cookies.get(COOKIE_NAME))
+    if old is not None:
+        svc.sessions.delete(old[0])
+    session = Session(tenant=tenant, signed_in=True).started(new_conversation_id())
+    start_session(request, response, svc, session)
+    return session_out(session)
+
+
+@session_router.delete("", status_code=204)
+def sign_out(
+    principal: Annotated[Principal, Depends(authenticate)],
+    svc: Annotated[Service, Depends(service)],
+) -> Response:
+    """Forget the browser session."""
+    if principal.session_id is not None:
+        svc.sessions.delete(principal.session_id)
+    response = Response(status_code=204)
+    response.delete_cookie(COOKIE_NAME, path="/")
+    return response
+
+
+@session_router.post("/conversations", status_code=201)
+def start_conversation(
+    principal: Annotated[Principal, Depends(authenticate)],
+    svc: Annotated[Service, Depends(service)],
+) -> SessionOut:
+    """Start a new conversation and show it on the page."""
+    session = _session(principal).started(new_conversation_id())
+    assert principal.session_id is not None
+    svc.sessions.put(principal.session_id, session)
+    return session_out(session)
+
+
+@session_router.put("/conversation")
+def show_conversation(
+    body: ShowConversation,
+    principal: Annotated[Principal, Depends(authenticate)],
+    svc: Annotated[Service, Depends(service)],
+) -> SessionOut:
+    """Show one of the session's conversations on the page."""
+    session = _session(principal)
+    known = body.conversation in session.conversations
+    exists = svc.ledger.version(ledger_id(session.tenant, body.conversation)) > 0
+    if not known and not (session.signed_in and exists):
+        raise UnknownConversation(body.conversation)
+    session = (
+        replace(session, current=body.conversation) if known else session.started(body.conversation)
+    )
+    assert principal.session_id is not None
+    svc.sessions.put(principal.session_id, session)
+    return session_out(session)
+
+
+def start_session(request: Request, response: Response, svc: Service, session: Session) -> None:
+    """Store a new session and set its cookie on the response."""
+    session_id = new_session_id()
+    svc.sessions.put(session_id, session)
+    secure = svc.secure_cookies if svc.secure_cookies is not None else not is_local(request)
+    # No Max-Age: the cookie lasts while the browser is open.
+    response.set_cookie(
+        COOKIE_NAME,
+        svc.signer.sign(session_id),
+        httponly=True,
+        samesite="lax",
+        secure=secure,
+        path="/",
+    )
+
+
+def new_conversation_id() -> str:
+    """A fresh conversation id, sortable by when it began."""
+    return f"chat-{datetime.now(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
+
+
+def session_out(session: Session) -> SessionOut:
+    """The session as JSON."""
+    return SessionOut(
+        tenant=session.tenant,
+        conversation=session.current,
+        conversations=list(session.conversations),
+        signed_in=session.signed_in,
+    )
+
+
+def _session(principal: Principal) -> Session:
+    if principal.session is None:
+        raise ProblemError(
+            401, "unauthorized", "this needs a browser session: open / first", field="cookie"
+        )
+    return principal.session

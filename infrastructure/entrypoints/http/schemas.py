@@ -1,0 +1,203 @@
+"""The JSON the API takes and gives, as pydantic models (they make the OpenAPI schema)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
+
+from chatledger.domain import Message, Usage
+from chatledger.projections import HistoryEntry, Policy
+from chatledger.projections.formats import AnthropicMessage, OpenAIMessage
+
+MAX_TURN_MESSAGES = 1000
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Turn(_In):
+    """Several messages recorded as one atomic save."""
+
+    messages: list[Message] = Field(min_length=1, max_length=MAX_TURN_MESSAGES)
+
+
+def _body_kind(value: Any) -> str:
+    return "turn" if isinstance(value, dict) and "messages" in value else "message"
+
+
+RecordBody = Annotated[
+    Annotated[Message, Tag("message")] | Annotated[Turn, Tag("turn")],
+    Discriminator(_body_kind),
+]
+"""One message object, or ``{"messages": [...]}``."""
+
+
+class Recorded(BaseModel):
+    """The entries of what was recorded (or, on a retry, of what had been)."""
+
+    conversation_id: str
+    version: int = Field(description="The conversation's message count after the write")
+    entries: list[HistoryEntry]
+
+
+class HistoryPage(BaseModel):
+    """A page of history, oldest first, with the cursors of the pages around it."""
+
+    conversation_id: str
+    length: int = Field(description="How many messages the conversation holds")
+    entries: list[HistoryEntry]
+    older: int | None = Field(description="Pass as before= for the page before; null at the start")
+    newer: int | None = Field(description="Pass as after= for the page after; null at the end")
+
+
+class ConversationSummary(BaseModel):
+    """One of the tenant's conversations."""
+
+    id: str
+    created_at: datetime
+    erased_at: datetime | None = None
+
+
+class ConversationList(BaseModel):
+    """A page of the tenant's conversations, in id order."""
+
+    conversations: list[ConversationSummary]
+    next: str | None = Field(description="Pass as after= for the next page; null at the end")
+
+
+class MemoryOut(BaseModel):
+    """The memory view in chatledger's own shape: entries with positions and token counts."""
+
+    format: Literal["chatledger"] = "chatledger"
+    conversation_id: str
+    position: int
+    tokens: int
+    policy: Policy
+    entries: list[HistoryEntry]
+
+
+class OpenAIMemory(BaseModel):
+    """The memory view as the ``messages`` of an OpenAI Chat Completions request."""
+
+    messages: list[OpenAIMessage]
+
+
+class AnthropicMemory(BaseModel):
+    """The memory view as the ``system`` and ``messages`` of an Anthropic Messages request."""
+
+    system: str | None
+    messages: list[AnthropicMessage]
+
+
+class Excluded(BaseModel):
+    """A recorded message left out of the view, and why."""
+
+    position: int
+    reason: str
+
+
+class Explanation(BaseModel):
+    """The memory view at a position, and why each message not in it was left out."""
+
+    view: MemoryOut
+    excluded: list[Excluded]
+
+
+class ModelCallIn(_In):
+    """A model call made with a memory view: the policy and position it was computed with."""
+
+    model: str = Field(min_length=1, max_length=200)
+    policy: Policy
+    position: int | None = Field(
+        default=None, ge=0, description="The view's position; default: the newest"
+    )
+    response_id: str | None = Field(default=None, max_length=200)
+    usage: Usage | None = None
+
+
+class ModelCallOut(BaseModel):
+    """One recorded model call."""
+
+    number: int
+    recorded_at: datetime
+    position: int
+    positions: list[int]
+    message_ids: list[str]
+    system_position: int | None
+    policy: Policy
+    counter: str
+    tokens: int
+    payload_sha256: str
+    model: str
+    response_id: str | None
+    usage: Usage | None
+
+
+class ReplayOut(BaseModel):
+    """A model call rebuilt from history and compared with its record."""
+
+    call: ModelCallOut
+    identical: bool
+    differences: list[str]
+    view: MemoryOut
+
+
+class BreakOut(BaseModel):
+    """A place where the stored history is not what was recorded."""
+
+    position: int
+    problem: str
+
+
+class VerifiedOut(BaseModel):
+    """A conversation's hash chain, recomputed from the stored rows."""
+
+    conversation_id: str
+    intact: bool
+    length: int
+    head: str
+    breaks: list[BreakOut]
+
+
+class EraseIn(_In):
+    """Why the conversation is erased."""
+
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+class ErasedOut(BaseModel):
+    """When the conversation's text was destroyed."""
+
+    conversation_id: str
+    erased_at: datetime
+
+
+class SessionOut(BaseModel):
+    """The browser session: its tenant, the conversation it shows, those it may reach."""
+
+    tenant: str
+    conversation: str | None
+    conversations: list[str]
+    signed_in: bool
+
+
+class SignIn(_In):
+    """Bind this browser session to the tenant of an API key."""
+
+    api_key: str = Field(min_length=1, max_length=200)
+
+
+class ShowConversation(_In):
+    """Make the page show this conversation."""
+
+    conversation: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+class Health(BaseModel):
+    """The service is up and its store answers."""
+
+    status: Literal["ok"] = "ok"
+    backend: str

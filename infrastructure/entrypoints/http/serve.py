@@ -1,0 +1,108 @@
+"""`chatledger serve` and `chatledger tenant add`: run the HTTP service, give tenants keys."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import sys
+from collections.abc import Sequence
+
+from chatledger.domain import ChatLedgerError, InvalidInput
+from chatledger.infrastructure.entrypoints.http.app import create_app
+from chatledger.infrastructure.entrypoints.http.limits import DEFAULT_MAX_BODY_BYTES
+from chatledger.infrastructure.entrypoints.http.tenants import add_tenant, tenant_directory
+from chatledger.infrastructure.ledger import ChatLedger
+from chatledger.infrastructure.storage.settings import database_url
+
+SESSION_SECRET_VARIABLE = "CHATLEDGER_SESSION_SECRET"
+DEFAULT_PAGE_TENANT = "web"
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+OK, FAILED, BAD_INPUT = 0, 1, 2
+
+
+def serve_main(argv: Sequence[str] | None = None) -> int:
+    """Run `chatledger serve [--db URL] [--host H] [--port P] ...`; return the exit code."""
+    parser = argparse.ArgumentParser(
+        prog="chatledger serve", description="Serve the HTTP API and the history page."
+    )
+    parser.add_argument("--db", metavar="URL", help="database URL (default: ./chatledger.db)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    parser.add_argument("--port", type=int, default=8000, help="port to listen on")
+    parser.add_argument(
+        "--page-tenant",
+        metavar="NAME",
+        help=f"tenant of anonymous page sessions (default: {DEFAULT_PAGE_TENANT!r} on a loopback "
+        "host, none elsewhere: the page then asks for an API key)",
+    )
+    parser.add_argument(
+        "--secure-cookies",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="mark cookies Secure (default: on every host but localhost)",
+    )
+    parser.add_argument(
+        "--max-body-bytes", type=int, default=DEFAULT_MAX_BODY_BYTES, help="413 past this"
+    )
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else BAD_INPUT
+    import uvicorn
+
+    page_tenant = args.page_tenant
+    if page_tenant is None and args.host in LOOPBACK:
+        page_tenant = DEFAULT_PAGE_TENANT
+    try:
+        ledger = ChatLedger.open(database_url(args.db))
+        app = create_app(
+            ledger,
+            tenants=tenant_directory(ledger),
+            session_secret=session_secret(),
+            secure_cookies=args.secure_cookies,
+            page_tenant=page_tenant,
+            max_body_bytes=args.max_body_bytes,
+        )
+    except InvalidInput as exc:
+        print(f"chatledger serve: {exc.field}: {exc.problem}", file=sys.stderr)
+        return BAD_INPUT
+    except ChatLedgerError as exc:
+        print(f"chatledger serve: {exc}", file=sys.stderr)
+        return FAILED
+    try:
+        uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+    finally:
+        ledger.close()
+    return OK
+
+
+def tenant_main(argv: Sequence[str] | None = None) -> int:
+    """Run `chatledger tenant add NAME [--db URL]`: print a new API key for the tenant once."""
+    parser = argparse.ArgumentParser(prog="chatledger tenant", description="Manage tenants.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    add = commands.add_parser("add", help="give a tenant a new API key, printed once")
+    add.add_argument("name", help="tenant name: lowercase letters, digits and -")
+    add.add_argument("--db", metavar="URL", help="database URL (default: ./chatledger.db)")
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else BAD_INPUT
+    try:
+        with ChatLedger.open(database_url(args.db)) as ledger:
+            key = add_tenant(ledger, args.name)
+    except InvalidInput as exc:
+        print(f"chatledger tenant: {exc.field}: {exc.problem}", file=sys.stderr)
+        return BAD_INPUT
+    print(key)
+    print(f"tenant {args.name!r}: keep this key; it cannot be shown again", file=sys.stderr)
+    return OK
+
+
+def session_secret() -> bytes:
+    """$CHATLEDGER_SESSION_SECRET, else a random one (sessions then end with the process)."""
+    configured = os.environ.get(SESSION_SECRET_VARIABLE, "")
+    if configured:
+        if len(configured) < 32:
+            raise InvalidInput(SESSION_SECRET_VARIABLE, "must be at least 32 characters")
+        return configured.encode("utf-8")
+    return secrets.token_bytes(32)

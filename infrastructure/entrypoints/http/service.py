@@ -1,0 +1,31 @@
+"""What every route needs, held by the app: the ledger, tenants, sessions and settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import Request
+
+from chatledger.infrastructure.entrypoints.http.sessions import CookieSigner, SessionStore
+from chatledger.infrastructure.entrypoints.http.tenants import TenantDirectory
+from chatledger.infrastructure.ledger import ChatLedger
+
+
+@dataclass(frozen=True)
+class Service:
+    """The app's collaborators, built once by ``create_app``."""
+
+    ledger: ChatLedger
+    tenants: TenantDirectory
+    sessions: SessionStore
+    signer: CookieSigner
+    secure_cookies: bool | None
+    """None: Secure on every host but localhost."""
+    page_tenant: str | None
+    """The tenant of anonymous page sessions; None: the page asks for an API key."""
+
+
+def service(request: Request) -> Service:
+    """The app's service (a FastAPI dependency)."""
+    found: Service = request.app.state.service
+    return found

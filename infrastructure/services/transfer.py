@@ -1,0 +1,151 @@
+"""Export conversations as JSON lines, and import them again, idempotently."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TextIO
+
+from chatledger.domain import (
+    ChatLedgerError,
+    Conversation,
+    InvalidInput,
+    Message,
+    UnknownConversation,
+    check_conversation_id,
+)
+from chatledger.infrastructure.storage.keys import iter_all
+
+if TYPE_CHECKING:
+    from chatledger.infrastructure.ledger import ChatLedger
+
+PAGE = 1000
+IMPORT_BATCH = 500
+
+
+def export_lines(ledger: ChatLedger, conversation_id: str) -> Iterator[dict[str, Any]]:
+    """One JSON object per message, oldest first: position, time, tokens, hash and message."""
+    check_conversation_id(conversation_id)
+    events = ledger.application.events
+    gt = 1
+    found = False
+    while True:
+        page = list(events.get(conversation_id, gt=gt, limit=PAGE))
+        for event in page:
+            if isinstance(event, Conversation.MessageRecorded):
+                found = True
+                yield {
+                    "conversation_id": conversation_id,
+                    "position": event.position,
+                    "recorded_at": event.timestamp.isoformat(),
+                    "tokens": event.tokens,
+                    "counter": event.counter,
+                    "hash": event.chain,
+                    "erased": event.erased,
+                    "message": event.message.model_dump(mode="json"),
+                }
+        if len(page) < PAGE:
+            break
+        gt = page[-1].originator_version
+    if not found:
+        raise UnknownConversation(conversation_id)
+
+
+def export_all(ledger: ChatLedger) -> Iterator[dict[str, Any]]:
+    """Every conversation's lines, conversation by conversation."""
+    for record in iter_all(ledger.application.keys):
+        yield from export_lines(ledger, record.conversation_id)
+
+
+def write_jsonl(lines: Iterable[dict[str, Any]], out: TextIO) -> int:
+    """Write objects as JSON lines; return how many."""
+    count = 0
+    for line in lines:
+        out.write(json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n")
+        count += 1
+    return count
+
+
+class MalformedLine(InvalidInput):
+    """A line of an import file is not a valid exported message."""
+
+    def __init__(self, line: int, field: str, problem: str) -> None:
+        self.line = line
+        super().__init__(f"line {line}: {field}", problem)
+
+
+@dataclass(frozen=True)
+class ImportLine:
+    """One parsed line of an import file."""
+
+    line: int
+    conversation_id: str
+    message: Message
+    erased: bool
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    """What an import did: lines read, messages newly recorded, lines already present or erased."""
+
+    lines: int
+    recorded: int
+    unchanged: int
+    erased_skipped: int
+
+
+def parse_lines(source: Iterable[str]) -> list[ImportLine]:
+    """Parse and validate a whole file before anything is written; errors name the line."""
+    parsed = []
+    for number, text in enumerate(source, start=1):
+        if not text.strip():
+            continue
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise MalformedLine(number, "json", f"is not valid JSON ({exc.msg})") from None
+        if not isinstance(data, dict):
+            raise MalformedLine(number, "line", "must be a JSON object")
+        try:
+            conversation_id = check_conversation_id(data.get("conversation_id"))
+            message = Message.parse(data.get("message"))
+        except InvalidInput as exc:
+            raise MalformedLine(number, exc.field, exc.problem) from None
+        parsed.append(ImportLine(number, conversation_id, message, bool(data.get("erased"))))
+    return parsed
+
+
+def import_lines(
+    ledger: ChatLedger,
+    lines: list[ImportLine],
+    progress: Callable[[int], None] | None = None,
+) -> ImportReport:
+    """Record parsed lines in batches per conversation; lines already present change nothing."""
+    recorded = unchanged = erased = 0
+    index = 0
+    while index < len(lines):
+        conversation_id = lines[index].conversation_id
+        batch: list[ImportLine] = []
+        while (
+            index < len(lines)
+            and lines[index].conversation_id == conversation_id
+            and len(batch) < IMPORT_BATCH
+        ):
+            if lines[index].erased:
+                erased += 1
+            else:
+                batch.append(lines[index])
+            index += 1
+        if batch:
+            before = ledger.version(conversation_id)
+            try:
+                ledger.record(conversation_id, [line.message for line in batch])
+            except ChatLedgerError as exc:
+                raise InvalidInput(f"line {batch[0].line}", str(exc)) from exc
+            added = ledger.version(conversation_id) - before
+            recorded += added
+            unchanged += len(batch) - added
+        if progress is not None:
+            progress(index)
+    return ImportReport(len(lines), recorded, unchanged, erased)

@@ -1,0 +1,166 @@
+"""Tamper evidence: recompute each conversation's hash chain from the stored rows."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from eventsourcing.persistence import StoredEvent
+
+from chatledger.domain import Conversation, UnknownConversation, utc_now
+from chatledger.domain.conversation import STARTED_VERSION, genesis
+from chatledger.infrastructure.storage.keys import iter_all
+
+if TYPE_CHECKING:
+    from chatledger.infrastructure.ledger import ChatLedger
+
+PAGE = 1000
+
+
+@dataclass(frozen=True)
+class Break:
+    """One place where the stored history is not what was recorded."""
+
+    conversation_id: str
+    position: int
+    problem: str
+
+    def __str__(self) -> str:
+        return f"{self.conversation_id} position {self.position}: {self.problem}"
+
+
+@dataclass(frozen=True)
+class Verified:
+    """One conversation's verification: how far its chain reaches and every break found."""
+
+    conversation_id: str
+    length: int
+    head: str
+    breaks: tuple[Break, ...]
+
+    @property
+    def intact(self) -> bool:
+        """True when nothing was altered, inserted, deleted or reordered."""
+        return not self.breaks
+
+
+def verify(ledger: ChatLedger, conversation_id: str) -> Verified:
+    """Recompute one conversation's chain, row by row, and report every break."""
+    breaks: list[Break] = []
+    previous = genesis(conversation_id)
+    expected_version = STARTED_VERSION
+    seen_any = False
+    for stored in _rows(ledger, conversation_id):
+        seen_any = True
+        version = stored.originator_version
+        if version != expected_version:
+            breaks.append(
+                Break(
+                    conversation_id,
+                    expected_version - STARTED_VERSION,
+                    f"missing: the next stored row is position {version - STARTED_VERSION}",
+                )
+            )
+            expected_version = version
+        expected_version += 1
+        if version == STARTED_VERSION:
+            continue
+        position = version - STARTED_VERSION
+        problem, link = _check_row(ledger, stored, previous)
+        if problem:
+            breaks.append(Break(conversation_id, position, problem))
+        previous = link
+    if not seen_any:
+        raise UnknownConversation(conversation_id)
+    return Verified(
+        conversation_id, expected_version - 1 - STARTED_VERSION, previous, tuple(breaks)
+    )
+
+
+def verify_all(
+    ledger: ChatLedger, progress: Callable[[Verified], None] | None = None
+) -> list[Verified]:
+    """Verify every conversation in the directory; ``progress`` is called after each."""
+    results = []
+    for record in iter_all(ledger.application.keys):
+        result = verify(ledger, record.conversation_id)
+        results.append(result)
+        if progress is not None:
+            progress(result)
+    return results
+
+
+def checkpoint(ledger: ChatLedger) -> dict[str, Any]:
+    """The head of every conversation's chain, to keep outside the database."""
+    heads = {r.conversation_id: {"length": r.length, "head": r.head} for r in verify_all(ledger)}
+    return {"format": "chatledger-checkpoint/1", "taken_at": utc_now().isoformat(), "heads": heads}
+
+
+def compare_checkpoint(ledger: ChatLedger, saved: dict[str, Any]) -> list[Break]:
+    """Breaks between a saved checkpoint and the chains as stored now.
+
+    Someone with write access can rewrite rows and their chain together; they cannot also
+    change a checkpoint kept elsewhere.
+    """
+    if saved.get("format") != "chatledger-checkpoint/1":
+        raise ValueError("not a chatledger checkpoint (format chatledger-checkpoint/1)")
+    breaks = []
+    for conversation_id, head in saved["heads"].items():
+        length, expected = int(head["length"]), str(head["head"])
+        try:
+            actual = _link_at(ledger, conversation_id, length)
+        except UnknownConversation:
+            actual = None
+        if actual is None:
+            breaks.append(Break(conversation_id, length, "missing: checkpointed position is gone"))
+        elif actual != expected:
+            breaks.append(Break(conversation_id, length, "chain differs from the checkpoint"))
+    return breaks
+
+
+def _link_at(ledger: ChatLedger, conversation_id: str, position: int) -> str | None:
+    if position == 0:
+        return genesis(conversation_id)
+    version = position + STARTED_VERSION
+    rows = ledger.application.recorder.select_events(conversation_id, gt=version - 1, lte=version)
+    if not rows:
+        return None
+    return str(json.loads(rows[0].state)["chain"])
+
+
+def _rows(ledger: ChatLedger, conversation_id: str) -> Iterator[StoredEvent]:
+    recorder = ledger.application.recorder
+    gt = None
+    while True:
+        rows = recorder.select_events(conversation_id, gt=gt, limit=PAGE)
+        yield from rows
+        if len(rows) < PAGE:
+            return
+        gt = rows[-1].originator_version
+
+
+def _check_row(ledger: ChatLedger, stored: StoredEvent, previous: str) -> tuple[str, str]:
+    """(problem or "", the link the next row must follow)."""
+    try:
+        event = ledger.application.mapper.to_domain_event(stored)
+    except Exception as exc:  # any unreadable row is a finding, not a crash
+        return f"altered: the row cannot be read ({type(exc).__name__}: {exc})", _stored_link(
+            stored, previous
+        )
+    if not isinstance(event, Conversation.MessageRecorded):
+        return f"altered: unexpected {type(event).__name__} event", previous
+    expected = event.link(previous)
+    if event.chain != expected:
+        return "altered: its hash does not follow from the previous one", event.chain
+    if not event.erased and event.message.digest() != event.digest:
+        return "altered: the message does not match its digest", event.chain
+    return "", event.chain
+
+
+def _stored_link(stored: StoredEvent, fallback: str) -> str:
+    try:
+        return str(json.loads(stored.state)["chain"])
+    except (ValueError, KeyError, TypeError):
+        return fallback

@@ -1,0 +1,64 @@
+"""Stable names for stored event types, so moving a class never strands the events it wrote."""
+
+from __future__ import annotations
+
+from chatledger.domain import Conversation, MessageKey
+from chatledger.domain.audit import Governance, ModelCallLog
+from chatledger.domain.errors import ChatLedgerError
+
+_EVENT_TYPES: dict[str, type[object]] = {
+    "Conversation.Started": Conversation.Started,
+    "Conversation.MessageRecorded": Conversation.MessageRecorded,
+    "Conversation.Snapshot": Conversation.Snapshot,
+    "MessageKey.Claimed": MessageKey.Claimed,
+    "ModelCallLog.CallRecorded": ModelCallLog.CallRecorded,
+    "ModelCallLog.UsageAttached": ModelCallLog.UsageAttached,
+    "Governance.RetentionSet": Governance.RetentionSet,
+    "Governance.LegalHoldPlaced": Governance.LegalHoldPlaced,
+    "Governance.LegalHoldLifted": Governance.LegalHoldLifted,
+    "Governance.Erased": Governance.Erased,
+}
+
+PREFIX = "chatledger:"
+"""Each topic written is this prefix and the type's name: ``chatledger:Conversation.Started``."""
+
+_LEGACY_MODULES = {"Conversation": "domain.conversation", "MessageKey": "domain.conversation"}
+"""Where each type lived before the chatledger package; rows written then name that module."""
+
+_BY_TOPIC: dict[str, type[object]] = {PREFIX + name: cls for name, cls in _EVENT_TYPES.items()}
+_BY_TOPIC.update(
+    {
+        f"{_LEGACY_MODULES.get(name.split('.')[0], 'domain.audit')}:{name}": cls
+        for name, cls in _EVENT_TYPES.items()
+    }
+)
+_TOPIC_OF: dict[type[object], str] = {cls: PREFIX + name for name, cls in _EVENT_TYPES.items()}
+
+
+class UnknownTopic(ChatLedgerError):
+    """A stored row names an event type this version of chatledger does not know."""
+
+    def __init__(self, topic: str) -> None:
+        self.topic = topic
+        super().__init__(
+            f"stored event type {topic!r} is unknown to this chatledger: was the database "
+            "written by a newer version? Upgrade chatledger to read it"
+        )
+
+
+def topic_of(event_type: type[object]) -> str:
+    """The stable topic that rows of ``event_type`` are written with."""
+    return _TOPIC_OF[event_type]
+
+
+def topics_naming(event_type: type[object]) -> frozenset[str]:
+    """Every topic rows of ``event_type`` may carry: its stable name and any older one."""
+    return frozenset(topic for topic, cls in _BY_TOPIC.items() if cls is event_type)
+
+
+def event_type(topic: str) -> type[object]:
+    """The event type a stored topic names: a stable name, or a name written before it."""
+    try:
+        return _BY_TOPIC[topic]
+    except KeyError:
+        raise UnknownTopic(topic) from None
