@@ -8,16 +8,18 @@ from chatledger.infrastructure.services.audit import (
     payload_sha256,
 )
 from chatledger.infrastructure.services.verification import Break, Verified
-from chatledger.infrastructure.storage.keys import ConversationErased, ConversationRecord
-from chatledger.infrastructure.storage.sealing import SealBroken
-from chatledger.infrastructure.storage.settings import (
+from chatledger.infrastructure.storage.backends import (
     DEFAULT_DATABASE_URL,
-    StorageSettings,
+    Backend,
+    backend_for,
     database_url,
 )
+from chatledger.infrastructure.storage.keys import ConversationErased, ConversationRecord
+from chatledger.infrastructure.storage.sealing import SealBroken
 from chatledger.infrastructure.tokens import TiktokenCounter, default_token_counter, load_encoding
 
 __all__ = [
+    "Backend",
     "Break",
     "ChatLedger",
     "ConversationErased",
@@ -27,9 +29,9 @@ __all__ = [
     "Replay",
     "RetentionReport",
     "SealBroken",
-    "StorageSettings",
     "TiktokenCounter",
     "Verified",
+    "backend_for",
     "database_url",
     "default_token_counter",
     "load_encoding",

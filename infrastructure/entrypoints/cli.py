@@ -24,20 +24,25 @@ from chatledger.domain import (
     ToolCall,
 )
 from chatledger.infrastructure.entrypoints import cli_audit
+from chatledger.infrastructure.entrypoints.terminal import (
+    content_cell,
+    describe,
+    memory_table,
+    role_cell,
+    style_columns,
+    tools_cell,
+)
 from chatledger.infrastructure.ledger import ChatLedger
-from chatledger.infrastructure.storage.settings import (
+from chatledger.infrastructure.storage.backends import (
     DATABASE_URL_VARIABLE,
     DEFAULT_DATABASE_URL,
     database_url,
 )
 from chatledger.infrastructure.tokens import TiktokenCounter, default_token_counter
-from chatledger.projections import HistoryEntry, MemoryView, MessageWindow, Policy, TokenWindow
+from chatledger.projections import MemoryView, MessageWindow, Policy, TokenWindow
 
 PROG = "chatledger"
 OK, FAILED, BAD_INPUT = 0, 1, 2
-ROLE_STYLES = {"system": "magenta", "user": "cyan", "assistant": "green", "tool": "yellow"}
-PREVIEW_CHARACTERS = 240
-"""Longer content is cut before rich lays it out, so huge messages never slow a table down."""
 
 _BATCH_FIELD = re.compile(r"messages\.(\d+)(.*)")
 
@@ -207,10 +212,10 @@ def run_record(args: argparse.Namespace) -> int:
         _print_json_lines(entry.model_dump(mode="json") for entry in entries)
     else:
         table = Table("#", "id", "role", "tokens", title=f"recorded in {args.conversation}")
-        _style_columns(table)
+        style_columns(table)
         for entry in entries:
             table.add_row(
-                str(entry.position), Text(entry.message.id), _role(entry), str(entry.tokens)
+                str(entry.position), Text(entry.message.id), role_cell(entry), str(entry.tokens)
             )
         _console().print(table)
     return OK
@@ -239,12 +244,12 @@ def run_history(args: argparse.Namespace) -> int:
         "tokens",
         title=f"{args.conversation}: {len(view)} of {view.length} messages",
     )
-    _style_columns(table)
+    style_columns(table)
     for entry in view:
         table.add_row(
             str(entry.position),
             entry.recorded_at.strftime("%Y-%m-%d %H:%M:%S"),
-            _role(entry),
+            role_cell(entry),
             Text(entry.message.name or ""),
             content_cell(entry),
             tools_cell(entry.message),
@@ -389,69 +394,6 @@ def memory_json(view: MemoryView) -> dict[str, Any]:
         "positions": list(view.positions),
         "messages": [message.model_dump(mode="json") for message in view.messages],
     }
-
-
-def memory_table(view: MemoryView, *, title: str) -> Table:
-    """The memory view as a table whose footer is the request's token total."""
-    table = Table("#", "role", "name", "content", "tools", "tokens", title=title, show_footer=True)
-    _style_columns(table)
-    count = len(view.entries)
-    table.columns[
-        3
-    ].footer = f"{count} message{'' if count == 1 else 's'}, at position {view.position}"
-    table.columns[4].footer = "request total"
-    table.columns[5].footer = str(view.tokens)
-    for entry in view.entries:
-        table.add_row(
-            str(entry.position),
-            _role(entry),
-            Text(entry.message.name or ""),
-            content_cell(entry),
-            tools_cell(entry.message),
-            str(entry.tokens),
-        )
-    return table
-
-
-def describe(policy: Policy) -> str:
-    """A policy in words, as the command line would ask for it."""
-    if isinstance(policy, TokenWindow):
-        window = f"--max-tokens {policy.max_tokens}"
-    else:
-        window = f"--max-messages {policy.max_messages}"
-    return window + (" --start-on-user" if policy.start_on_user else "")
-
-
-def content_cell(entry: HistoryEntry) -> Text:
-    """A one-line preview of a message's content (never read as rich markup)."""
-    if entry.erased:
-        return Text("(erased)", style="italic")
-    text = " ".join((entry.message.content or "").split())
-    if len(text) > PREVIEW_CHARACTERS:
-        text = text[: PREVIEW_CHARACTERS - 1] + "…"
-    return Text(text, no_wrap=True, overflow="ellipsis")
-
-
-def tools_cell(message: Message) -> Text:
-    """The tool calls a message makes, or the call it answers."""
-    if message.tool_call_id is not None:
-        return Text(f"← {message.tool_call_id}")
-    return Text("\n".join(f"→ {call.name} ({call.id})" for call in message.tool_calls))
-
-
-def _role(entry: HistoryEntry) -> Text:
-    return Text(entry.message.role, style=ROLE_STYLES[entry.message.role])
-
-
-def _style_columns(table: Table) -> None:
-    for column in table.columns:
-        if column.header in ("#", "tokens"):
-            column.justify = "right"
-        # Numbers and roles stay whole; the rest gives way on a narrow terminal (content is
-        # cut short rather than wrapped, so every message stays one line).
-        column.no_wrap = column.header in ("#", "role", "tokens")
-        if column.header == "content":
-            column.min_width = 12
 
 
 def _console(min_width: int = 0) -> Console:

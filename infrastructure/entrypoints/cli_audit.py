@@ -18,9 +18,8 @@ from rich.text import Text
 
 from chatledger.domain import InvalidInput
 from chatledger.infrastructure.ledger import ChatLedger
-from chatledger.infrastructure.services import transfer, verification
+from chatledger.infrastructure.services import transfer
 from chatledger.infrastructure.services.audit import ModelCall
-from chatledger.infrastructure.storage.keys import iter_all
 from chatledger.projections.memory import explain_memory
 
 Command = Callable[[argparse.Namespace], int]
@@ -162,15 +161,15 @@ def run_verify(args: argparse.Namespace, ledger: ChatLedger) -> int:
     if args.all:
         results = _with_progress(
             "verifying",
-            len(list(iter_all(ledger.application.keys))),
-            lambda advance: verification.verify_all(ledger, progress=lambda _: advance()),
+            sum(1 for _ in ledger.all_conversations()),
+            lambda advance: ledger.verify_all(progress=lambda _: advance()),
         )
     else:
         results = [ledger.verify(args.conversation)]
     breaks = [b for r in results for b in r.breaks]
     if args.checkpoint:
         saved = json.loads(Path(args.checkpoint).read_text(encoding="utf-8"))
-        breaks += verification.compare_checkpoint(ledger, saved)
+        breaks += ledger.compare_checkpoint(saved)
     if args.json:
         _print_json(
             {
@@ -195,7 +194,7 @@ def run_verify(args: argparse.Namespace, ledger: ChatLedger) -> int:
 
 def run_checkpoint(args: argparse.Namespace, ledger: ChatLedger) -> int:
     """Print the chain head of every conversation, to keep outside the database."""
-    _print_json(verification.checkpoint(ledger))
+    _print_json(ledger.checkpoint())
     return OK
 
 
@@ -211,11 +210,7 @@ def run_erase(args: argparse.Namespace, ledger: ChatLedger) -> int:
 
 def run_export(args: argparse.Namespace, ledger: ChatLedger) -> int:
     """Write JSON lines to stdout; progress goes to stderr."""
-    lines: Iterator[dict[str, Any]]
-    if args.all:
-        lines = transfer.export_all(ledger)
-    else:
-        lines = transfer.export_lines(ledger, args.conversation)
+    lines = ledger.export(None if args.all else args.conversation)
     total = None if args.all else ledger.version(args.conversation)
 
     def write(advance: Callable[[], None]) -> int:
@@ -248,7 +243,7 @@ def run_import(args: argparse.Namespace, ledger: ChatLedger) -> int:
                 advance()
             done[0] = index
 
-        return transfer.import_lines(ledger, parsed, progress)
+        return ledger.import_lines(parsed, progress)
 
     report = _with_progress("importing", len(parsed), run)
     summary = vars(report)

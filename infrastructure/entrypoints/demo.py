@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from chatledger.domain import Message, ToolCall
-from chatledger.infrastructure.entrypoints.cli import (
+from chatledger.infrastructure.entrypoints.terminal import (
     ROLE_STYLES,
     content_cell,
     describe,

@@ -1,24 +1,22 @@
-"""Audit: what the model saw on each call, replayed and proven; erasure; retention and holds."""
+"""Audit: what the model saw on each call, replayed and proven; erasure, retention and holds."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, cast
+from typing import cast
 
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import EventStore
 from pydantic import TypeAdapter
 
 from chatledger.domain import DomainEvent, InvalidInput, UnknownConversation, utc_now
 from chatledger.domain.audit import Governance, ModelCallLog, Usage, canonical_policy
-from chatledger.infrastructure.storage.keys import ConversationErased, iter_all
+from chatledger.infrastructure.services.reading import Reading
+from chatledger.infrastructure.services.recording import Recording
+from chatledger.infrastructure.storage.keys import ConversationErased, KeyStore, iter_all
 from chatledger.projections import MemoryView, Policy
-
-if TYPE_CHECKING:
-    from chatledger.infrastructure.ledger import ChatLedger
 
 _POLICY: TypeAdapter[Policy] = TypeAdapter(Policy)
 
@@ -63,106 +61,101 @@ class Replay:
     differences: tuple[str, ...] = field(default=())
 
 
-def append(ledger: ChatLedger, stream_id: str, make: Callable[[int], DomainEvent]) -> DomainEvent:
-    """Append the event ``make(version)`` to a side stream, retrying if another writer won."""
-    events = ledger.application.events
-    for _ in range(100):
-        last = list(events.get(stream_id, desc=True, limit=1))
-        event = make(last[0].originator_version + 1 if last else 1)
-        try:
-            ledger.application.save(event)
-        except IntegrityError:
-            continue
-        return event
-    raise RuntimeError(f"could not append to {stream_id!r}: too much contention")
+class Audit:
+    """Model calls: what the model was shown on each call, recorded, and replayed from history."""
 
+    def __init__(
+        self, events: EventStore[str], reading: Reading, recording: Recording, counter_name: str
+    ) -> None:
+        self._events = events
+        self._reading = reading
+        self._recording = recording
+        self._counter_name = counter_name
 
-def record_model_call(
-    ledger: ChatLedger,
-    conversation_id: str,
-    view: MemoryView,
-    *,
-    model: str,
-    usage: Usage | None = None,
-    response_id: str | None = None,
-) -> ModelCall:
-    """Record that ``view`` was sent to ``model``."""
-    if not model:
-        raise InvalidInput("model", "must name the model that was called")
-    if view.position > ledger.version(conversation_id):
-        raise InvalidInput("view", f"was computed at position {view.position}, past the end")
-    if not view.entries and view.position == 0:
-        raise UnknownConversation(conversation_id)
-    system = [e.position for e in view.entries if e.message.role == "system"]
+    def record_model_call(
+        self,
+        conversation_id: str,
+        view: MemoryView,
+        *,
+        model: str,
+        usage: Usage | None = None,
+        response_id: str | None = None,
+    ) -> ModelCall:
+        """Record that ``view`` was sent to ``model``."""
+        if not model:
+            raise InvalidInput("model", "must name the model that was called")
+        if view.position > self._reading.head(conversation_id):
+            raise InvalidInput("view", f"was computed at position {view.position}, past the end")
+        if not view.entries and view.position == 0:
+            raise UnknownConversation(conversation_id)
+        system = [e.position for e in view.entries if e.message.role == "system"]
 
-    def make(version: int) -> DomainEvent:
-        return ModelCallLog.CallRecorded(
-            originator_id=ModelCallLog.id_for(conversation_id),
-            originator_version=version,
-            conversation_id=conversation_id,
-            position=view.position,
-            positions=view.positions,
-            message_ids=tuple(m.id for m in view.messages),
-            system_position=system[0] if system else None,
-            policy=canonical_policy(view.policy),
-            counter=ledger.token_counter.name,
-            tokens=view.tokens,
-            payload_sha256=payload_sha256(view),
-            model=model,
-            response_id=response_id,
-            usage=usage,
+        def make(version: int) -> DomainEvent:
+            return ModelCallLog.CallRecorded(
+                originator_id=ModelCallLog.id_for(conversation_id),
+                originator_version=version,
+                conversation_id=conversation_id,
+                position=view.position,
+                positions=view.positions,
+                message_ids=tuple(m.id for m in view.messages),
+                system_position=system[0] if system else None,
+                policy=canonical_policy(view.policy),
+                counter=self._counter_name,
+                tokens=view.tokens,
+                payload_sha256=payload_sha256(view),
+                model=model,
+                response_id=response_id,
+                usage=usage,
+            )
+
+        event = self._recording.append(ModelCallLog.id_for(conversation_id), make)
+        return _call(cast(ModelCallLog.CallRecorded, event), event.timestamp, usage)
+
+    def attach_usage(self, conversation_id: str, call: int, usage: Usage) -> None:
+        """Attach the provider's reported usage to an earlier call."""
+        if not any(c.number == call for c in self.model_calls(conversation_id)):
+            raise InvalidInput("call", f"conversation {conversation_id!r} has no model call {call}")
+        self._recording.append(
+            ModelCallLog.id_for(conversation_id),
+            lambda version: ModelCallLog.UsageAttached(
+                originator_id=ModelCallLog.id_for(conversation_id),
+                originator_version=version,
+                call=call,
+                usage=usage,
+            ),
         )
 
-    event = append(ledger, ModelCallLog.id_for(conversation_id), make)
-    return _call(cast(ModelCallLog.CallRecorded, event), event.timestamp, usage)
+    def model_calls(self, conversation_id: str) -> list[ModelCall]:
+        """Every model call recorded for the conversation, oldest first, with usage folded in."""
+        calls: dict[int, ModelCall] = {}
+        for event in self._events.get(ModelCallLog.id_for(conversation_id)):
+            if isinstance(event, ModelCallLog.CallRecorded):
+                calls[event.number] = _call(event, event.timestamp, event.usage)
+            elif isinstance(event, ModelCallLog.UsageAttached) and event.call in calls:
+                old = calls[event.call]
+                calls[event.call] = ModelCall(**{**old.__dict__, "usage": event.usage})
+        return list(calls.values())
 
-
-def attach_usage(ledger: ChatLedger, conversation_id: str, call: int, usage: Usage) -> None:
-    """Attach the provider's reported usage to an earlier call."""
-    if not any(c.number == call for c in model_calls(ledger, conversation_id)):
-        raise InvalidInput("call", f"conversation {conversation_id!r} has no model call {call}")
-    append(
-        ledger,
-        ModelCallLog.id_for(conversation_id),
-        lambda version: ModelCallLog.UsageAttached(
-            originator_id=ModelCallLog.id_for(conversation_id),
-            originator_version=version,
-            call=call,
-            usage=usage,
-        ),
-    )
-
-
-def model_calls(ledger: ChatLedger, conversation_id: str) -> list[ModelCall]:
-    """Every model call recorded for the conversation, oldest first, with usage folded in."""
-    calls: dict[int, ModelCall] = {}
-    for event in ledger.application.events.get(ModelCallLog.id_for(conversation_id)):
-        if isinstance(event, ModelCallLog.CallRecorded):
-            calls[event.number] = _call(event, event.timestamp, event.usage)
-        elif isinstance(event, ModelCallLog.UsageAttached) and event.call in calls:
-            old = calls[event.call]
-            calls[event.call] = ModelCall(**{**old.__dict__, "usage": event.usage})
-    return list(calls.values())
-
-
-def replay_model_call(ledger: ChatLedger, conversation_id: str, call: ModelCall | int) -> Replay:
-    """Rebuild a call's view from the history and compare it with what was recorded."""
-    number = call if isinstance(call, int) else call.number
-    found = [c for c in model_calls(ledger, conversation_id) if c.number == number]
-    if not found:
-        raise InvalidInput("call", f"conversation {conversation_id!r} has no model call {number}")
-    recorded = found[0]
-    view = ledger.memory(conversation_id, recorded.policy, at=recorded.position)
-    differences = []
-    if view.positions != recorded.positions:
-        differences.append(f"positions {view.positions} != recorded {recorded.positions}")
-    if tuple(m.id for m in view.messages) != recorded.message_ids:
-        differences.append("message ids differ")
-    if view.tokens != recorded.tokens:
-        differences.append(f"tokens {view.tokens} != recorded {recorded.tokens}")
-    if payload_sha256(view) != recorded.payload_sha256:
-        differences.append("payload sha256 differs")
-    return Replay(recorded, view, not differences, tuple(differences))
+    def replay_model_call(self, conversation_id: str, call: ModelCall | int) -> Replay:
+        """Rebuild a call's view from the history and compare it with what was recorded."""
+        number = call if isinstance(call, int) else call.number
+        found = [c for c in self.model_calls(conversation_id) if c.number == number]
+        if not found:
+            raise InvalidInput(
+                "call", f"conversation {conversation_id!r} has no model call {number}"
+            )
+        recorded = found[0]
+        view = self._reading.memory(conversation_id, recorded.policy, at=recorded.position)
+        differences = []
+        if view.positions != recorded.positions:
+            differences.append(f"positions {view.positions} != recorded {recorded.positions}")
+        if tuple(m.id for m in view.messages) != recorded.message_ids:
+            differences.append("message ids differ")
+        if view.tokens != recorded.tokens:
+            differences.append(f"tokens {view.tokens} != recorded {recorded.tokens}")
+        if payload_sha256(view) != recorded.payload_sha256:
+            differences.append("payload sha256 differs")
+        return Replay(recorded, view, not differences, tuple(differences))
 
 
 def _call(event: ModelCallLog.CallRecorded, at: datetime, usage: Usage | None) -> ModelCall:
@@ -183,64 +176,6 @@ def _call(event: ModelCallLog.CallRecorded, at: datetime, usage: Usage | None) -
     )
 
 
-# Erasure and retention
-
-
-def erase(ledger: ChatLedger, conversation_id: str, *, reason: str) -> datetime:
-    """Destroy the conversation's key and record why; its text is unreadable from then on."""
-    if not reason.strip():
-        raise InvalidInput("reason", "say why the conversation is erased")
-    keys = ledger.application.keys
-    if keys.record(conversation_id) is None:
-        raise UnknownConversation(conversation_id)
-    erased_at = keys.destroy(conversation_id, reason)
-    stream = Governance.id_for(conversation_id)
-    if not any(isinstance(e, Governance.Erased) for e in ledger.application.events.get(stream)):
-        append(
-            ledger,
-            stream,
-            lambda version: Governance.Erased(
-                originator_id=stream, originator_version=version, reason=reason, erased_at=erased_at
-            ),
-        )
-    return erased_at
-
-
-def set_retention(ledger: ChatLedger, conversation_id: str, retention: timedelta | None) -> None:
-    """Erase the conversation ``retention`` after its last message (None: keep it)."""
-    if retention is not None and retention.total_seconds() < 1:
-        raise InvalidInput("retention", f"must be at least one second, got {retention}")
-    _known(ledger, conversation_id)
-    ledger.application.keys.set_retention(conversation_id, retention)
-    stream = Governance.id_for(conversation_id)
-    seconds = None if retention is None else int(retention.total_seconds())
-    append(
-        ledger,
-        stream,
-        lambda v: Governance.RetentionSet(
-            originator_id=stream, originator_version=v, seconds=seconds
-        ),
-    )
-
-
-def set_legal_hold(ledger: ChatLedger, conversation_id: str, reason: str | None) -> None:
-    """Place a legal hold (with a reason) or lift it (None)."""
-    if reason is not None and not reason.strip():
-        raise InvalidInput("reason", "a legal hold needs a reason")
-    _known(ledger, conversation_id)
-    ledger.application.keys.set_legal_hold(conversation_id, reason)
-    stream = Governance.id_for(conversation_id)
-
-    def make(version: int) -> DomainEvent:
-        if reason is None:
-            return Governance.LegalHoldLifted(originator_id=stream, originator_version=version)
-        return Governance.LegalHoldPlaced(
-            originator_id=stream, originator_version=version, reason=reason
-        )
-
-    append(ledger, stream, make)
-
-
 @dataclass(frozen=True)
 class RetentionReport:
     """What a retention run erased, and what a legal hold kept."""
@@ -250,32 +185,96 @@ class RetentionReport:
     """(conversation id, hold reason) for each conversation past retention but on hold."""
 
 
-def apply_retention(
-    ledger: ChatLedger, *, now: datetime | None = None, dry_run: bool = False
-) -> RetentionReport:
-    """Erase every conversation whose retention has run out, unless it is on legal hold."""
-    now = now or utc_now()
-    erased: list[str] = []
-    held: list[tuple[str, str]] = []
-    for record in iter_all(ledger.application.keys):
-        if record.retention is None or record.erased_at is not None:
-            continue
-        last = ledger.history(record.conversation_id, limit=1).entries
-        last_at = last[0].recorded_at if last else record.created_at
-        if last_at + record.retention > now:
-            continue
-        if record.legal_hold is not None:
-            held.append((record.conversation_id, record.legal_hold))
-            continue
-        if not dry_run:
-            erase(ledger, record.conversation_id, reason=f"retention of {record.retention} ran out")
-        erased.append(record.conversation_id)
-    return RetentionReport(tuple(erased), tuple(held))
+class GovernanceService:
+    """Erasure, retention and legal holds: each a change to the key directory, and an event."""
 
+    def __init__(
+        self, events: EventStore[str], keys: KeyStore, reading: Reading, recording: Recording
+    ) -> None:
+        self._events = events
+        self._keys = keys
+        self._reading = reading
+        self._recording = recording
 
-def _known(ledger: ChatLedger, conversation_id: str) -> None:
-    record = ledger.application.keys.record(conversation_id)
-    if record is None:
-        raise UnknownConversation(conversation_id)
-    if record.erased_at is not None:
-        raise ConversationErased(conversation_id, record.erased_at)
+    def erase(self, conversation_id: str, *, reason: str) -> datetime:
+        """Destroy the conversation's key and record why; its text is unreadable from then on."""
+        if not reason.strip():
+            raise InvalidInput("reason", "say why the conversation is erased")
+        if self._keys.record(conversation_id) is None:
+            raise UnknownConversation(conversation_id)
+        erased_at = self._keys.destroy(conversation_id, reason)
+        stream = Governance.id_for(conversation_id)
+        if not any(isinstance(e, Governance.Erased) for e in self._events.get(stream)):
+            self._recording.append(
+                stream,
+                lambda version: Governance.Erased(
+                    originator_id=stream,
+                    originator_version=version,
+                    reason=reason,
+                    erased_at=erased_at,
+                ),
+            )
+        return erased_at
+
+    def set_retention(self, conversation_id: str, retention: timedelta | None) -> None:
+        """Erase the conversation ``retention`` after its last message (None: keep it)."""
+        if retention is not None and retention.total_seconds() < 1:
+            raise InvalidInput("retention", f"must be at least one second, got {retention}")
+        self._known(conversation_id)
+        self._keys.set_retention(conversation_id, retention)
+        stream = Governance.id_for(conversation_id)
+        seconds = None if retention is None else int(retention.total_seconds())
+        self._recording.append(
+            stream,
+            lambda v: Governance.RetentionSet(
+                originator_id=stream, originator_version=v, seconds=seconds
+            ),
+        )
+
+    def set_legal_hold(self, conversation_id: str, reason: str | None) -> None:
+        """Place a legal hold (with a reason) or lift it (None)."""
+        if reason is not None and not reason.strip():
+            raise InvalidInput("reason", "a legal hold needs a reason")
+        self._known(conversation_id)
+        self._keys.set_legal_hold(conversation_id, reason)
+        stream = Governance.id_for(conversation_id)
+
+        def make(version: int) -> DomainEvent:
+            if reason is None:
+                return Governance.LegalHoldLifted(originator_id=stream, originator_version=version)
+            return Governance.LegalHoldPlaced(
+                originator_id=stream, originator_version=version, reason=reason
+            )
+
+        self._recording.append(stream, make)
+
+    def apply_retention(
+        self, *, now: datetime | None = None, dry_run: bool = False
+    ) -> RetentionReport:
+        """Erase every conversation whose retention has run out, unless it is on legal hold."""
+        now = now or utc_now()
+        erased: list[str] = []
+        held: list[tuple[str, str]] = []
+        for record in iter_all(self._keys):
+            if record.retention is None or record.erased_at is not None:
+                continue
+            last = self._reading.history(record.conversation_id, limit=1).entries
+            last_at = last[0].recorded_at if last else record.created_at
+            if last_at + record.retention > now:
+                continue
+            if record.legal_hold is not None:
+                held.append((record.conversation_id, record.legal_hold))
+                continue
+            if not dry_run:
+                self.erase(
+                    record.conversation_id, reason=f"retention of {record.retention} ran out"
+                )
+            erased.append(record.conversation_id)
+        return RetentionReport(tuple(erased), tuple(held))
+
+    def _known(self, conversation_id: str) -> None:
+        record = self._keys.record(conversation_id)
+        if record is None:
+            raise UnknownConversation(conversation_id)
+        if record.erased_at is not None:
+            raise ConversationErased(conversation_id, record.erased_at)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import Any, TextIO
 
 from chatledger.domain import (
     ChatLedgerError,
@@ -15,19 +15,19 @@ from chatledger.domain import (
     UnknownConversation,
     check_conversation_id,
 )
+from chatledger.infrastructure.services.reading import Reading
+from chatledger.infrastructure.services.recording import Recording
+from chatledger.infrastructure.storage.application import LedgerApplication
 from chatledger.infrastructure.storage.keys import iter_all
-
-if TYPE_CHECKING:
-    from chatledger.infrastructure.ledger import ChatLedger
 
 PAGE = 1000
 IMPORT_BATCH = 500
 
 
-def export_lines(ledger: ChatLedger, conversation_id: str) -> Iterator[dict[str, Any]]:
+def export_lines(store: LedgerApplication, conversation_id: str) -> Iterator[dict[str, Any]]:
     """One JSON object per message, oldest first: position, time, tokens, hash and message."""
     check_conversation_id(conversation_id)
-    events = ledger.application.events
+    events = store.events
     gt = 1
     found = False
     while True:
@@ -52,10 +52,10 @@ def export_lines(ledger: ChatLedger, conversation_id: str) -> Iterator[dict[str,
         raise UnknownConversation(conversation_id)
 
 
-def export_all(ledger: ChatLedger) -> Iterator[dict[str, Any]]:
+def export_all(store: LedgerApplication) -> Iterator[dict[str, Any]]:
     """Every conversation's lines, conversation by conversation."""
-    for record in iter_all(ledger.application.keys):
-        yield from export_lines(ledger, record.conversation_id)
+    for record in iter_all(store.keys):
+        yield from export_lines(store, record.conversation_id)
 
 
 def write_jsonl(lines: Iterable[dict[str, Any]], out: TextIO) -> int:
@@ -117,7 +117,8 @@ def parse_lines(source: Iterable[str]) -> list[ImportLine]:
 
 
 def import_lines(
-    ledger: ChatLedger,
+    recording: Recording,
+    reading: Reading,
     lines: list[ImportLine],
     progress: Callable[[int], None] | None = None,
 ) -> ImportReport:
@@ -138,12 +139,12 @@ def import_lines(
                 batch.append(lines[index])
             index += 1
         if batch:
-            before = ledger.version(conversation_id)
+            before = reading.version(conversation_id)
             try:
-                ledger.record(conversation_id, [line.message for line in batch])
+                recording.record(conversation_id, [line.message for line in batch])
             except ChatLedgerError as exc:
                 raise InvalidInput(f"line {batch[0].line}", str(exc)) from exc
-            added = ledger.version(conversation_id) - before
+            added = reading.version(conversation_id) - before
             recorded += added
             unchanged += len(batch) - added
         if progress is not None:

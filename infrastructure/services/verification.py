@@ -5,16 +5,14 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from eventsourcing.persistence import StoredEvent
 
 from chatledger.domain import Conversation, UnknownConversation, utc_now
 from chatledger.domain.conversation import STARTED_VERSION, genesis
+from chatledger.infrastructure.storage.application import LedgerApplication
 from chatledger.infrastructure.storage.keys import iter_all
-
-if TYPE_CHECKING:
-    from chatledger.infrastructure.ledger import ChatLedger
 
 PAGE = 1000
 
@@ -46,13 +44,13 @@ class Verified:
         return not self.breaks
 
 
-def verify(ledger: ChatLedger, conversation_id: str) -> Verified:
+def verify(store: LedgerApplication, conversation_id: str) -> Verified:
     """Recompute one conversation's chain, row by row, and report every break."""
     breaks: list[Break] = []
     previous = genesis(conversation_id)
     expected_version = STARTED_VERSION
     seen_any = False
-    for stored in _rows(ledger, conversation_id):
+    for stored in _rows(store, conversation_id):
         seen_any = True
         version = stored.originator_version
         if version != expected_version:
@@ -68,7 +66,7 @@ def verify(ledger: ChatLedger, conversation_id: str) -> Verified:
         if version == STARTED_VERSION:
             continue
         position = version - STARTED_VERSION
-        problem, link = _check_row(ledger, stored, previous)
+        problem, link = _check_row(store, stored, previous)
         if problem:
             breaks.append(Break(conversation_id, position, problem))
         previous = link
@@ -80,25 +78,25 @@ def verify(ledger: ChatLedger, conversation_id: str) -> Verified:
 
 
 def verify_all(
-    ledger: ChatLedger, progress: Callable[[Verified], None] | None = None
+    store: LedgerApplication, progress: Callable[[Verified], None] | None = None
 ) -> list[Verified]:
     """Verify every conversation in the directory; ``progress`` is called after each."""
     results = []
-    for record in iter_all(ledger.application.keys):
-        result = verify(ledger, record.conversation_id)
+    for record in iter_all(store.keys):
+        result = verify(store, record.conversation_id)
         results.append(result)
         if progress is not None:
             progress(result)
     return results
 
 
-def checkpoint(ledger: ChatLedger) -> dict[str, Any]:
+def checkpoint(store: LedgerApplication) -> dict[str, Any]:
     """The head of every conversation's chain, to keep outside the database."""
-    heads = {r.conversation_id: {"length": r.length, "head": r.head} for r in verify_all(ledger)}
+    heads = {r.conversation_id: {"length": r.length, "head": r.head} for r in verify_all(store)}
     return {"format": "chatledger-checkpoint/1", "taken_at": utc_now().isoformat(), "heads": heads}
 
 
-def compare_checkpoint(ledger: ChatLedger, saved: dict[str, Any]) -> list[Break]:
+def compare_checkpoint(store: LedgerApplication, saved: dict[str, Any]) -> list[Break]:
     """Breaks between a saved checkpoint and the chains as stored now.
 
     Someone with write access can rewrite rows and their chain together; they cannot also
@@ -110,7 +108,7 @@ def compare_checkpoint(ledger: ChatLedger, saved: dict[str, Any]) -> list[Break]
     for conversation_id, head in saved["heads"].items():
         length, expected = int(head["length"]), str(head["head"])
         try:
-            actual = _link_at(ledger, conversation_id, length)
+            actual = _link_at(store, conversation_id, length)
         except UnknownConversation:
             actual = None
         if actual is None:
@@ -120,18 +118,18 @@ def compare_checkpoint(ledger: ChatLedger, saved: dict[str, Any]) -> list[Break]
     return breaks
 
 
-def _link_at(ledger: ChatLedger, conversation_id: str, position: int) -> str | None:
+def _link_at(store: LedgerApplication, conversation_id: str, position: int) -> str | None:
     if position == 0:
         return genesis(conversation_id)
     version = position + STARTED_VERSION
-    rows = ledger.application.recorder.select_events(conversation_id, gt=version - 1, lte=version)
+    rows = store.recorder.select_events(conversation_id, gt=version - 1, lte=version)
     if not rows:
         return None
     return str(json.loads(rows[0].state)["chain"])
 
 
-def _rows(ledger: ChatLedger, conversation_id: str) -> Iterator[StoredEvent]:
-    recorder = ledger.application.recorder
+def _rows(store: LedgerApplication, conversation_id: str) -> Iterator[StoredEvent]:
+    recorder = store.recorder
     gt = None
     while True:
         rows = recorder.select_events(conversation_id, gt=gt, limit=PAGE)
@@ -141,10 +139,10 @@ def _rows(ledger: ChatLedger, conversation_id: str) -> Iterator[StoredEvent]:
         gt = rows[-1].originator_version
 
 
-def _check_row(ledger: ChatLedger, stored: StoredEvent, previous: str) -> tuple[str, str]:
+def _check_row(store: LedgerApplication, stored: StoredEvent, previous: str) -> tuple[str, str]:
     """(problem or "", the link the next row must follow)."""
     try:
-        event = ledger.application.mapper.to_domain_event(stored)
+        event = store.mapper.to_domain_event(stored)
     except Exception as exc:  # any unreadable row is a finding, not a crash
         return f"altered: the row cannot be read ({type(exc).__name__}: {exc})", _stored_link(
             stored, previous

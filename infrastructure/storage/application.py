@@ -8,14 +8,13 @@ from typing import Any, ClassVar
 from eventsourcing.application import Application, ProcessingEvent, ProjectorFunction
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import JSONTranscoder, Mapper
-from eventsourcing.postgres import PostgresDatastore
-from eventsourcing.sqlite import SQLiteDatastore
 from eventsourcing.utils import Environment, EnvType
 
 from chatledger.domain import Conversation, DomainEvent, project_conversation
-from chatledger.infrastructure.storage.keys import InMemoryKeyStore, KeyStore, SQLKeyStore
+from chatledger.infrastructure.storage.backends import Backend
 from chatledger.infrastructure.storage.sealing import Sealer
 from chatledger.infrastructure.storage.serialization import PydanticMapper
+from chatledger.infrastructure.storage.tables import SQLTables
 
 SNAPSHOT_INTERVAL = 100
 """A conversation is snapshotted every this many events, so a cold load reads at most this many."""
@@ -41,6 +40,15 @@ class LedgerApplication(Application[str]):
         # States are immutable models, so the cache can hand them out without copying.
         "DEEPCOPY_FROM_AGGREGATE_CACHE": "n",
     }
+
+    def __init__(self, backend: Backend, env: EnvType | None = None) -> None:
+        self.backend = backend
+        super().__init__(env={**backend.env, **(env or {})})
+
+    @property
+    def tables(self) -> SQLTables | None:
+        """Our own SQL tables beside the events; None in memory."""
+        return self.backend.tables(getattr(self.factory, "datastore", None))
 
     def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
         """Ignore the process environment: a ledger is configured by its URL alone.
@@ -96,29 +104,9 @@ class LedgerApplication(Application[str]):
         mapper = self.factory.mapper(transcoder=JSONTranscoder(), mapper_class=PydanticMapper)
         assert isinstance(mapper, PydanticMapper)
         self.pydantic_mapper = mapper
-        self.keys = self.construct_key_store()
+        self.keys = self.backend.key_store(getattr(self.factory, "datastore", None))
         mapper.sealer = Sealer(self.keys)
         return mapper
-
-    def construct_key_store(self) -> KeyStore:
-        """Keys live beside the events: a table in the same database, or a dict in memory."""
-        datastore = getattr(self.factory, "datastore", None)
-        if isinstance(datastore, PostgresDatastore):
-            return SQLKeyStore(
-                lambda: datastore.transaction(commit=True),
-                table=f"{datastore.schema}.{self.name}_keys",
-                placeholder="%s",
-                blob_type="BYTEA",
-                byte_order=' COLLATE "C"',
-            )
-        if isinstance(datastore, SQLiteDatastore):
-            return SQLKeyStore(
-                lambda: datastore.transaction(commit=True),
-                table=f"{self.name}_keys",
-                placeholder="?",
-                blob_type="BLOB",
-            )
-        return InMemoryKeyStore()
 
 
 def _last_due(version: int) -> int:

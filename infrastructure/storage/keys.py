@@ -10,15 +10,13 @@ import os
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from eventsourcing.persistence import IntegrityError
-
 from chatledger.domain import ChatLedgerError, utc_now
+from chatledger.infrastructure.storage.tables import SQLTables
 
 KEY_BYTES = 32
 KEY_CACHE_SECONDS = 2.0
@@ -154,33 +152,18 @@ class InMemoryKeyStore(KeyStore):
 class SQLKeyStore(KeyStore):
     """Keys in a ``chatledger_keys`` table beside the events (SQLite or PostgreSQL)."""
 
-    def __init__(
-        self,
-        transaction: Callable[[], AbstractContextManager[Any]],
-        *,
-        table: str,
-        placeholder: str,
-        blob_type: str,
-        byte_order: str = "",
-    ) -> None:
+    def __init__(self, tables: SQLTables) -> None:
         super().__init__()
-        self._transaction = transaction
-        self._table = table
-        self._p = placeholder
+        self._transaction = tables.transaction
+        self._table = tables.name("keys")
+        self._p = tables.placeholder
         # Ids are listed in byte order whatever the database's collation, so prefix scans work.
-        self._byte_order = byte_order
-        statement = (
-            f"CREATE TABLE IF NOT EXISTS {table} ("
-            f"conversation_id TEXT PRIMARY KEY, key {blob_type}, created_at TEXT NOT NULL, "
+        self._byte_order = tables.byte_order
+        tables.create(
+            f"CREATE TABLE IF NOT EXISTS {self._table} ("
+            f"conversation_id TEXT PRIMARY KEY, key {tables.blob_type}, created_at TEXT NOT NULL, "
             "erased_at TEXT, erasure_reason TEXT, retention_seconds BIGINT, legal_hold TEXT)"
         )
-        try:
-            with self._transaction() as cursor:
-                cursor.execute(statement)
-        except IntegrityError:
-            # Two processes created the table at once (PostgreSQL's catalogue race); it exists.
-            with self._transaction() as cursor:
-                cursor.execute(statement)
 
     def conversations(self, *, after: str = "", limit: int = 1000) -> list[ConversationRecord]:
         """Directory entries ordered by id."""

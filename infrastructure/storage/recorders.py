@@ -31,7 +31,7 @@ class PostgresRecorder(PostgresApplicationRecorder):
     This recorder keeps that guarantee with a transaction-level advisory lock on a key derived
     from the table's name, taken in the same statement before any notification id is drawn
     and held until the statement's transaction commits. Every writer of the table goes
-    through this class (``StorageSettings`` names it for every PostgreSQL ledger), so writers
+    through this class (the PostgreSQL backend names it for every ledger), so writers
     are serialised exactly as the table lock serialised them, and listeners are still woken by
     ``pg_notify``. What changes is the cost: one statement, one round trip, no pipeline.
     Measured by ``chatledger bench`` (the recorder protocol figures).

@@ -14,7 +14,7 @@ from eventsourcing.persistence import DatabaseError
 
 from chatledger.infrastructure.ledger import ChatLedger
 from chatledger.infrastructure.storage.application import LedgerApplication
-from chatledger.infrastructure.storage.settings import StorageSettings
+from chatledger.infrastructure.storage.backends import backend_for
 from chatledger.infrastructure.tokens import TiktokenCounter, default_token_counter
 
 ATTEMPTS = 5
@@ -25,14 +25,14 @@ LIBRARY_RECORDER = {
 
 def ledger_with_library_recorder(url: str, counter: TiktokenCounter | None = None) -> ChatLedger:
     """A ledger on ``url`` (whose tables exist) that saves through the library's recorder."""
-    settings = StorageSettings.from_url(url)
+    backend = backend_for(url)
     for attempt in range(ATTEMPTS):
         try:
-            app = LedgerApplication(env=settings.env | LIBRARY_RECORDER)
+            app = LedgerApplication(backend, env=LIBRARY_RECORDER)
             break
         except DatabaseError:
             # Writers opening at once race to replace the library's insert function.
             if attempt == ATTEMPTS - 1:
                 raise
             time.sleep(0.05 * (attempt + 1))
-    return ChatLedger(app, counter or default_token_counter(), backend=settings.backend)
+    return ChatLedger(app, counter or default_token_counter())

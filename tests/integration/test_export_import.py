@@ -11,9 +11,6 @@ from chatledger.domain import Message, ToolCall
 from chatledger.infrastructure import ChatLedger
 from chatledger.infrastructure.services.transfer import (
     MalformedLine,
-    export_all,
-    export_lines,
-    import_lines,
     parse_lines,
     write_jsonl,
 )
@@ -22,7 +19,7 @@ from tests.fakes import FakeTokenCounter
 
 def exported(ledger: ChatLedger) -> str:
     out = io.StringIO()
-    write_jsonl(export_all(ledger), out)
+    write_jsonl(ledger.export(), out)
     return out.getvalue()
 
 
@@ -59,7 +56,7 @@ def test_export_writes_one_line_per_message_with_position_time_tokens_and_hash(
 def test_import_into_an_empty_ledger_recreates_the_history(source: ChatLedger) -> None:
     text = exported(source)
     with ChatLedger.open("memory://", FakeTokenCounter()) as target:
-        report = import_lines(target, parse_lines(text.splitlines()))
+        report = target.import_lines(parse_lines(text.splitlines()))
 
         assert (report.recorded, report.unchanged) == (5, 0)
         assert target.history("conv-a").messages == source.history("conv-a").messages
@@ -68,8 +65,8 @@ def test_import_into_an_empty_ledger_recreates_the_history(source: ChatLedger) -
 def test_importing_twice_changes_nothing(source: ChatLedger) -> None:
     lines = parse_lines(exported(source).splitlines())
     with ChatLedger.open("memory://", FakeTokenCounter()) as target:
-        import_lines(target, lines)
-        report = import_lines(target, lines)
+        target.import_lines(lines)
+        report = target.import_lines(lines)
 
         assert (report.recorded, report.unchanged) == (0, 5)
         assert target.version("conv-a") == 4
@@ -100,7 +97,7 @@ def test_a_line_with_an_invalid_message_names_the_line_and_field(source: ChatLed
 def test_exporting_an_erased_conversation_carries_no_text(source: ChatLedger) -> None:
     source.erase("conv-a", reason="gdpr")
 
-    lines = list(export_lines(source, "conv-a"))
+    lines = list(source.export("conv-a"))
 
     assert all(line["erased"] and line["message"]["content"] is None for line in lines)
     assert "sunny" not in json.dumps(lines)

@@ -9,7 +9,8 @@ import pytest
 
 from chatledger.domain import InvalidInput, Message
 from chatledger.infrastructure import ChatLedger
-from chatledger.infrastructure.ledger import LONG_READ_ROWS
+from chatledger.infrastructure.services.reading import LONG_READ_ROWS
+from tests.fakes import FakeTokenCounter
 
 
 @pytest.fixture
@@ -86,9 +87,8 @@ def test_entries_carry_time_and_tokens(ten: ChatLedger) -> None:
     assert first.tokens == 4
 
 
-def test_a_whole_history_read_runs_without_collections_and_resumes_the_collector(
-    ledger: ChatLedger,
-) -> None:
+def _collections_while_reading(ledger: ChatLedger) -> list[str]:
+    """Which read ("whole" or "page") each collection the collector started fell in."""
     ledger.record("long", [Message(role="user", content=f"m{i}") for i in range(1, 1201)])
     collections: list[str] = []
     reading = ""
@@ -106,14 +106,33 @@ def test_a_whole_history_read_runs_without_collections_and_resumes_the_collector
         page = ledger.history("long", limit=LONG_READ_ROWS)
     finally:
         gc.callbacks.remove(started)
-
     assert [e.position for e in view] == list(range(1, 1201))
     assert len(page) == LONG_READ_ROWS
+    return collections
+
+
+def test_asked_to_a_whole_history_read_runs_without_collections_and_resumes_the_collector(
+    backend_url: str,
+) -> None:
+    with ChatLedger.open(
+        backend_url, token_counter=FakeTokenCounter(), pause_collector=True
+    ) as ledger:
+        collections = _collections_while_reading(ledger)
+
     assert gc.isenabled()
     # The page of LONG_READ_ROWS is read with the collector on and collects time and again;
     # the longer whole read collects at most once, when the collector resumes at its end.
     assert collections.count("whole") <= 1
     assert collections.count("page") > 1
+
+
+def test_by_default_a_whole_history_read_leaves_the_host_process_collector_alone(
+    ledger: ChatLedger,
+) -> None:
+    collections = _collections_while_reading(ledger)
+
+    assert gc.isenabled()
+    assert collections.count("whole") > 1
 
 
 def test_a_whole_read_returns_exactly_the_length_it_reports_while_a_writer_appends(

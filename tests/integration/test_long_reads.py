@@ -10,8 +10,9 @@ import pytest
 from eventsourcing.persistence import StoredEvent
 
 from chatledger.domain import Message
+from chatledger.domain.conversation import STARTED_VERSION
 from chatledger.infrastructure import ChatLedger
-from chatledger.infrastructure.ledger import READ_AHEAD_ROWS, STARTED_VERSION
+from chatledger.infrastructure.services.reading import READ_AHEAD_ROWS
 from chatledger.infrastructure.storage.read_ahead import FIRST_PAGE, page_ranges
 from tests.fakes import FakeTokenCounter
 from tests.postgres import fresh_schema

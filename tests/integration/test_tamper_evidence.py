@@ -13,7 +13,6 @@ import pytest
 
 from chatledger.domain import Message
 from chatledger.infrastructure import ChatLedger
-from chatledger.infrastructure.services.verification import checkpoint, compare_checkpoint
 from tests.fakes import FakeTokenCounter
 
 CONV = "conv-audit"
@@ -146,10 +145,10 @@ def test_a_rewritten_tail_with_a_valid_chain_is_caught_by_the_checkpoint(
     stored: tuple[ChatLedger, RawRows],
 ) -> None:
     ledger, raw = stored
-    saved = checkpoint(ledger)
+    saved = ledger.checkpoint()
     raw.delete(6)  # dropping the newest message leaves a chain that is valid on its own
 
     assert ledger.verify(CONV).intact
-    assert [(b.conversation_id, b.position) for b in compare_checkpoint(ledger, saved)] == [
+    assert [(b.conversation_id, b.position) for b in ledger.compare_checkpoint(saved)] == [
         (CONV, 5)
     ]

@@ -16,7 +16,6 @@ from chatledger.infrastructure.entrypoints.http.sessions import (
     InMemorySessionStore,
     SQLSessionStore,
 )
-from chatledger.infrastructure.entrypoints.http.tables import sql_tables
 from chatledger.infrastructure.entrypoints.http.tenants import TenantDirectory, check_tenant_name
 from chatledger.infrastructure.ledger import ChatLedger
 
@@ -50,7 +49,7 @@ def create_app(
     """
     if page_tenant is not None:
         check_tenant_name(page_tenant)
-    tables = sql_tables(ledger)
+    tables = ledger.tables
     app = FastAPI(
         title="chatledger",
         version="1",

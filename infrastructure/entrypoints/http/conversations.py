@@ -93,7 +93,7 @@ def _started(
 ) -> Iterator[ConversationRecord]:
     """The directory entries of the conversations a session started, in id order."""
     for conversation in sorted(c for c in conversations if c > after):
-        record = svc.ledger.application.keys.record(ledger_id(tenant, conversation))
+        record = svc.ledger.conversation(ledger_id(tenant, conversation))
         if record is not None:
             yield record
 

@@ -13,7 +13,7 @@ from chatledger.infrastructure.entrypoints.http.app import create_app
 from chatledger.infrastructure.entrypoints.http.limits import DEFAULT_MAX_BODY_BYTES
 from chatledger.infrastructure.entrypoints.http.tenants import add_tenant, tenant_directory
 from chatledger.infrastructure.ledger import ChatLedger
-from chatledger.infrastructure.storage.settings import database_url
+from chatledger.infrastructure.storage.backends import database_url
 
 SESSION_SECRET_VARIABLE = "CHATLEDGER_SESSION_SECRET"
 DEFAULT_PAGE_TENANT = "web"

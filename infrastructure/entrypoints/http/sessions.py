@@ -19,7 +19,7 @@ from abc import ABC, abstractmethod
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 
-from chatledger.infrastructure.entrypoints.http.tables import SQLTables
+from chatledger.infrastructure.storage.tables import SQLTables
 
 COOKIE_NAME = "chatledger_session"
 IDLE_SECONDS = 12 * 3600

@@ -16,8 +16,8 @@ from abc import ABC, abstractmethod
 from datetime import datetime
 
 from chatledger.domain import InvalidInput, utc_now
-from chatledger.infrastructure.entrypoints.http.tables import SQLTables, sql_tables
 from chatledger.infrastructure.ledger import ChatLedger
+from chatledger.infrastructure.storage.tables import SQLTables
 
 TENANT_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")
 CONVERSATION_ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
@@ -145,7 +145,7 @@ _IN_MEMORY: weakref.WeakKeyDictionary[ChatLedger, TenantDirectory] = weakref.Wea
 
 def tenant_directory(ledger: ChatLedger) -> TenantDirectory:
     """The tenants of the ledger's database (one directory per in-memory ledger)."""
-    tables = sql_tables(ledger)
+    tables = ledger.tables
     if tables is not None:
         return SQLTenantDirectory(tables)
     return _IN_MEMORY.setdefault(ledger, InMemoryTenantDirectory())

@@ -1,14 +1,20 @@
-"""Where a ledger keeps its events: database URLs turned into eventsourcing's environment."""
+"""One backend object per database kind, chosen once from the URL: all that differs by database."""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from eventsourcing.postgres import PostgresDatastore
+from eventsourcing.sqlite import SQLiteDatastore
+
 from chatledger.domain import InvalidInput
+from chatledger.infrastructure.storage.keys import InMemoryKeyStore, KeyStore, SQLKeyStore
 from chatledger.infrastructure.storage.recorders import PostgresRecorder
+from chatledger.infrastructure.storage.tables import SQLTables
 
 DEFAULT_DATABASE_URL = "sqlite:///chatledger.db"
 DATABASE_URL_VARIABLE = "CHATLEDGER_DATABASE_URL"
@@ -16,29 +22,80 @@ POSTGRES_SCHEMES = ("postgresql", "postgres")
 
 
 @dataclass(frozen=True)
-class StorageSettings:
-    """One backend's settings, as the environment the eventsourcing library reads."""
+class Backend:
+    """A database kind: the environment the eventsourcing library reads, and our own tables."""
 
     url: str
-    backend: str
-    env: dict[str, str]
+    name: str
+    """``memory``, ``sqlite`` or ``postgresql``."""
+    env: dict[str, str] = field(repr=False)
+    reads_ahead: bool = False
+    """Long reads fetch the next page while the last decodes: only where a read waits on a
+    server with the interpreter lock released (PostgreSQL); elsewhere it measured no faster."""
 
-    @classmethod
-    def from_url(cls, url: str) -> StorageSettings:
-        """Parse ``memory://``, ``sqlite:///path`` or ``postgresql://user@host:port/db``."""
-        parts = urlsplit(url)
-        scheme = parts.scheme.lower()
-        if scheme == "memory":
-            return cls(url, "memory", {"PERSISTENCE_MODULE": "eventsourcing.popo"})
-        if scheme == "sqlite":
-            return cls(url, "sqlite", _sqlite_env(url))
-        if scheme in POSTGRES_SCHEMES:
-            return cls(url, "postgresql", _postgres_env(parts.netloc, parts.path, parts.query))
-        raise InvalidInput(
-            "url",
-            f"unsupported database URL {url!r}: use memory://, sqlite:///path/to/file.db "
-            "or postgresql://user@host:port/dbname",
+    def tables(self, datastore: Any) -> SQLTables | None:
+        """Our SQL tables in the application's database; None where there is no SQL database."""
+        return None
+
+    def key_store(self, datastore: Any) -> KeyStore:
+        """Where the conversations' data keys live: a table beside the events, or memory."""
+        tables = self.tables(datastore)
+        return InMemoryKeyStore() if tables is None else SQLKeyStore(tables)
+
+
+class MemoryBackend(Backend):
+    """Everything in this process's memory, for tests and throwaway ledgers."""
+
+
+class SQLiteBackend(Backend):
+    """One SQLite file: the embedded default."""
+
+    def tables(self, datastore: Any) -> SQLTables | None:
+        """Tables in the same SQLite file as the events."""
+        assert isinstance(datastore, SQLiteDatastore)
+        return SQLTables(
+            lambda: datastore.transaction(commit=True),
+            placeholder="?",
+            prefix="",
+            blob_type="BLOB",
         )
+
+
+class PostgresBackend(Backend):
+    """A PostgreSQL database, with our own recorder."""
+
+    def tables(self, datastore: Any) -> SQLTables | None:
+        """Tables in the events' schema."""
+        assert isinstance(datastore, PostgresDatastore)
+        return SQLTables(
+            lambda: datastore.transaction(commit=True),
+            placeholder="%s",
+            prefix=f"{datastore.schema}.",
+            blob_type="BYTEA",
+            byte_order=' COLLATE "C"',
+        )
+
+
+def backend_for(url: str) -> Backend:
+    """The backend for ``memory://``, ``sqlite:///path`` or ``postgresql://user@host:port/db``.
+
+    This is the one place a URL is read: everything that differs by database asks the
+    backend object it returns.
+    """
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme == "memory":
+        return MemoryBackend(url, "memory", {"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    if scheme == "sqlite":
+        return SQLiteBackend(url, "sqlite", _sqlite_env(url))
+    if scheme in POSTGRES_SCHEMES:
+        env = _postgres_env(parts.netloc, parts.path, parts.query)
+        return PostgresBackend(url, "postgresql", env, reads_ahead=True)
+    raise InvalidInput(
+        "url",
+        f"unsupported database URL {url!r}: use memory://, sqlite:///path/to/file.db "
+        "or postgresql://user@host:port/dbname",
+    )
 
 
 def database_url(explicit: str | None = None) -> str:

@@ -1,0 +1,241 @@
+"""Recording: messages become events, idempotently and safely under concurrent writers."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Sequence
+from typing import cast, overload
+
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import IntegrityError
+
+from chatledger.domain import (
+    ConcurrencyConflict,
+    Conversation,
+    DomainEvent,
+    IdempotencyConflict,
+    InvalidInput,
+    InvalidMessage,
+    Message,
+    MessageKey,
+    TokenCounter,
+    check_conversation_id,
+    project_conversation,
+)
+from chatledger.infrastructure.services.reading import Reading
+from chatledger.infrastructure.storage.application import LedgerApplication
+from chatledger.infrastructure.storage.serialization import history_entry
+from chatledger.projections import HistoryEntry
+
+MAX_WRITE_ATTEMPTS = 200
+"""Retries of a write that lost a race; each retry re-reads only what the winner wrote."""
+MAX_APPEND_ATTEMPTS = 100
+
+
+class Recording:
+    """Records messages into one store, and appends to the side streams audit keeps."""
+
+    def __init__(
+        self,
+        app: LedgerApplication,
+        reading: Reading,
+        counter: TokenCounter,
+        *,
+        max_content_bytes: int,
+    ) -> None:
+        self._app = app
+        self._reading = reading
+        self._counter = counter
+        self._max_content_bytes = max_content_bytes
+
+    @overload
+    def record(
+        self, conversation_id: str, messages: Message, *, expected_version: int | None = None
+    ) -> HistoryEntry: ...
+
+    @overload
+    def record(
+        self,
+        conversation_id: str,
+        messages: Sequence[Message],
+        *,
+        expected_version: int | None = None,
+    ) -> tuple[HistoryEntry, ...]: ...
+
+    def record(
+        self,
+        conversation_id: str,
+        messages: Message | Sequence[Message],
+        *,
+        expected_version: int | None = None,
+    ) -> HistoryEntry | tuple[HistoryEntry, ...]:
+        """Record one message, or a list of them as one atomic save; return their entries.
+
+        A message whose id is already recorded returns its original entry and records nothing.
+        A system message repeating the current system prompt returns the prompt's entry.
+        With ``expected_version`` (the conversation's message count the caller last saw),
+        raise ConcurrencyConflict if another writer got there first.
+        """
+        check_conversation_id(conversation_id)
+        batch = self._validated(messages)
+        if expected_version is not None and (
+            not isinstance(expected_version, int) or expected_version < 0
+        ):
+            raise InvalidInput(
+                "expected_version", f"must be an integer >= 0, got {expected_version!r}"
+            )
+        entries = self._record_batch(conversation_id, batch, expected_version)
+        return entries[0] if isinstance(messages, Message) else entries
+
+    def _validated(self, messages: Message | Sequence[Message]) -> list[Message]:
+        if isinstance(messages, Message):
+            batch = [messages]
+        elif isinstance(messages, (str, bytes)) or not isinstance(messages, Sequence):
+            raise InvalidMessage("messages", "must be a Message or a list of Messages")
+        else:
+            batch = list(messages)
+        if not batch:
+            raise InvalidMessage("messages", "must not be empty")
+        by_id: dict[str, Message] = {}
+        for index, message in enumerate(batch):
+            if not isinstance(message, Message):
+                raise InvalidMessage(
+                    f"messages.{index}", f"is a {type(message).__name__}, not a Message"
+                )
+            message.check_size(self._max_content_bytes)
+            earlier = by_id.setdefault(message.id, message)
+            if earlier is not message and earlier.digest() != message.digest():
+                raise InvalidMessage(
+                    f"messages.{index}.id",
+                    f"{message.id!r} is used twice in this batch for different messages",
+                )
+        return batch
+
+    def _record_batch(
+        self, conversation_id: str, batch: list[Message], expected_version: int | None
+    ) -> tuple[HistoryEntry, ...]:
+        tokens = {message.id: self._counter.count(message) for message in batch}
+        resolved: dict[str, HistoryEntry] = {}  # message id -> entry recorded earlier
+        # Whether a system message changes the prompt cannot be told from a stale state (no
+        # clash would reveal it), so such batches always read the newest state.
+        fresh_state = any(message.role == "system" for message in batch)
+        for attempt in range(MAX_WRITE_ATTEMPTS):
+            state = self._load(conversation_id, fresh=fresh_state)
+            version = state.message_count if state else 0
+            if expected_version is not None and version != expected_version and not fresh_state:
+                fresh_state = True
+                state = self._load(conversation_id, fresh=True)
+                version = state.message_count if state else 0
+            if expected_version is not None and version != expected_version:
+                replayed = self._replayed(conversation_id, batch)
+                if replayed is not None:
+                    return replayed
+                raise ConcurrencyConflict(conversation_id, expected_version, version)
+            events: list[DomainEvent] = []
+            if state is None:
+                started = Conversation.start(conversation_id)
+                events.append(started)
+                state = cast(Conversation, project_conversation(None, [started]))
+            recorded: dict[int, HistoryEntry] = {}
+            outcome: dict[str, int] = {}  # message id -> position of its entry
+            for message in batch:
+                if message.id in resolved or message.id in outcome:
+                    continue
+                event = state.record(message, tokens=tokens[message.id], counter=self._counter.name)
+                if event is None:
+                    outcome[message.id] = cast(int, state.system_position)
+                    continue
+                events += [
+                    event,
+                    MessageKey.claim(conversation_id, message, event.position, digest=event.digest),
+                ]
+                state = state.apply(event)
+                outcome[message.id] = event.position
+                recorded[event.position] = history_entry(event)
+            try:
+                if events:
+                    self._app.record(state, events)
+            except IntegrityError:
+                fresh_state = True
+                if self._resolve_claims(conversation_id, batch, resolved):
+                    continue
+                if expected_version is not None:
+                    raise ConcurrencyConflict(
+                        conversation_id, expected_version, self._reading.head(conversation_id)
+                    ) from None
+                # Lost a race with another writer: back off a little, then retry on fresh state.
+                time.sleep(random.uniform(0, min(0.05, 0.001 * 2**attempt)))
+                continue
+            return tuple(
+                resolved[m.id]
+                if m.id in resolved
+                else self._reading.entry_at(conversation_id, outcome[m.id], recorded)
+                for m in batch
+            )
+        raise ConcurrencyConflict(
+            conversation_id, expected_version or 0, self._reading.head(conversation_id)
+        )
+
+    def _load(self, conversation_id: str, *, fresh: bool) -> Conversation | None:
+        """The conversation's state from this process's cache; ``fresh`` reads what is newer."""
+        try:
+            state: Conversation = self._app.repository.get(
+                conversation_id, projector_func=project_conversation
+            )
+        except AggregateNotFoundError:
+            return None
+        if fresh:
+            newer = cast(
+                list[DomainEvent], list(self._app.events.get(conversation_id, gt=state.version))
+            )
+            if newer:
+                state = cast(Conversation, project_conversation(state, newer))
+                cache = self._app.repository.cache
+                if cache is not None:
+                    cache.put(conversation_id, state)
+        return state
+
+    def _claim(self, conversation_id: str, message_id: str) -> MessageKey.Claimed | None:
+        events = list(self._app.events.get(MessageKey.id_for(conversation_id, message_id), limit=1))
+        return cast(MessageKey.Claimed, events[0]) if events else None
+
+    def _resolve_claims(
+        self, conversation_id: str, batch: list[Message], resolved: dict[str, HistoryEntry]
+    ) -> bool:
+        """After a clash, find the batch's messages recorded meanwhile; True if any were."""
+        found = False
+        for message in batch:
+            if message.id in resolved:
+                continue
+            claim = self._claim(conversation_id, message.id)
+            if claim is None:
+                continue
+            if claim.digest != message.digest():
+                raise IdempotencyConflict(conversation_id, message.id, claim.position)
+            resolved[message.id] = self._reading.entry_at(conversation_id, claim.position, {})
+            found = True
+        return found
+
+    def _replayed(
+        self, conversation_id: str, batch: list[Message]
+    ) -> tuple[HistoryEntry, ...] | None:
+        """The original entries if every message of the batch was recorded before (a retry)."""
+        resolved: dict[str, HistoryEntry] = {}
+        self._resolve_claims(conversation_id, batch, resolved)
+        if all(message.id in resolved for message in batch):
+            return tuple(resolved[message.id] for message in batch)
+        return None
+
+    def append(self, stream_id: str, make: Callable[[int], DomainEvent]) -> DomainEvent:
+        """Append the event ``make(version)`` to a side stream, retrying if another writer won."""
+        events = self._app.events
+        for _ in range(MAX_APPEND_ATTEMPTS):
+            last = list(events.get(stream_id, desc=True, limit=1))
+            event = make(last[0].originator_version + 1 if last else 1)
+            try:
+                self._app.save(event)
+            except IntegrityError:
+                continue
+            return event
+        raise RuntimeError(f"could not append to {stream_id!r}: too much contention")
