@@ -1,4 +1,4 @@
-"""Everything that touches the outside world: storage, tokenizers, the CLI, and the wiring."""
+"""Everything that touches the outside world: storage, services, entrypoints, and the facade."""
 
 from chatledger.infrastructure.ledger import ChatLedger
 from chatledger.infrastructure.services.audit import (

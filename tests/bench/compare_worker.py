@@ -14,6 +14,7 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -71,7 +72,7 @@ def measure(
     timings: dict[str, list[float]] = {}
     with api["ChatLedger"].open(url, **options) as ledger:
         length = ledger.version(CONVERSATION)
-        figures = {
+        figures: dict[str, Callable[[], object]] = {
             "record, 1 message a call": lambda: ledger.record(
                 stream, message(role="user", content="What's the weather like in Lisbon?")
             ),

@@ -44,9 +44,8 @@ def test_the_fixture_was_written_with_module_path_topics() -> None:
     with sqlite3.connect(FIXTURE) as conn:
         topics = {row[0] for row in conn.execute("SELECT DISTINCT topic FROM stored_events")}
 
-    assert topics and all(
-        topic.startswith(("domain.conversation:", "domain.audit:")) for topic in topics
-    )
+    assert topics
+    assert all(topic.startswith(("domain.conversation:", "domain.audit:")) for topic in topics)
 
 
 def test_every_message_of_the_old_database_reads_back(old: ChatLedger) -> None:
@@ -77,9 +76,11 @@ def test_the_old_governance_settings_hold(old: ChatLedger) -> None:
     long = old.conversation("long")
     gone = old.conversation("gone")
 
-    assert long is not None and long.retention == timedelta(days=30)
+    assert long is not None
+    assert long.retention == timedelta(days=30)
     assert long.legal_hold == "case 42"
-    assert gone is not None and gone.erased_at is not None
+    assert gone is not None
+    assert gone.erased_at is not None
     assert [e.erased for e in old.history("gone")] == [True]
 
 

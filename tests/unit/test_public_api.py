@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import re
+from pathlib import Path
 from types import ModuleType
 
 import pytest
 
-PACKAGES = ["domain", "projections", "infrastructure"]
+PACKAGES = [
+    "chatledger",
+    "chatledger.domain",
+    "chatledger.projections",
+    "chatledger.infrastructure",
+    "chatledger.infrastructure.entrypoints.http",
+]
 
 
 def public_names(module: ModuleType) -> set[str]:
@@ -17,8 +25,13 @@ def public_names(module: ModuleType) -> set[str]:
         for name, value in vars(module).items()
         if not name.startswith("_")
         and not inspect.ismodule(value)
-        and getattr(value, "__module__", module.__name__).split(".")[0] == module.__name__
+        and _defined_within(getattr(value, "__module__", module.__name__), module.__name__)
     }
+
+
+def _defined_within(defined_in: str, package: str) -> bool:
+    """Whether a name comes from the package itself (the root package: from any layer)."""
+    return defined_in == package or defined_in.startswith(package + ".")
 
 
 @pytest.mark.parametrize("package", PACKAGES)
@@ -47,3 +60,40 @@ def test_every_exported_class_and_function_has_a_docstring(package: str) -> None
     ]
 
     assert undocumented == []
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_the_package_exports_names_of_its_own(package: str) -> None:
+    module = importlib.import_module(package)
+
+    assert public_names(module)
+
+
+def test_the_root_package_exports_what_the_synopsis_needs() -> None:
+    import chatledger
+
+    needed = {
+        "ChatLedger",
+        "Message",
+        "ToolCall",
+        "TokenWindow",
+        "MessageWindow",
+        "ChatLedgerError",
+    }
+
+    assert needed <= set(chatledger.__all__)
+
+
+def test_no_source_file_imports_the_layers_as_top_level_packages() -> None:
+    root = Path(__file__).resolve().parents[2]
+    pattern = re.compile(r"^\s*(from|import) (domain|projections|infrastructure)\b", re.M)
+    # The comparison worker imports old checkouts, whose layers were top-level packages.
+    allowed = {Path("tests/bench/compare_worker.py")}
+    sources = [
+        p.relative_to(root) for p in root.rglob("*.py") if not {".venv", ".typing"} & set(p.parts)
+    ]
+
+    offenders = [p for p in sources if pattern.search((root / p).read_text("utf-8"))]
+
+    assert len(sources) > 100
+    assert set(offenders) == allowed
