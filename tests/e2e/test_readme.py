@@ -1,36 +1,19 @@
-"""The README and the documents beside the code hold: their Python runs, their links resolve,
-and their benchmark tables are the committed run's, so none of it can rot."""
+"""The documents cannot rot: their Python runs, links resolve, bench tables match the run."""
 
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 
 import pytest
 
 from tests.bench import markdown
+from tests.documents import README, ROOT, documents, python_blocks
 
-ROOT = Path(__file__).resolve().parents[2]
-README = ROOT / "README.md"
 README_MOST_LINES = 250
 MOVED = ("infrastructure/bench", "infrastructure.bench", "chatledger bench", "static/screenshot")
 """Paths and commands the restructuring retired; a document naming one is stale."""
-
-
-def documents() -> list[Path]:
-    """Every Markdown document of the project, outside hidden and build folders."""
-    found = []
-    for folder, subfolders, files in os.walk(ROOT):
-        subfolders[:] = [name for name in subfolders if not name.startswith(".")]
-        subfolders[:] = [name for name in subfolders if name not in ("build", "dist")]
-        found += [Path(folder) / name for name in files if name.endswith(".md")]
-    return sorted(found)
-
-
-def python_blocks(document: Path) -> list[str]:
-    return re.findall(r"```python\n(.*?)```", document.read_text(encoding="utf-8"), flags=re.S)
 
 
 def _name(document: Path) -> str:
