@@ -8,17 +8,31 @@ from types import ModuleType
 
 import pytest
 
-PACKAGES = ["domain", "projections", "infrastructure"]
+# Imported by their installed names: a bare `domain` would be a second copy of the layer, whose
+# names all come from `chatledger.domain.*`, and would leave nothing to check.
+PACKAGES = [
+    "chatledger",
+    "chatledger.domain",
+    "chatledger.projections",
+    "chatledger.infrastructure",
+]
 
 
 def public_names(module: ModuleType) -> set[str]:
+    """The public names ``module`` defines or imports from inside itself."""
+    inside = module.__name__ + "."
     return {
         name
         for name, value in vars(module).items()
         if not name.startswith("_")
         and not inspect.ismodule(value)
-        and getattr(value, "__module__", module.__name__).split(".")[0] == module.__name__
+        and (getattr(value, "__module__", None) or module.__name__ + ".").startswith(inside)
     }
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_the_package_has_public_names_to_check(package: str) -> None:
+    assert public_names(importlib.import_module(package))
 
 
 @pytest.mark.parametrize("package", PACKAGES)
