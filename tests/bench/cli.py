@@ -1,4 +1,4 @@
-"""`chatledger bench`: its options, and the run from parsing to the files it writes."""
+"""`python -m tests.bench`: its options, and the run from parsing to the files it writes."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ def _positive(text: str) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """The benchmark's options."""
     parser = argparse.ArgumentParser(
-        prog="chatledger bench",
+        prog="python -m tests.bench",
         description=(
             "Measure chatledger on PostgreSQL beside LangChain's PostgresChatMessageHistory "
             "and raw psycopg, on the same server and data; print a table, write JSON and a plot."
