@@ -34,7 +34,7 @@ class PostgresRecorder(PostgresApplicationRecorder):
     through this class (the PostgreSQL backend names it for every ledger), so writers
     are serialised exactly as the table lock serialised them, and listeners are still woken by
     ``pg_notify``. What changes is the cost: one statement, one round trip, no pipeline.
-    Measured by ``chatledger bench`` (the recorder protocol figures).
+    The benchmark measures both protocols (tests/bench/RESULTS.md).
 
     One statement also cures a hang seen with the library's pipeline: a save of 600 KB to
     1 MB sent over a Unix socket blocked forever in ``sync()``.
