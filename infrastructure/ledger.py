@@ -73,16 +73,17 @@ class ChatLedger:
     ) -> ChatLedger:
         """Open the ledger at ``url``: ``memory://``, ``sqlite:///file.db`` or ``postgresql://...``.
 
-        Without a token counter, tiktoken's cl100k_base is loaded from local files. With
+        Without a token counter, messages are counted with tiktoken's cl100k_base, loaded from
+        local files when the first message is recorded (reading needs no encoding). With
         ``pause_collector``, whole-history reads pause Python's cyclic garbage collector while
         they build their entries: faster, but it changes the host process's collection, so it
         is off unless the application asks for it.
         """
         backend = backend_for(url)
         if token_counter is None:
-            from chatledger.infrastructure.tokens import default_token_counter
+            from chatledger.infrastructure.tokens import DeferredCounter
 
-            token_counter = default_token_counter()
+            token_counter = DeferredCounter()
         if max_content_bytes < 1:
             raise InvalidInput("max_content_bytes", f"must be at least 1, got {max_content_bytes}")
         return cls(

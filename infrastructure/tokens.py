@@ -23,6 +23,7 @@ from chatledger.domain import EncodingUnavailable, Message, Role
 __all__ = [
     "DEFAULT_ENCODING",
     "ENCODINGS",
+    "DeferredCounter",
     "TIKTOKEN_DIR_VARIABLE",
     "EncodingSpec",
     "TiktokenCounter",
@@ -355,3 +356,42 @@ def _encoding_for_model(model: str) -> str:
 def default_token_counter() -> TiktokenCounter:
     """The cl100k_base counter, loaded offline; EncodingUnavailable says how to provide it."""
     return TiktokenCounter(encoding=DEFAULT_ENCODING)
+
+
+class DeferredCounter:
+    """A tiktoken counter that loads its encoding files only when it first counts.
+
+    Reading history, memory (from the counts stored at record time), verifying and exporting
+    need no tokenizer, so a ledger opened with this counter reads where no encoding is
+    installed; only recording raises EncodingUnavailable, saying how to provide one.
+    """
+
+    def __init__(self, model: str | None = None, encoding: str | None = None) -> None:
+        if encoding is None and model is not None:
+            encoding = _encoding_for_model(model)
+        encoding = encoding or DEFAULT_ENCODING
+        if encoding not in ENCODINGS:
+            raise EncodingUnavailable(
+                f"unknown encoding {encoding!r}: use one of {', '.join(ENCODINGS)}"
+            )
+        self._model = model
+        self._encoding = encoding
+        self._loaded: TiktokenCounter | None = None
+
+    @property
+    def name(self) -> str:
+        """The counting scheme, as ``TiktokenCounter.name`` gives it, without loading anything."""
+        if self._model:
+            return f"tiktoken:{self._model}/{self._encoding}"
+        return f"tiktoken:{self._encoding}"
+
+    @property
+    def request_overhead(self) -> int:
+        """Tokens added once per request: the reply priming."""
+        return TiktokenCounter.REQUEST_OVERHEAD
+
+    def count(self, message: Message) -> int:
+        """Tokens this message adds to a request; the first call loads the encoding."""
+        if self._loaded is None:
+            self._loaded = TiktokenCounter(model=self._model, encoding=self._encoding)
+        return self._loaded.count(message)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import os
 import re
 import sys
 from collections.abc import Callable, Iterable, Sequence
@@ -22,6 +24,7 @@ from chatledger.domain import (
     Message,
     TokenCounter,
     ToolCall,
+    UnknownConversation,
 )
 from chatledger.infrastructure.entrypoints import cli_audit
 from chatledger.infrastructure.entrypoints.terminal import (
@@ -36,13 +39,20 @@ from chatledger.infrastructure.ledger import ChatLedger
 from chatledger.infrastructure.storage.backends import (
     DATABASE_URL_VARIABLE,
     DEFAULT_DATABASE_URL,
+    backend_for,
     database_url,
 )
-from chatledger.infrastructure.tokens import TiktokenCounter, default_token_counter
+from chatledger.infrastructure.tokens import DeferredCounter
 from chatledger.projections import MemoryView, MessageWindow, Policy, TokenWindow
 
 PROG = "chatledger"
 OK, FAILED, BAD_INPUT = 0, 1, 2
+SIGPIPE_EXIT = 141
+"""What a shell reports for a process ended by SIGPIPE: the output was cut short on purpose."""
+DEFAULT_MEMORY_TOKENS = 4000
+"""The token window `memory` shows unless given --max-tokens or --max-messages."""
+HISTORY_LIMIT = 20
+"""Rows `history` shows unless asked for --limit N or --all."""
 
 _BATCH_FIELD = re.compile(r"messages\.(\d+)(.*)")
 
@@ -60,7 +70,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else BAD_INPUT
     command: Callable[[argparse.Namespace], int] = args.command
     try:
-        return command(args)
+        code = command(args)
+        sys.stdout.flush()
+        return code
+    except BrokenPipeError:
+        # The reader went away (`| head`): what it wanted was written. Point stdout at
+        # /dev/null so the interpreter's own flush at exit finds nothing to complain about.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return SIGPIPE_EXIT
     except InvalidInput as exc:
         return _fail(BAD_INPUT, f"{exc.field}: {exc.problem}")
     except ChatLedgerError as exc:
@@ -111,16 +129,23 @@ def build_parser() -> argparse.ArgumentParser:
     history.add_argument("conversation", metavar="CONV", help="conversation id")
     history.add_argument("--after", type=int, metavar="P", help="only positions after P")
     history.add_argument("--before", type=int, metavar="P", help="only positions before P")
-    history.add_argument(
+    shown = history.add_mutually_exclusive_group()
+    shown.add_argument("--all", action="store_true", help="every message (default: newest 20)")
+    shown.add_argument(
         "--limit", type=int, metavar="N", help="at most N (the newest, unless --after)"
     )
     history.add_argument("--at", type=int, metavar="P", help="as it was when P was recorded")
 
     memory = _command(commands, "memory", "show what the model is sent next", run_memory)
     memory.add_argument("conversation", metavar="CONV", help="conversation id")
-    window = memory.add_mutually_exclusive_group(required=True)
+    window = memory.add_mutually_exclusive_group()
     window.add_argument("--max-messages", type=int, metavar="N", help="a message window")
-    window.add_argument("--max-tokens", type=int, metavar="T", help="a token window")
+    window.add_argument(
+        "--max-tokens",
+        type=int,
+        metavar="T",
+        help=f"a token window (the default: {DEFAULT_MEMORY_TOKENS} tokens)",
+    )
     memory.add_argument(
         "--start-on-user", action="store_true", help="drop leading units until a user message"
     )
@@ -196,11 +221,13 @@ def run_record(args: argparse.Namespace) -> int:
     """Record one message, or every line of a JSON lines file as one atomic save."""
     if args.file is not None:
         _refuse_message_options_with_file(args)
-        lines, messages = read_message_lines(_read_file(args.file))
+        source = "stdin" if args.file == "-" else os.path.basename(args.file)
+        lines, messages = read_message_lines(_read_file(args.file), source)
         if not messages:
             raise InvalidInput("file", f"{args.file!r} holds no messages")
     else:
         lines, messages = [], [_message_from_options(args)]
+    warn_on_raw_arguments(messages, lines)
     with open_ledger(args) as ledger:
         try:
             entries = ledger.record(
@@ -223,39 +250,48 @@ def run_record(args: argparse.Namespace) -> int:
 
 def run_history(args: argparse.Namespace) -> int:
     """Print a conversation's history, or a page of it."""
-    with open_ledger(args) as ledger:
+    limit = args.limit
+    if limit is None and not args.all and not args.json and args.after is None:
+        limit = HISTORY_LIMIT
+    with open_ledger(args, must_exist=True) as ledger:
         view = ledger.history(
-            args.conversation, after=args.after, before=args.before, limit=args.limit, at=args.at
+            args.conversation, after=args.after, before=args.before, limit=limit, at=args.at
         )
+    if not view.length:
+        raise UnknownConversation(args.conversation)
     if args.json:
         _print_json_lines(entry.model_dump(mode="json") for entry in view)
         return OK
     console = _console()
-    if not view.length:
-        console.print(Text(f"conversation {args.conversation!r} has no recorded messages"))
-        return OK
-    table = Table(
-        "#",
-        "time (UTC)",
-        "role",
-        "name",
-        "content",
-        "tools",
-        "tokens",
-        title=f"{args.conversation}: {len(view)} of {view.length} messages",
-    )
+    # Columns no entry uses are left out, so the content gets what width there is.
+    names = any(entry.message.name for entry in view)
+    tools = any(entry.message.tool_calls or entry.message.tool_call_id for entry in view)
+    headers = ["#", "time (UTC)", "role", *(["name"] if names else []), "content"]
+    headers += [*(["tools"] if tools else []), "tokens"]
+    table = Table(*headers, title=f"{args.conversation}: {len(view)} of {view.length} messages")
     style_columns(table)
     for entry in view:
-        table.add_row(
+        cells = [
             str(entry.position),
-            entry.recorded_at.strftime("%Y-%m-%d %H:%M:%S"),
+            entry.recorded_at.strftime("%m-%d %H:%M:%S"),
             role_cell(entry),
-            Text(entry.message.name or ""),
-            content_cell(entry),
-            tools_cell(entry.message),
-            str(entry.tokens),
-        )
+        ]
+        if names:
+            cells.append(Text(entry.message.name or ""))
+        cells.append(content_cell(entry))
+        if tools:
+            cells.append(tools_cell(entry.message))
+        table.add_row(*cells, str(entry.tokens))
     console.print(table)
+    shown_from = view.entries[0].position if view.entries else 0
+    if args.limit is None and not args.all and shown_from > 1 and args.after is None:
+        console.print(
+            Text(
+                f"showing the newest {len(view)} of {view.length}: "
+                "--limit N for more, --all for every message",
+                style="dim",
+            )
+        )
     return OK
 
 
@@ -265,9 +301,12 @@ def run_memory(args: argparse.Namespace) -> int:
     if args.max_messages is not None:
         policy = MessageWindow(max_messages=args.max_messages, start_on_user=args.start_on_user)
     else:
-        policy = TokenWindow(max_tokens=args.max_tokens, start_on_user=args.start_on_user)
-    with open_ledger(args) as ledger:
+        tokens = DEFAULT_MEMORY_TOKENS if args.max_tokens is None else args.max_tokens
+        policy = TokenWindow(max_tokens=tokens, start_on_user=args.start_on_user)
+    with open_ledger(args, must_exist=True) as ledger:
         view = ledger.memory(args.conversation, policy, at=args.at)
+        if not view.entries and not ledger.version(args.conversation):
+            raise UnknownConversation(args.conversation)
     if args.json:
         _print_json(memory_json(view))
     else:
@@ -293,16 +332,26 @@ def run_demo(args: argparse.Namespace) -> int:
 # Wiring
 
 
-def open_ledger(args: argparse.Namespace) -> ChatLedger:
-    """Open the ledger the options name, counting tokens with the chosen tiktoken encoding."""
-    return ChatLedger.open(database_url(args.db), token_counter=token_counter(args))
+def open_ledger(args: argparse.Namespace, *, must_exist: bool = False) -> ChatLedger:
+    """Open the ledger the options name, counting tokens with the chosen tiktoken encoding.
+
+    With ``must_exist`` (every command that only reads), a SQLite file that is not there is
+    reported, never created.
+    """
+    url = database_url(args.db)
+    missing = backend_for(url).missing() if must_exist else None
+    if missing is not None:
+        raise InvalidInput(
+            "--db",
+            f"there is no database at {missing} (from {without_password(url)}): record a "
+            f"message first, or name the database with --db or ${DATABASE_URL_VARIABLE}",
+        )
+    return ChatLedger.open(url, token_counter=token_counter(args))
 
 
 def token_counter(args: argparse.Namespace) -> TokenCounter:
-    """The tiktoken counter for --encoding or --model, else cl100k_base."""
-    if args.encoding is None and args.model is None:
-        return default_token_counter()
-    return TiktokenCounter(model=args.model, encoding=args.encoding)
+    """The tiktoken counter for --encoding or --model, else cl100k_base; loaded on first use."""
+    return DeferredCounter(model=args.model, encoding=args.encoding)
 
 
 def without_password(url: str) -> str:
@@ -317,10 +366,14 @@ def without_password(url: str) -> str:
 # Input
 
 
-def read_message_lines(lines: Iterable[str]) -> tuple[list[int], list[Message]]:
+def read_message_lines(
+    lines: Iterable[str], source: str = "stdin"
+) -> tuple[list[int], list[Message]]:
     """Parse JSON lines of message objects; return each message's line number and the messages.
 
-    Raises InvalidInput naming the line and the field, before anything is recorded.
+    A line without an id gets one made of ``source`` (the file's name), the line number and
+    the line's content, so recording the same file again records nothing new. Raises
+    InvalidInput naming the line and the field, before anything is recorded.
     """
     numbers: list[int] = []
     messages: list[Message] = []
@@ -331,6 +384,8 @@ def read_message_lines(lines: Iterable[str]) -> tuple[list[int], list[Message]]:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise InvalidInput(f"line {number}", f"is not valid JSON ({exc.msg})") from None
+        if isinstance(data, dict) and "id" not in data:
+            data["id"] = line_id(source, number, text)
         try:
             message = Message.parse(data)
             # Checked here too, so an oversized message is reported with its line number.
@@ -340,6 +395,27 @@ def read_message_lines(lines: Iterable[str]) -> tuple[list[int], list[Message]]:
         numbers.append(number)
         messages.append(message)
     return numbers, messages
+
+
+def line_id(source: str, number: int, text: str) -> str:
+    """The id a file's line without one is recorded under: the same line, the same id."""
+    digest = hashlib.sha256(f"{source}\n{number}\n{text.strip()}".encode()).hexdigest()
+    return f"line-{digest[:32]}"
+
+
+def warn_on_raw_arguments(messages: Sequence[Message], lines: Sequence[int]) -> None:
+    """Say on stderr which tool calls carry arguments that are not JSON (they are kept as given)."""
+    for index, message in enumerate(messages):
+        for call in message.tool_calls:
+            try:
+                json.loads(call.arguments)
+            except ValueError:
+                where = f"line {lines[index]}: " if lines else ""
+                print(
+                    f"{PROG}: warning: {where}tool call {call.id!r} ({call.name}) has arguments "
+                    "that are not JSON; they are recorded exactly as given",
+                    file=sys.stderr,
+                )
 
 
 def _read_file(path: str) -> list[str]:
@@ -362,6 +438,8 @@ def _refuse_message_options_with_file(args: argparse.Namespace) -> None:
 
 
 def _message_from_options(args: argparse.Namespace) -> Message:
+    if args.content is None and not args.tool_call:
+        raise InvalidInput("--content", "a message needs --content, or --tool-call for a call")
     fields: dict[str, Any] = {"role": args.role}
     for option in ("content", "name", "id", "tool_call_id"):
         if getattr(args, option) is not None:

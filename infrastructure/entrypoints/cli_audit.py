@@ -16,14 +16,15 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from chatledger.domain import InvalidInput
+from chatledger.domain import InvalidInput, UnknownConversation
 from chatledger.infrastructure.ledger import ChatLedger
 from chatledger.infrastructure.services import transfer
 from chatledger.infrastructure.services.audit import ModelCall
 from chatledger.projections.memory import explain_memory
 
 Command = Callable[[argparse.Namespace], int]
-OpenLedger = Callable[[argparse.Namespace], ChatLedger]
+OpenLedger = Callable[..., ChatLedger]
+"""``open_ledger(args, must_exist=...)``: the ledger the options name."""
 OK, FAILED = 0, 1
 _DURATION = re.compile(r"(\d+)([smhd])")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
@@ -37,10 +38,16 @@ def add_commands(
     """Register the auditors' subcommands; each opens the ledger the options name."""
 
     def command(
-        commands: Any, name: str, summary: str, run: Callable[[argparse.Namespace, ChatLedger], int]
+        commands: Any,
+        name: str,
+        summary: str,
+        run: Callable[[argparse.Namespace, ChatLedger], int],
+        *,
+        reads: bool = True,
     ) -> argparse.ArgumentParser:
         def with_ledger(args: argparse.Namespace) -> int:
-            with open_ledger(args) as ledger:
+            # Only import may begin a database: the others need one with conversations in it.
+            with open_ledger(args, must_exist=reads) as ledger:
                 return run(args, ledger)
 
         return add(commands, name, summary, with_ledger)
@@ -69,7 +76,11 @@ def add_commands(
     which.add_argument("--all", action="store_true", help="every conversation")
 
     load = command(
-        commands, "import", "record an exported JSON lines file, idempotently", run_import
+        commands,
+        "import",
+        "record an exported JSON lines file, idempotently",
+        run_import,
+        reads=False,
     )
     load.add_argument("file", metavar="FILE", help="a file written by export ('-': stdin)")
 
@@ -86,6 +97,8 @@ def add_commands(
 
 def run_audit(args: argparse.Namespace, ledger: ChatLedger) -> int:
     """Per model call: the history up to it, each message marked seen or why not."""
+    if not ledger.version(args.conversation):
+        raise UnknownConversation(args.conversation)
     calls = ledger.model_calls(args.conversation)
     if args.call is not None:
         calls = [c for c in calls if c.number == args.call]
@@ -271,7 +284,9 @@ def run_retention(args: argparse.Namespace, ledger: ChatLedger) -> int:
             )
         else:
             ledger.set_legal_hold(args.conversation, None if args.release else args.hold)
-        return OK
+        return _show_retention(args, ledger)
+    if args.conversation is not None:
+        return _show_retention(args, ledger)
     now = datetime.fromisoformat(args.now) if args.now else None
     report = ledger.apply_retention(now=now, dry_run=not args.apply)
     if args.json:
@@ -284,6 +299,30 @@ def run_retention(args: argparse.Namespace, ledger: ChatLedger) -> int:
     for conversation_id, reason in report.held:
         console.print(Text(f"kept under legal hold: {conversation_id} ({reason})"))
     console.print(Text(f"{len(report.erased)} past retention, {len(report.held)} on hold"))
+    return OK
+
+
+def _show_retention(args: argparse.Namespace, ledger: ChatLedger) -> int:
+    """One conversation's retention period, legal hold and erasure, as stored now."""
+    record = ledger.conversation(args.conversation)
+    if record is None:
+        raise UnknownConversation(args.conversation)
+    settings = {
+        "conversation": record.conversation_id,
+        "retention": None if record.retention is None else str(record.retention),
+        "legal_hold": record.legal_hold,
+        "erased_at": None if record.erased_at is None else record.erased_at.isoformat(),
+    }
+    if args.json:
+        _print_json(settings)
+        return OK
+    console = Console(highlight=False)
+    kept = "forever" if record.retention is None else f"{record.retention} after its last message"
+    console.print(Text(f"{record.conversation_id}: kept {kept}"))
+    hold = "none" if record.legal_hold is None else record.legal_hold
+    console.print(Text(f"legal hold: {hold}"))
+    if record.erased_at is not None:
+        console.print(Text(f"erased at {record.erased_at.isoformat()}"))
     return OK
 
 
@@ -303,6 +342,9 @@ def _with_progress(label: str, total: int | None, work: Callable[[Callable[[], N
         TimeElapsedColumn(),
         console=Console(stderr=True),
         transient=True,
+        # The work writes to stdout (export's JSON lines): a live display must not capture it.
+        redirect_stdout=False,
+        redirect_stderr=False,
     ) as progress:
         task = progress.add_task(label, total=total)
         return work(lambda: progress.advance(task))

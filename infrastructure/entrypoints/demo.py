@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
+import sys
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -197,16 +200,38 @@ def render(report: DemoReport, url: str, console: Console) -> None:
     )
     # Just before the prompt changed: a point in time where the old prompt was in force.
     before_change = max(e.position for e in report.history if e.message.role == "system") - 1
+    cli, activate = invoked_as()
+    conversation = report.conversation_id
     console.print(
         Text(
-            f"Explore it:\n  chatledger history {report.conversation_id}\n"
-            f"  chatledger memory {report.conversation_id} --max-tokens {report.budget} "
-            f"--at {before_change}\n"
-            f"  chatledger audit {report.conversation_id}\n"
-            f"  chatledger verify {report.conversation_id}",
+            f"Explore it:\n  {cli} history {conversation}\n"
+            f"  {cli} memory {conversation} --max-tokens {report.budget} --at {before_change}\n"
+            f"  {cli} audit {conversation}\n"
+            f"  {cli} verify {conversation}" + (f"\n({activate})" if activate else ""),
             style="dim",
         )
     )
+
+
+def invoked_as() -> tuple[str, str]:
+    """How to run chatledger again from here, and how to put it on PATH if it is not there.
+
+    After ``make demo`` the command lives in ``.venv/bin``, which is not on PATH: the demo
+    says so rather than suggest a command the shell cannot find.
+    """
+    script = Path(sys.argv[0])
+    on_path = shutil.which("chatledger")
+    if script.name != "chatledger":
+        return "chatledger", ""
+    if on_path is not None and Path(on_path).resolve() == script.resolve():
+        return "chatledger", ""
+    try:
+        shown = str(script.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        shown = str(script.resolve())
+    activate = script.resolve().parent / "activate"
+    hint = f"or run `. {activate}` to put chatledger on PATH" if activate.exists() else ""
+    return shown, hint
 
 
 def _history_table(report: DemoReport) -> Table:

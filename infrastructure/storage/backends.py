@@ -37,6 +37,10 @@ class Backend:
         """Our SQL tables in the application's database; None where there is no SQL database."""
         return None
 
+    def missing(self) -> str | None:
+        """Where the database should be, if it is known not to exist yet; else None."""
+        return None
+
     def key_store(self, datastore: Any) -> KeyStore:
         """Where the conversations' data keys live: a table beside the events, or memory."""
         tables = self.tables(datastore)
@@ -49,6 +53,13 @@ class MemoryBackend(Backend):
 
 class SQLiteBackend(Backend):
     """One SQLite file: the embedded default."""
+
+    def missing(self) -> str | None:
+        """The file's absolute path when there is no file there yet."""
+        name = self.env["SQLITE_DBNAME"]
+        if name == ":memory:" or Path(name).expanduser().exists():
+            return None
+        return str(Path(name).expanduser().resolve())
 
     def tables(self, datastore: Any) -> SQLTables | None:
         """Tables in the same SQLite file as the events."""

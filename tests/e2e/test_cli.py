@@ -213,17 +213,21 @@ def test_a_stale_expected_version_exits_1_and_records_nothing(tmp_path: Path, db
     assert len(json_lines(chatledger("--db", db, "--json", "history", "c1", cwd=tmp_path))) == 1
 
 
-def test_an_unknown_conversation_has_an_empty_history(tmp_path: Path, db: str) -> None:
+def test_an_unknown_conversation_is_an_error_that_names_it(tmp_path: Path, db: str) -> None:
+    record(tmp_path, db, "somebody", {"role": "user", "content": "hi"})
+
     result = chatledger("--db", db, "history", "nobody", cwd=tmp_path)
 
-    assert result.returncode == 0
-    assert "no recorded messages" in result.stdout
+    assert result.returncode == 1
+    assert "conversation 'nobody' has no recorded messages" in result.stderr
 
 
 def test_an_unknown_conversation_has_no_json_lines(tmp_path: Path, db: str) -> None:
+    record(tmp_path, db, "somebody", {"role": "user", "content": "hi"})
+
     result = chatledger("--db", db, "--json", "history", "nobody", cwd=tmp_path)
 
-    assert result.returncode == 0
+    assert result.returncode == 1
     assert result.stdout == ""
 
 
@@ -292,11 +296,13 @@ def test_the_memory_table_has_a_footer_of_total_tokens(tmp_path: Path, db: str) 
     assert result.stdout.rstrip().splitlines()[-2].split()[-2] == str(tokens)
 
 
-def test_memory_needs_a_window(tmp_path: Path, db: str) -> None:
-    result = chatledger("--db", db, "memory", "c1", cwd=tmp_path)
+def test_memory_without_a_window_uses_a_4000_token_window(tmp_path: Path, db: str) -> None:
+    record(tmp_path, db, "c1", {"role": "user", "content": "hi"})
 
-    assert result.returncode == 2
-    assert "--max-messages" in result.stderr
+    result = chatledger("--db", db, "--json", "memory", "c1", cwd=tmp_path)
+
+    assert result.returncode == 0
+    assert json.loads(result.stdout)["policy"]["max_tokens"] == 4000
 
 
 def test_a_window_below_one_exits_2_naming_the_field(tmp_path: Path, db: str) -> None:
@@ -336,8 +342,9 @@ def test_an_encoding_not_available_offline_exits_1_saying_how_to_fix_it(
     env = {"CHATLEDGER_TIKTOKEN_DIR": str(empty), "TIKTOKEN_CACHE_DIR": str(empty)}
 
     result = chatledger(
-        "--db", db, "--encoding", "o200k_base", "history", "c1", cwd=tmp_path, env=env
-    )
+        "--db", db, "--encoding", "o200k_base", "record", "c1", "--role", "user",
+        "--content", "hi", cwd=tmp_path, env=env,
+    )  # fmt: skip
 
     assert result.returncode == 1
     assert "CHATLEDGER_TIKTOKEN_DIR" in result.stderr
