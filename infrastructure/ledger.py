@@ -36,6 +36,8 @@ from chatledger.infrastructure.storage.tables import SQLTables
 from chatledger.projections import HistoryEntry, HistoryView, MemoryView, Policy
 
 OPEN_ATTEMPTS = 5
+INVALID_SCHEMA_NAME = "3F000"
+"""PostgreSQL's SQLSTATE for a schema that does not exist."""
 
 
 class ChatLedger:
@@ -301,7 +303,15 @@ def open_application(backend: Backend) -> LedgerApplication:
     for attempt in range(OPEN_ATTEMPTS):
         try:
             return LedgerApplication(backend)
-        except (DatabaseError, sqlite3.OperationalError):
+        except (DatabaseError, sqlite3.OperationalError) as exc:
+            if getattr(exc.__cause__, "sqlstate", None) == INVALID_SCHEMA_NAME:
+                schema = backend.env.get("POSTGRES_SCHEMA", "")
+                raise InvalidInput(
+                    "url",
+                    f"the schema {schema!r} does not exist in database "
+                    f"{backend.env.get('POSTGRES_DBNAME', '')!r}: create it first "
+                    f"(CREATE SCHEMA {schema}), or leave ?schema= out for the default",
+                ) from None
             # Ledgers opened at once on a new database race to create its tables (PostgreSQL
             # reports duplicate catalogue rows or concurrent updates; SQLite, a lock while one
             # switches the file to WAL); the loser finds them there on the next try.

@@ -271,7 +271,7 @@ def run_history(args: argparse.Namespace) -> int:
     table = Table(*headers, title=f"{args.conversation}: {len(view)} of {view.length} messages")
     style_columns(table)
     for entry in view:
-        cells = [
+        cells: list[str | Text] = [
             str(entry.position),
             entry.recorded_at.strftime("%m-%d %H:%M:%S"),
             role_cell(entry),

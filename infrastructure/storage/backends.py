@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -115,7 +116,8 @@ def database_url(explicit: str | None = None) -> str:
 
 
 def _sqlite_env(url: str) -> dict[str, str]:
-    path = url[len("sqlite://") :]
+    path, _, query = url[len("sqlite://") :].partition("?")
+    _options(query, {}, "SQLite")
     if not path.startswith("/") or path == "/":
         raise InvalidInput(
             "url", f"a SQLite URL names a file: sqlite:///path/to/file.db, got {url!r}"
@@ -135,8 +137,43 @@ def _sqlite_env(url: str) -> dict[str, str]:
     }
 
 
+POSTGRES_OPTIONS = {
+    "host": "the server's host name, or a Unix socket's directory",
+    "port": "the server's port",
+    "dbname": "the database",
+    "user": "the user to connect as",
+    "password": "the user's password",
+    "schema": "the schema our tables live in (it must exist)",
+    "pool_size": "connections kept open",
+    "max_overflow": "connections opened beyond pool_size under load",
+    "lock_timeout": "seconds a write waits for a lock (0: no limit)",
+    "connect_timeout": "seconds to wait for the server",
+}
+"""Every option a PostgreSQL URL may carry, and what it sets."""
+_WHOLE_NUMBER_OPTIONS = ("port", "pool_size", "max_overflow", "lock_timeout", "connect_timeout")
+
+
+def _options(query: str, known: dict[str, str], kind: str) -> dict[str, str]:
+    """A URL's query options, each one known: a typo is an error, never silently ignored."""
+    options = {key: values[-1] for key, values in parse_qs(query, keep_blank_values=True).items()}
+    for key in options:
+        if key not in known:
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            choices = ", ".join(known) if known else "none"
+            raise InvalidInput(
+                "url", f"unknown option {key!r} in the {kind} URL: {hint}options are {choices}"
+            )
+    for key in _WHOLE_NUMBER_OPTIONS:
+        if key in options and not options[key].isdigit():
+            raise InvalidInput(
+                "url", f"option {key!r} must be a whole number, got {options[key]!r}"
+            )
+    return options
+
+
 def _postgres_env(netloc: str, path: str, query: str) -> dict[str, str]:
-    options = {key: values[-1] for key, values in parse_qs(query).items()}
+    options = _options(query, POSTGRES_OPTIONS, "PostgreSQL")
     userinfo, _, hostport = netloc.rpartition("@")
     user, _, password = userinfo.partition(":")
     host, _, port = hostport.partition(":")

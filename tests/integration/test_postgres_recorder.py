@@ -9,7 +9,7 @@ import pytest
 from eventsourcing.persistence import IntegrityError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 
-from chatledger.domain import Message
+from chatledger.domain import InvalidInput, Message
 from chatledger.infrastructure import ChatLedger
 from chatledger.infrastructure.storage.recorders import MAX_VALUES_ROWS, PostgresRecorder
 from tests.fakes import FakeTokenCounter
@@ -120,3 +120,16 @@ def test_selecting_a_range_returns_what_the_library_returns(postgres_url: str) -
                             **ranges,
                         )
                         assert ours == library, ranges
+
+
+def test_a_schema_that_does_not_exist_is_named_with_how_to_make_it(
+    postgres_server_url: str,
+) -> None:
+    separator = "&" if "?" in postgres_server_url else "?"
+
+    with pytest.raises(InvalidInput) as raised:
+        ChatLedger.open(f"{postgres_server_url}{separator}schema=nosuchschema")
+
+    assert raised.value.field == "url"
+    assert "the schema 'nosuchschema' does not exist" in raised.value.problem
+    assert "CREATE SCHEMA nosuchschema" in raised.value.problem
