@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -135,6 +137,33 @@ def test_a_retry_carrying_the_message_id_returns_the_original(acme: httpx.Client
 
     assert retry.status_code == 200
     assert retry.json()["entries"] == first.json()["entries"]
+
+
+def race(pool: ThreadPoolExecutor, clients: list[httpx.Client], message: object) -> list[Any]:
+    """Each client posts ``message`` at once, released together by a barrier."""
+    start = threading.Barrier(len(clients))
+
+    def send(client: httpx.Client) -> httpx.Response:
+        start.wait(timeout=30)
+        return client.post("/v1/conversations/race/messages", json=message)
+
+    return list(pool.map(send, clients))
+
+
+def test_of_identical_concurrent_requests_exactly_one_answers_201(server: Running) -> None:
+    clients = [server.client("acme") for _ in range(8)]
+    for client in clients:
+        client.get("/healthz")  # connected before the race starts
+    with ThreadPoolExecutor(max_workers=len(clients)) as pool:
+        rounds = [race(pool, clients, {**USER, "id": f"race-{n}"}) for n in range(20)]
+    for client in clients:
+        client.close()
+
+    for responses in rounds:
+        statuses = sorted(response.status_code for response in responses)
+        assert statuses == [200] * 7 + [201], [r.text for r in responses]
+        assert len({response.text for response in responses}) == 1
+    assert server.ledger.version("acme:race") == 20
 
 
 def test_an_idempotency_key_reused_for_other_content_is_409(
