@@ -419,6 +419,21 @@ def test_the_openapi_schema_is_served_and_lists_every_endpoint(acme: httpx.Clien
     assert {"HTTPBearer", "APIKeyCookie"} <= set(schema["components"]["securitySchemes"])
 
 
+def test_no_docs_page_loads_scripts_from_a_cdn_and_the_schema_still_serves(
+    acme: httpx.Client,
+) -> None:
+    docs = acme.get("/docs")
+    page = acme.get("/")
+    schema = acme.get("/openapi.json")
+
+    assert docs.status_code == 404
+    for served in (docs.text, page.text):
+        assert "http://" not in served
+        assert "https://" not in served
+    assert schema.status_code == 200
+    assert schema.json()["paths"]
+
+
 def test_a_conversation_listing_pages_in_id_order(acme: httpx.Client) -> None:
     for conversation in ("c", "a", "b"):
         acme.post(f"/v1/conversations/{conversation}/messages", json=USER)

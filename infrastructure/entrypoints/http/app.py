@@ -54,7 +54,9 @@ def create_app(
         title="chatledger",
         version="1",
         description=DESCRIPTION,
-        docs_url="/docs",
+        # FastAPI's docs pages load their scripts from a public CDN at a floating version:
+        # nothing this service serves may run code from another host. The schema stays.
+        docs_url=None,
         redoc_url=None,
     )
     app.state.service = Service(
