@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -66,7 +67,10 @@ def page(chromium: Browser, server: Running) -> Iterator[Page]:
     context = chromium.new_context(base_url=server.url, viewport={"width": 1440, "height": 1000})
     opened = context.new_page()
     opened.goto("/")
-    expect(opened.locator("#conversation-id")).not_to_have_text("…")
+    # Opening the page starts no session; starting a conversation, a first write, does.
+    expect(opened.locator("#conversation-id")).to_have_text("none yet")
+    opened.click("#new-conversation")
+    expect(opened.locator("#conversation-id")).to_have_text(re.compile(r"^chat-"))
     yield opened
     context.close()
 
@@ -90,6 +94,20 @@ def test_a_posted_message_appears_in_the_history(page: Page) -> None:
 
     expect(page.locator("#history .entry").last).to_contain_text("Hello from Chromium")
     expect(page.locator("#history-length")).to_have_text("1 messages")
+
+
+def test_the_first_message_sent_starts_the_session(chromium: Browser, server: Running) -> None:
+    context = chromium.new_context(base_url=server.url)
+    page = context.new_page()
+    page.goto("/")
+    expect(page.locator("#conversation-id")).to_have_text("none yet")
+
+    send(page, "My first words")
+
+    expect(page.locator("#history .entry").last).to_contain_text("My first words")
+    conversation = page.locator("#conversation-id").inner_text()
+    context.close()
+    assert server.ledger.version(f"web:{conversation}") == 1
 
 
 def test_the_page_keeps_its_conversation_when_reloaded(page: Page, server: Running) -> None:

@@ -26,19 +26,37 @@ def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Running]:
         yield started
 
 
+def open_page(client: httpx.Client) -> httpx.Response:
+    """Open the page and start a conversation, as its script does on the first write."""
+    client.get("/").raise_for_status()
+    started = client.post("/v1/session/conversations")
+    started.raise_for_status()
+    return started
+
+
 @pytest.fixture
 def browser(server: Running) -> Iterator[httpx.Client]:
-    """A browser that opened the page: it holds a session cookie."""
+    """A browser that opened the page and started a conversation: it holds a session cookie."""
     with httpx.Client(base_url=server.url, timeout=30) as client:
-        client.get("/").raise_for_status()
+        open_page(client)
         yield client
 
 
 @contextmanager
 def other_browser(server: Running) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=server.url, timeout=30) as client:
-        client.get("/").raise_for_status()
+        open_page(client)
         yield client
+
+
+def stored_sessions(server: Running) -> int:
+    """How many sessions the server's table holds."""
+    tables = server.ledger.tables
+    assert tables is not None
+    with tables.transaction() as cursor:
+        cursor.execute(f"SELECT COUNT(*) AS n FROM {tables.name('sessions')}")
+        count: int = cursor.fetchone()["n"]
+    return count
 
 
 def current(client: httpx.Client) -> str:
@@ -46,8 +64,35 @@ def current(client: httpx.Client) -> str:
     return conversation
 
 
-def test_the_page_sets_an_httponly_samesite_lax_session_cookie(server: Running) -> None:
-    response = httpx.get(f"{server.url}/")
+def test_opening_the_page_stores_no_session(server: Running) -> None:
+    pages = [httpx.get(f"{server.url}/", timeout=30) for _ in range(50)]
+
+    assert [page.status_code for page in pages] == [200] * 50
+    assert not any("set-cookie" in page.headers for page in pages)
+    assert stored_sessions(server) == 0
+
+
+def test_a_write_without_a_session_starts_none(server: Running) -> None:
+    response = httpx.post(f"{server.url}/v1/conversations/mine/messages", json=USER)
+
+    assert response.status_code == 401
+    assert response.json()["field"] == "Authorization"
+    assert "set-cookie" not in response.headers
+    assert stored_sessions(server) == 0
+
+
+def test_starting_a_conversation_starts_the_session(server: Running) -> None:
+    with httpx.Client(base_url=server.url) as page:
+        started = open_page(page)
+        session = page.get("/v1/session").json()
+
+    assert started.status_code == 201
+    assert session["conversations"] == [started.json()["conversation"]]
+    assert stored_sessions(server) == 1
+
+
+def test_the_session_cookie_is_httponly_and_samesite_lax(server: Running) -> None:
+    response = httpx.post(f"{server.url}/v1/session/conversations")
 
     cookie = response.headers["set-cookie"]
     assert cookie.startswith(f"{COOKIE_NAME}=")
@@ -60,7 +105,7 @@ def test_the_page_sets_an_httponly_samesite_lax_session_cookie(server: Running) 
 
 def test_cookies_are_secure_when_configured(sqlite_url: str) -> None:
     with running(sqlite_url, page_tenant="web", secure_cookies=True) as server:
-        response = httpx.get(f"{server.url}/")
+        response = httpx.post(f"{server.url}/v1/session/conversations")
 
     assert "Secure" in response.headers["set-cookie"]
 
@@ -93,7 +138,7 @@ def test_a_tampered_cookie_starts_a_new_session(server: Running, browser: httpx.
 
     with httpx.Client(base_url=server.url) as forger:
         api = forger.get(f"/v1/conversations/{conversation}/history", headers=tampered)
-        page = forger.get("/", headers=tampered)
+        page = forger.post("/v1/session/conversations", headers=tampered)
         fresh = {"Cookie": f"{COOKIE_NAME}={page.cookies[COOKIE_NAME]}"}
         new = forger.get("/v1/session", headers=fresh).json()["conversation"]
 
@@ -186,10 +231,15 @@ def test_without_a_page_tenant_the_page_starts_no_session(sqlite_url: str) -> No
     with running(sqlite_url) as server, httpx.Client(base_url=server.url) as page:
         response = page.get("/")
         session = page.get("/v1/session")
+        started = page.post("/v1/session/conversations")
 
     assert response.status_code == 200
     assert "set-cookie" not in response.headers
     assert session.status_code == 401
+    assert session.json()["anonymous_writes"] is False
+    assert started.status_code == 401
+    assert started.json()["field"] == "Authorization"
+    assert "set-cookie" not in started.headers
 
 
 def test_signing_out_forgets_the_session(browser: httpx.Client) -> None:

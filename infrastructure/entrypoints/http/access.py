@@ -17,9 +17,14 @@ from chatledger.infrastructure.entrypoints.http.service import Service, service
 from chatledger.infrastructure.entrypoints.http.sessions import COOKIE_NAME, Session
 from chatledger.infrastructure.entrypoints.http.tenants import CONVERSATION_ID, ledger_id
 
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+"""Methods that change nothing: every other one is a write."""
+
 _bearer = HTTPBearer(auto_error=False, description="A tenant's API key: `chatledger tenant add`")
 _cookie = APIKeyCookie(
-    name=COOKIE_NAME, auto_error=False, description="A browser session, started by GET /"
+    name=COOKIE_NAME,
+    auto_error=False,
+    description="A browser session, started by signing in or by its first write",
 )
 
 
@@ -47,22 +52,50 @@ def read_session(svc: Service, cookie: str | None) -> tuple[str, Session] | None
     return None if session is None else (session_id, session)
 
 
-def authenticate(
+def identify(
     svc: Annotated[Service, Depends(service)],
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     cookie: Annotated[str | None, Depends(_cookie)],
-) -> Principal:
-    """The caller, by API key first, else by session cookie; 401 when neither holds."""
+) -> Principal | None:
+    """The caller, by API key first, else by session cookie; None when neither is sent.
+
+    A key that is not valid is 401; a cookie that is not valid is ignored, as if not sent.
+    """
     if bearer is not None:
         tenant = svc.tenants.tenant_for(bearer.credentials)
         if tenant is None:
-            raise _unauthorized("the API key is not valid", 'Bearer error="invalid_token"')
+            raise _unauthorized(
+                "the API key is not valid", 'Bearer error="invalid_token"', field="Authorization"
+            )
         return Principal(tenant)
     found = read_session(svc, cookie)
-    if found is not None:
-        session_id, session = found
-        return Principal(session.tenant, session_id, session)
-    raise _unauthorized("send Authorization: Bearer <API key>, or open / for a session", "Bearer")
+    if found is None:
+        return None
+    session_id, session = found
+    return Principal(session.tenant, session_id, session)
+
+
+def authenticate(
+    principal: Annotated[Principal | None, Depends(identify)],
+    request: Request,
+    svc: Annotated[Service, Depends(service)],
+) -> Principal:
+    """The caller, by API key first, else by session cookie; 401 naming what is missing."""
+    if principal is not None:
+        return principal
+    if request.method in SAFE_METHODS:
+        detail = "send Authorization: Bearer <API key>, or sign in on the page at /"
+    elif svc.page_tenant is None:
+        detail = (
+            "this server takes no anonymous writes: send Authorization: Bearer <API key>, "
+            "or sign in on the page at /"
+        )
+    else:
+        detail = (
+            "send Authorization: Bearer <API key>, "
+            "or start a page session first: POST /v1/session/conversations"
+        )
+    raise _unauthorized(detail, "Bearer", field="Authorization")
 
 
 @dataclass(frozen=True)
@@ -104,8 +137,10 @@ def existing_conversation(
     return conversation
 
 
-def _unauthorized(detail: str, challenge: str) -> ProblemError:
-    return ProblemError(401, "unauthorized", detail, headers={"WWW-Authenticate": challenge})
+def _unauthorized(detail: str, challenge: str, field: str | None = None) -> ProblemError:
+    return ProblemError(
+        401, "unauthorized", detail, field=field, headers={"WWW-Authenticate": challenge}
+    )
 
 
 def is_local(request: Request) -> bool:

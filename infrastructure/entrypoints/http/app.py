@@ -23,8 +23,10 @@ DESCRIPTION = """\
 A conversation store for LLM apps: every message an immutable event, every view a projection.
 
 Authenticate with `Authorization: Bearer <API key>` (`chatledger tenant add NAME` makes one), or
-with the browser session cookie that `GET /` sets. Errors are `application/problem+json`
-(RFC 9457); invalid input names the offending `field`.
+with the browser session cookie that signing in (`POST /v1/session`) sets; on a server that
+takes anonymous writes, a browser's first write (`POST /v1/session/conversations`) sets one too.
+Opening the page (`GET /`) starts no session. Errors are `application/problem+json` (RFC 9457);
+invalid input names the offending `field`.
 """
 
 
@@ -44,7 +46,9 @@ def create_app(
         session_secret: signs session cookies (at least 16 bytes; keep it across restarts to
             keep sessions).
         secure_cookies: mark cookies Secure; None marks them on every host but localhost.
-        page_tenant: the tenant of anonymous page sessions; None makes the page ask for a key.
+        page_tenant: lets browsers write without an API key (anonymous writes): a browser's
+            first write, starting a conversation, starts a session in this tenant. None (the
+            default) takes no anonymous writes: they are 401, and the page asks for a key.
         max_body_bytes: larger request bodies get 413 before anything parses them.
     """
     if page_tenant is not None:

@@ -1,4 +1,8 @@
-"""The history page and its browser session: served at /, bound to a tenant by a cookie."""
+"""The history page and its browser session: served at /, bound to a tenant by a cookie.
+
+Opening the page stores nothing. A session starts when the browser signs in with an API key,
+or, on a server that takes anonymous writes, when it starts its first conversation.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ from chatledger.domain import UnknownConversation
 from chatledger.infrastructure.entrypoints.http.access import (
     Principal,
     authenticate,
+    identify,
     is_local,
     read_session,
 )
@@ -39,27 +44,40 @@ PAGE_HEADERS = {
 
 
 @router.get("/", include_in_schema=False)
-def page(request: Request, svc: Annotated[Service, Depends(service)]) -> Response:
-    """The history page; a browser without a valid session cookie gets a new session."""
+def page() -> Response:
+    """The history page. It starts no session: signing in, or a first write, does."""
     html = (
         resources.files("chatledger.infrastructure.entrypoints.http")
         .joinpath("static/index.html")
         .read_text("utf-8")
     )
-    response = HTMLResponse(html, headers=PAGE_HEADERS)
-    if read_session(svc, request.cookies.get(COOKIE_NAME)) is None and svc.page_tenant:
-        session = Session(tenant=svc.page_tenant).started(new_conversation_id())
-        start_session(request, response, svc, session)
-    return response
+    return HTMLResponse(html, headers=PAGE_HEADERS)
 
 
 session_router = APIRouter(prefix="/v1/session", tags=["browser session"])
 
 
 @session_router.get("")
-def current_session(principal: Annotated[Principal, Depends(authenticate)]) -> SessionOut:
-    """The browser session: its tenant and the conversation its page shows."""
-    return session_out(_session(principal))
+def current_session(
+    principal: Annotated[Principal | None, Depends(identify)],
+    svc: Annotated[Service, Depends(service)],
+) -> SessionOut:
+    """The browser session: its tenant and the conversation its page shows.
+
+    Without one, the 401 problem says in ``anonymous_writes`` whether this server lets the
+    page start one by writing (POST /v1/session/conversations), or only by signing in.
+    """
+    if principal is None or principal.session is None:
+        anonymous = svc.page_tenant is not None
+        raise ProblemError(
+            401,
+            "unauthorized",
+            "no browser session: sign in with an API key (POST /v1/session)"
+            + (", or start a conversation (POST /v1/session/conversations)" if anonymous else ""),
+            field="cookie",
+            anonymous_writes=anonymous,
+        )
+    return session_out(principal.session)
 
 
 @session_router.post("")
@@ -93,10 +111,29 @@ def sign_out(
 
 @session_router.post("/conversations", status_code=201)
 def start_conversation(
-    principal: Annotated[Principal, Depends(authenticate)],
+    request: Request,
+    response: Response,
+    principal: Annotated[Principal | None, Depends(identify)],
     svc: Annotated[Service, Depends(service)],
 ) -> SessionOut:
-    """Start a new conversation and show it on the page."""
+    """Start a new conversation and show it on the page.
+
+    A browser without a session starts one here, its first write, if the server takes
+    anonymous writes; else it must sign in first.
+    """
+    if principal is None:
+        if svc.page_tenant is None:
+            raise ProblemError(
+                401,
+                "unauthorized",
+                "this server takes no anonymous writes: sign in with an API key "
+                "(POST /v1/session), or send Authorization: Bearer <API key>",
+                field="Authorization",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        session = Session(tenant=svc.page_tenant).started(new_conversation_id())
+        start_session(request, response, svc, session)
+        return session_out(session)
     session = _session(principal).started(new_conversation_id())
     assert principal.session_id is not None
     svc.sessions.put(principal.session_id, session)
@@ -157,6 +194,9 @@ def session_out(session: Session) -> SessionOut:
 def _session(principal: Principal) -> Session:
     if principal.session is None:
         raise ProblemError(
-            401, "unauthorized", "this needs a browser session: open / first", field="cookie"
+            401,
+            "unauthorized",
+            "this needs a browser session: sign in on the page at / first",
+            field="cookie",
         )
     return principal.session

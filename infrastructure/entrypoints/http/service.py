@@ -22,7 +22,7 @@ class Service:
     secure_cookies: bool | None
     """None: Secure on every host but localhost."""
     page_tenant: str | None
-    """The tenant of anonymous page sessions; None: the page asks for an API key."""
+    """The tenant of anonymous page sessions (anonymous writes); None: none are taken."""
 
 
 def service(request: Request) -> Service:
