@@ -17,7 +17,6 @@ from chatledger.infrastructure.storage.backends import database_url
 
 SESSION_SECRET_VARIABLE = "CHATLEDGER_SESSION_SECRET"
 DEFAULT_PAGE_TENANT = "web"
-LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 OK, FAILED, BAD_INPUT = 0, 1, 2
 
 
@@ -30,10 +29,17 @@ def serve_main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=8000, help="port to listen on")
     parser.add_argument(
+        "--allow-anonymous-writes",
+        action="store_true",
+        help="let browsers without an API key write: the page then starts sessions of its own, "
+        "in the --page-tenant tenant, on its first write. Off by default, on every host: "
+        "without it a write with no API key or signed-in session is 401",
+    )
+    parser.add_argument(
         "--page-tenant",
         metavar="NAME",
-        help=f"tenant of anonymous page sessions (default: {DEFAULT_PAGE_TENANT!r} on a loopback "
-        "host, none elsewhere: the page then asks for an API key)",
+        help=f"tenant of anonymous page sessions, with --allow-anonymous-writes "
+        f"(default: {DEFAULT_PAGE_TENANT!r})",
     )
     parser.add_argument(
         "--secure-cookies",
@@ -48,11 +54,12 @@ def serve_main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else BAD_INPUT
+    if args.page_tenant is not None and not args.allow_anonymous_writes:
+        print("chatledger serve: --page-tenant needs --allow-anonymous-writes", file=sys.stderr)
+        return BAD_INPUT
     import uvicorn
 
-    page_tenant = args.page_tenant
-    if page_tenant is None and args.host in LOOPBACK:
-        page_tenant = DEFAULT_PAGE_TENANT
+    page_tenant = (args.page_tenant or DEFAULT_PAGE_TENANT) if args.allow_anonymous_writes else None
     try:
         ledger = ChatLedger.open(database_url(args.db))
         app = create_app(
