@@ -8,9 +8,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from fastapi import FastAPI
+from fastapi.responses import HTMLResponse
+from playwright.sync_api import APIResponse, Browser, Page, expect, sync_playwright
 
-from tests.e2e.test_http_server import Running, running
+from tests.e2e.test_http_server import Running, running, serving
 
 CHROMIUM = Path("/usr/bin/chromium")
 LAUNCH_ARGS = [
@@ -75,10 +77,16 @@ def page(chromium: Browser, server: Running) -> Iterator[Page]:
     context.close()
 
 
-def seed(page: Page) -> str:
+def write(page: Page, server: Running, path: str, data: object) -> APIResponse:
+    """Write through the page's session, with what its own script sends: Origin and token."""
+    token = page.request.get("/v1/session").json()["csrf_token"]
+    return page.request.post(path, data=data, headers={"Origin": server.url, "X-CSRF-Token": token})
+
+
+def seed(page: Page, server: Running) -> str:
     """Record a conversation into the page's own, through its session; return its id."""
     conversation = page.locator("#conversation-id").inner_text()
-    response = page.request.post(f"/v1/conversations/{conversation}/messages", data=SEED)
+    response = write(page, server, f"/v1/conversations/{conversation}/messages", SEED)
     assert response.status == 201, response.text()
     page.reload()
     return conversation
@@ -122,8 +130,10 @@ def test_the_page_keeps_its_conversation_when_reloaded(page: Page, server: Runni
     assert server.ledger.version(f"web:{conversation}") == 1
 
 
-def test_tool_calls_fold_under_their_call_and_prompt_changes_are_marked(page: Page) -> None:
-    seed(page)
+def test_tool_calls_fold_under_their_call_and_prompt_changes_are_marked(
+    page: Page, server: Running
+) -> None:
+    seed(page, server)
 
     history = page.locator("#history")
     expect(history.locator("> .entry")).to_have_count(7)  # the tool result sits in its call
@@ -136,10 +146,12 @@ def test_tool_calls_fold_under_their_call_and_prompt_changes_are_marked(page: Pa
 def test_the_memory_panel_shows_what_the_model_saw_and_why_not(
     page: Page, server: Running, tmp_path: Path
 ) -> None:
-    conversation = seed(page)
-    page.request.post(
+    conversation = seed(page, server)
+    write(
+        page,
+        server,
         f"/v1/conversations/{conversation}/model-calls",
-        data={"model": "gpt-4o", "policy": {"kind": "message_window", "max_messages": 4}},
+        {"model": "gpt-4o", "policy": {"kind": "message_window", "max_messages": 4}},
     )
     send(page, "And tomorrow?")
     expect(page.locator("#history .entry").last).to_contain_text("And tomorrow?")
@@ -162,11 +174,13 @@ def test_the_memory_panel_shows_what_the_model_saw_and_why_not(
     assert shot.stat().st_size > 10_000
 
 
-def test_a_recorded_model_call_shows_the_view_it_was_sent(page: Page) -> None:
-    conversation = seed(page)
-    page.request.post(
+def test_a_recorded_model_call_shows_the_view_it_was_sent(page: Page, server: Running) -> None:
+    conversation = seed(page, server)
+    write(
+        page,
+        server,
         f"/v1/conversations/{conversation}/model-calls",
-        data={"model": "gpt-4o", "policy": {"kind": "message_window", "max_messages": 3}},
+        {"model": "gpt-4o", "policy": {"kind": "message_window", "max_messages": 3}},
     )
     send(page, "One more thing")
     expect(page.locator("#history .entry").last).to_contain_text("One more thing")
@@ -177,3 +191,27 @@ def test_a_recorded_model_call_shows_the_view_it_was_sent(page: Page) -> None:
     summary = page.locator("#memory-summary")
     expect(summary).to_contain_text("At position 8: 3 messages")
     expect(page.locator("#memory-entries .entry")).to_have_count(8)
+
+
+LURE = """<!doctype html><title>lure</title><script>
+fetch("TARGET/v1/session/conversations", {method: "POST", credentials: "include", mode: "no-cors"})
+  .then(() => { document.title = "sent"; }, () => { document.title = "failed"; });
+</script>"""
+"""A page of another origin that makes the browser write with its session cookie."""
+
+
+def test_a_page_on_another_port_cannot_write_with_the_session_cookie(
+    page: Page, server: Running
+) -> None:
+    before = page.request.get("/v1/session").json()["conversations"]
+    attacker = FastAPI()
+
+    @attacker.get("/")
+    def lure() -> HTMLResponse:
+        return HTMLResponse(LURE.replace("TARGET", server.url))
+
+    with serving(attacker) as lure_url:
+        page.goto(lure_url)
+        expect(page).to_have_title("sent")
+
+    assert page.request.get("/v1/session").json()["conversations"] == before

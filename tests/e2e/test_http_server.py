@@ -198,7 +198,9 @@ def test_serve_allow_anonymous_writes_lets_a_browser_write_in_the_page_tenant(
         started = browser.post("/v1/session/conversations")
         conversation = started.json()["conversation"]
         posted = browser.post(
-            f"/v1/conversations/{conversation}/messages", json={"role": "user", "content": "hi"}
+            f"/v1/conversations/{conversation}/messages",
+            json={"role": "user", "content": "hi"},
+            headers={"Origin": server.url, "X-CSRF-Token": started.json()["csrf_token"]},
         )
 
     assert (started.status_code, posted.status_code) == (201, 201)

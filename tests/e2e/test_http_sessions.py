@@ -26,12 +26,33 @@ def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Running]:
         yield started
 
 
+OTHER_ORIGIN = "http://127.0.0.1:1"
+"""A page on another port of the same host: the same site, so the browser sends the cookie."""
+
+
+def origin_of(client: httpx.Client) -> str:
+    return str(client.base_url).rstrip("/")
+
+
 def open_page(client: httpx.Client) -> httpx.Response:
-    """Open the page and start a conversation, as its script does on the first write."""
+    """Open the page and start a conversation, as its script does on the first write.
+
+    The client then sends what the page's own writes carry: its Origin and the CSRF token.
+    """
     client.get("/").raise_for_status()
-    started = client.post("/v1/session/conversations")
+    started = client.post("/v1/session/conversations", headers={"Origin": origin_of(client)})
     started.raise_for_status()
+    client.headers.update(
+        {"Origin": origin_of(client), "X-CSRF-Token": started.json()["csrf_token"]}
+    )
     return started
+
+
+@contextmanager
+def cookie_only(server: Running, browser: httpx.Client) -> Iterator[httpx.Client]:
+    """What a page of another origin can make the browser send: the cookie, but no token."""
+    with httpx.Client(base_url=server.url, cookies=browser.cookies, timeout=30) as client:
+        yield client
 
 
 @pytest.fixture
@@ -225,6 +246,142 @@ def test_a_page_session_never_reaches_an_api_tenant(server: Running, browser: ht
     response = browser.get("/v1/conversations/support-7/history")
 
     assert response.status_code == 404
+
+
+# Cross-site request forgery
+
+
+WRITES = [
+    ("POST", "/v1/session/conversations", None),
+    ("POST", "/v1/conversations/{conversation}/messages", USER),
+    ("PUT", "/v1/session/conversation", {"conversation": "{conversation}"}),
+    ("POST", "/v1/conversations/{conversation}/erase", {"reason": "forged"}),
+    ("DELETE", "/v1/session", None),
+]
+
+
+def _filled(body: object, conversation: str) -> object:
+    if isinstance(body, dict):
+        return {key: str(item).format(conversation=conversation) for key, item in body.items()}
+    return body
+
+
+@pytest.mark.parametrize(("method", "path", "body"), WRITES)
+def test_a_page_of_another_origin_cannot_write_with_the_session_cookie(
+    server: Running, browser: httpx.Client, method: str, path: str, body: object
+) -> None:
+    conversation = current(browser)
+    browser.post(f"/v1/conversations/{conversation}/messages", json=USER).raise_for_status()
+    before = browser.get("/v1/session").json()
+
+    with cookie_only(server, browser) as forger:
+        response = forger.request(
+            method,
+            path.format(conversation=conversation),
+            json=_filled(body, conversation),
+            headers={"Origin": OTHER_ORIGIN},
+        )
+
+    assert response.status_code == 403, response.text
+    assert response.json()["field"] == "Origin"
+    assert browser.get("/v1/session").json() == before
+    assert server.ledger.version(f"web:{conversation}") == 1
+    record = server.ledger.conversation(f"web:{conversation}")
+    assert record is not None
+    assert record.erased_at is None
+
+
+def test_a_signed_in_session_gains_no_conversation_from_another_origin(server: Running) -> None:
+    with httpx.Client(base_url=server.url, timeout=30) as page:
+        page.post("/v1/session", json={"api_key": server.keys["acme"]}).raise_for_status()
+        before = page.get("/v1/session").json()["conversations"]
+        forged = page.post("/v1/session/conversations", headers={"Origin": OTHER_ORIGIN})
+        after = page.get("/v1/session").json()["conversations"]
+
+    assert forged.status_code == 403
+    assert after == before
+
+
+def test_a_cookie_write_sending_neither_origin_nor_referer_is_refused(
+    server: Running, browser: httpx.Client
+) -> None:
+    token = browser.headers["X-CSRF-Token"]
+
+    with cookie_only(server, browser) as client:
+        response = client.post("/v1/session/conversations", headers={"X-CSRF-Token": token})
+
+    assert response.status_code == 403
+    assert response.json()["field"] == "Origin"
+
+
+@pytest.mark.parametrize("token", [None, "", "not-the-token"])
+def test_a_cookie_write_from_this_origin_without_its_token_is_refused(
+    server: Running, browser: httpx.Client, token: str | None
+) -> None:
+    headers = {"Origin": origin_of(browser)} | ({} if token is None else {"X-CSRF-Token": token})
+
+    with cookie_only(server, browser) as client:
+        response = client.post("/v1/session/conversations", headers=headers)
+
+    assert response.status_code == 403
+    assert response.json()["field"] == "X-CSRF-Token"
+
+
+def test_another_sessions_token_does_not_pass(server: Running, browser: httpx.Client) -> None:
+    with other_browser(server) as other:
+        theirs = other.headers["X-CSRF-Token"]
+
+    with cookie_only(server, browser) as client:
+        response = client.post(
+            "/v1/session/conversations",
+            headers={"Origin": origin_of(browser), "X-CSRF-Token": theirs},
+        )
+
+    assert theirs != browser.headers["X-CSRF-Token"]
+    assert response.status_code == 403
+
+
+def test_a_referer_of_this_origin_stands_in_for_a_missing_origin(
+    server: Running, browser: httpx.Client
+) -> None:
+    headers = {"Referer": f"{origin_of(browser)}/", "X-CSRF-Token": browser.headers["X-CSRF-Token"]}
+
+    with cookie_only(server, browser) as client:
+        response = client.post("/v1/session/conversations", headers=headers)
+
+    assert response.status_code == 201
+
+
+def test_the_session_hands_its_page_the_token(browser: httpx.Client) -> None:
+    assert browser.get("/v1/session").json()["csrf_token"] == browser.headers["X-CSRF-Token"]
+
+
+def test_api_key_writes_need_neither_origin_nor_token(server: Running) -> None:
+    with server.client("acme") as api:
+        response = api.post(
+            "/v1/conversations/support-7/messages", json=USER, headers={"Origin": OTHER_ORIGIN}
+        )
+
+    assert response.status_code == 201
+
+
+def test_a_page_of_another_origin_cannot_sign_the_browser_in(server: Running) -> None:
+    with httpx.Client(base_url=server.url) as page:
+        response = page.post(
+            "/v1/session", json={"api_key": server.keys["acme"]}, headers={"Origin": OTHER_ORIGIN}
+        )
+
+    assert response.status_code == 403
+    assert COOKIE_NAME not in page.cookies
+
+
+def test_a_page_of_another_origin_cannot_start_an_anonymous_session(server: Running) -> None:
+    with httpx.Client(base_url=server.url) as page:
+        response = page.post("/v1/session/conversations", headers={"Origin": OTHER_ORIGIN})
+
+    assert response.status_code == 403
+    assert COOKIE_NAME not in page.cookies
+    assert stored_sessions(server) == 0
 
 
 def test_without_a_page_tenant_the_page_starts_no_session(sqlite_url: str) -> None:

@@ -12,6 +12,7 @@ from fastapi import Depends, Path, Request
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
 from chatledger.domain import UnknownConversation
+from chatledger.infrastructure.entrypoints.http.csrf import check_cookie_write
 from chatledger.infrastructure.entrypoints.http.problems import ProblemError
 from chatledger.infrastructure.entrypoints.http.service import Service, service
 from chatledger.infrastructure.entrypoints.http.sessions import COOKIE_NAME, Session
@@ -53,6 +54,7 @@ def read_session(svc: Service, cookie: str | None) -> tuple[str, Session] | None
 
 
 def identify(
+    request: Request,
     svc: Annotated[Service, Depends(service)],
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     cookie: Annotated[str | None, Depends(_cookie)],
@@ -60,6 +62,7 @@ def identify(
     """The caller, by API key first, else by session cookie; None when neither is sent.
 
     A key that is not valid is 401; a cookie that is not valid is ignored, as if not sent.
+    A write the cookie authenticates must pass the CSRF check (403 otherwise).
     """
     if bearer is not None:
         tenant = svc.tenants.tenant_for(bearer.credentials)
@@ -72,6 +75,8 @@ def identify(
     if found is None:
         return None
     session_id, session = found
+    if request.method not in SAFE_METHODS:
+        check_cookie_write(request, svc.signer, session_id)
     return Principal(session.tenant, session_id, session)
 
 

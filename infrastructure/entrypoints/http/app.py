@@ -25,8 +25,10 @@ A conversation store for LLM apps: every message an immutable event, every view 
 Authenticate with `Authorization: Bearer <API key>` (`chatledger tenant add NAME` makes one), or
 with the browser session cookie that signing in (`POST /v1/session`) sets; on a server that
 takes anonymous writes, a browser's first write (`POST /v1/session/conversations`) sets one too.
-Opening the page (`GET /`) starts no session. Errors are `application/problem+json` (RFC 9457);
-invalid input names the offending `field`.
+Opening the page (`GET /`) starts no session. A write the cookie authenticates must come from
+this server's own page: `Origin` (else `Referer`) naming this host, and `X-CSRF-Token` carrying
+the session's `csrf_token`; else 403. Errors are `application/problem+json` (RFC 9457); invalid
+input names the offending `field`.
 """
 
 

@@ -23,6 +23,7 @@ from chatledger.infrastructure.entrypoints.http.access import (
     is_local,
     read_session,
 )
+from chatledger.infrastructure.entrypoints.http.csrf import check_not_cross_site
 from chatledger.infrastructure.entrypoints.http.problems import ProblemError
 from chatledger.infrastructure.entrypoints.http.schemas import SessionOut, ShowConversation, SignIn
 from chatledger.infrastructure.entrypoints.http.service import Service, service
@@ -77,7 +78,8 @@ def current_session(
             field="cookie",
             anonymous_writes=anonymous,
         )
-    return session_out(principal.session)
+    assert principal.session_id is not None
+    return session_out(svc, principal.session_id, principal.session)
 
 
 @session_router.post("")
@@ -85,6 +87,7 @@ def sign_in(
     body: SignIn, request: Request, response: Response, svc: Annotated[Service, Depends(service)]
 ) -> SessionOut:
     """Bind a new browser session to the tenant of an API key: it reaches all its conversations."""
+    check_not_cross_site(request)
     tenant = svc.tenants.tenant_for(body.api_key)
     if tenant is None:
         raise ProblemError(401, "unauthorized", "the API key is not valid", field="api_key")
@@ -92,8 +95,7 @@ def sign_in(
     if old is not None:
         svc.sessions.delete(old[0])
     session = Session(tenant=tenant, signed_in=True).started(new_conversation_id())
-    start_session(request, response, svc, session)
-    return session_out(session)
+    return session_out(svc, start_session(request, response, svc, session), session)
 
 
 @session_router.delete("", status_code=204)
@@ -131,13 +133,13 @@ def start_conversation(
                 field="Authorization",
                 headers={"WWW-Authenticate": "Bearer"},
             )
+        check_not_cross_site(request)
         session = Session(tenant=svc.page_tenant).started(new_conversation_id())
-        start_session(request, response, svc, session)
-        return session_out(session)
+        return session_out(svc, start_session(request, response, svc, session), session)
     session = _session(principal).started(new_conversation_id())
     assert principal.session_id is not None
     svc.sessions.put(principal.session_id, session)
-    return session_out(session)
+    return session_out(svc, principal.session_id, session)
 
 
 @session_router.put("/conversation")
@@ -157,11 +159,11 @@ def show_conversation(
     )
     assert principal.session_id is not None
     svc.sessions.put(principal.session_id, session)
-    return session_out(session)
+    return session_out(svc, principal.session_id, session)
 
 
-def start_session(request: Request, response: Response, svc: Service, session: Session) -> None:
-    """Store a new session and set its cookie on the response."""
+def start_session(request: Request, response: Response, svc: Service, session: Session) -> str:
+    """Store a new session and set its cookie on the response; return the session's id."""
     session_id = new_session_id()
     svc.sessions.put(session_id, session)
     secure = svc.secure_cookies if svc.secure_cookies is not None else not is_local(request)
@@ -174,6 +176,7 @@ def start_session(request: Request, response: Response, svc: Service, session: S
         secure=secure,
         path="/",
     )
+    return session_id
 
 
 def new_conversation_id() -> str:
@@ -181,13 +184,14 @@ def new_conversation_id() -> str:
     return f"chat-{datetime.now(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
 
 
-def session_out(session: Session) -> SessionOut:
-    """The session as JSON."""
+def session_out(svc: Service, session_id: str, session: Session) -> SessionOut:
+    """The session as JSON, with the CSRF token its page sends back with each write."""
     return SessionOut(
         tenant=session.tenant,
         conversation=session.current,
         conversations=list(session.conversations),
         signed_in=session.signed_in,
+        csrf_token=svc.signer.csrf_token(session_id),
     )
 
 

@@ -18,6 +18,8 @@ class Problem extends Error {
 
 async function api(method, path, body, headers = {}) {
   const init = { method, headers: { Accept: "application/json", ...headers } };
+  // Writes the session cookie makes carry its CSRF token; the browser adds Origin itself.
+  if (method !== "GET" && state.session) init.headers["X-CSRF-Token"] = state.session.csrf_token;
   if (body !== undefined) {
     init.body = JSON.stringify(body);
     init.headers["Content-Type"] = "application/json";
