@@ -35,15 +35,25 @@ TURN = {
 }
 
 
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh store on the backend the test is parametrized with."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'ledger.db'}"
+    # A small pool: the test server is shared, and these tests need few connections.
+    return str(request.getfixturevalue("postgres_url")) + "&pool_size=4&max_overflow=2"
+
+
 @pytest.fixture(params=HTTP_BACKENDS)
 def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Running]:
     """The service on a fresh store, on each backend in turn."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'ledger.db'}"
-    else:
-        # A small pool: the test server is shared, and these tests need few connections.
-        url = str(request.getfixturevalue("postgres_url")) + "&pool_size=4&max_overflow=2"
-    with running(url) as started:
+    with running(store_url(request, tmp_path)) as started:
+        yield started
+
+
+@pytest.fixture(params=HTTP_BACKENDS)
+def unlimited_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Running]:
+    """The service without a write rate limit, for tests that write fast on purpose."""
+    with running(store_url(request, tmp_path), writes_per_second=None) as started:
         yield started
 
 
@@ -150,7 +160,10 @@ def race(pool: ThreadPoolExecutor, clients: list[httpx.Client], message: object)
     return list(pool.map(send, clients))
 
 
-def test_of_identical_concurrent_requests_exactly_one_answers_201(server: Running) -> None:
+def test_of_identical_concurrent_requests_exactly_one_answers_201(
+    unlimited_server: Running,
+) -> None:
+    server = unlimited_server
     clients = [server.client("acme") for _ in range(8)]
     for client in clients:
         client.get("/healthz")  # connected before the race starts

@@ -14,6 +14,7 @@ from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBea
 from chatledger.domain import UnknownConversation
 from chatledger.infrastructure.entrypoints.http.csrf import check_cookie_write
 from chatledger.infrastructure.entrypoints.http.problems import ProblemError
+from chatledger.infrastructure.entrypoints.http.rate_limits import client_of, writer
 from chatledger.infrastructure.entrypoints.http.service import Service, service
 from chatledger.infrastructure.entrypoints.http.sessions import COOKIE_NAME, Session
 from chatledger.infrastructure.entrypoints.http.tenants import CONVERSATION_ID, ledger_id
@@ -62,21 +63,29 @@ def identify(
     """The caller, by API key first, else by session cookie; None when neither is sent.
 
     A key that is not valid is 401; a cookie that is not valid is ignored, as if not sent.
-    A write the cookie authenticates must pass the CSRF check (403 otherwise).
+    A write the cookie authenticates must pass the CSRF check (403 otherwise). A client
+    past its failed authentications, or a credential past its writes, gets 429.
     """
+    write = request.method not in SAFE_METHODS
     if bearer is not None:
+        client = client_of(request)
+        svc.rates.authenticating(client)
         tenant = svc.tenants.tenant_for(bearer.credentials)
         if tenant is None:
             raise _unauthorized(
                 "the API key is not valid", 'Bearer error="invalid_token"', field="Authorization"
             )
+        svc.rates.authenticated(client)
+        if write:
+            svc.rates.write(writer("key", bearer.credentials))
         return Principal(tenant)
     found = read_session(svc, cookie)
     if found is None:
         return None
     session_id, session = found
-    if request.method not in SAFE_METHODS:
+    if write:
         check_cookie_write(request, svc.signer, session_id)
+        svc.rates.write(writer("session", session_id))
     return Principal(session.tenant, session_id, session)
 
 

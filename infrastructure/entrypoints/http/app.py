@@ -9,6 +9,11 @@ from fastapi.staticfiles import StaticFiles
 
 from chatledger.infrastructure.entrypoints.http import audit, conversations, memory, page, problems
 from chatledger.infrastructure.entrypoints.http.limits import DEFAULT_MAX_BODY_BYTES, BodyLimit
+from chatledger.infrastructure.entrypoints.http.rate_limits import (
+    DEFAULT_AUTH_FAILURES_PER_MINUTE,
+    DEFAULT_WRITES_PER_SECOND,
+    RateLimits,
+)
 from chatledger.infrastructure.entrypoints.http.schemas import Health
 from chatledger.infrastructure.entrypoints.http.service import Service, service
 from chatledger.infrastructure.entrypoints.http.sessions import (
@@ -40,6 +45,8 @@ def create_app(
     secure_cookies: bool | None = None,
     page_tenant: str | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    auth_failures_per_minute: int | None = DEFAULT_AUTH_FAILURES_PER_MINUTE,
+    writes_per_second: int | None = DEFAULT_WRITES_PER_SECOND,
 ) -> FastAPI:
     """The HTTP service over ``ledger``.
 
@@ -52,6 +59,12 @@ def create_app(
             first write, starting a conversation, starts a session in this tenant. None (the
             default) takes no anonymous writes: they are 401, and the page asks for a key.
         max_body_bytes: larger request bodies get 413 before anything parses them.
+        auth_failures_per_minute: failed authentications (bad API keys, sign-in guesses) a
+            client address may make a minute; past it every authentication it tries is 429
+            with Retry-After, good keys included. None: no limit.
+        writes_per_second: writes an API key or a browser session may make a second (and a
+            client address, for the writes that start sessions); past it 429 with
+            Retry-After. None: no limit.
     """
     if page_tenant is not None:
         check_tenant_name(page_tenant)
@@ -72,6 +85,9 @@ def create_app(
         signer=CookieSigner(session_secret),
         secure_cookies=secure_cookies,
         page_tenant=page_tenant,
+        rates=RateLimits(
+            auth_failures_per_minute=auth_failures_per_minute, writes_per_second=writes_per_second
+        ),
     )
     problems.install(app)
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)

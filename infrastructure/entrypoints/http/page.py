@@ -25,6 +25,7 @@ from chatledger.infrastructure.entrypoints.http.access import (
 )
 from chatledger.infrastructure.entrypoints.http.csrf import check_not_cross_site
 from chatledger.infrastructure.entrypoints.http.problems import ProblemError
+from chatledger.infrastructure.entrypoints.http.rate_limits import client_of
 from chatledger.infrastructure.entrypoints.http.schemas import SessionOut, ShowConversation, SignIn
 from chatledger.infrastructure.entrypoints.http.service import Service, service
 from chatledger.infrastructure.entrypoints.http.sessions import COOKIE_NAME, Session, new_session_id
@@ -88,9 +89,13 @@ def sign_in(
 ) -> SessionOut:
     """Bind a new browser session to the tenant of an API key: it reaches all its conversations."""
     check_not_cross_site(request)
+    client = client_of(request)
+    svc.rates.authenticating(client)
     tenant = svc.tenants.tenant_for(body.api_key)
     if tenant is None:
         raise ProblemError(401, "unauthorized", "the API key is not valid", field="api_key")
+    svc.rates.authenticated(client)
+    svc.rates.write(client)  # a session-less write: the client's own budget
     old = read_session(svc, request.cookies.get(COOKIE_NAME))
     if old is not None:
         svc.sessions.delete(old[0])
@@ -134,6 +139,7 @@ def start_conversation(
                 headers={"WWW-Authenticate": "Bearer"},
             )
         check_not_cross_site(request)
+        svc.rates.write(client_of(request))
         session = Session(tenant=svc.page_tenant).started(new_conversation_id())
         return session_out(svc, start_session(request, response, svc, session), session)
     session = _session(principal).started(new_conversation_id())

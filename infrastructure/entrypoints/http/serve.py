@@ -11,6 +11,10 @@ from collections.abc import Sequence
 from chatledger.domain import ChatLedgerError, InvalidInput
 from chatledger.infrastructure.entrypoints.http.app import create_app
 from chatledger.infrastructure.entrypoints.http.limits import DEFAULT_MAX_BODY_BYTES
+from chatledger.infrastructure.entrypoints.http.rate_limits import (
+    DEFAULT_AUTH_FAILURES_PER_MINUTE,
+    DEFAULT_WRITES_PER_SECOND,
+)
 from chatledger.infrastructure.entrypoints.http.tenants import add_tenant, tenant_directory
 from chatledger.infrastructure.ledger import ChatLedger
 from chatledger.infrastructure.storage.backends import database_url
@@ -50,6 +54,22 @@ def serve_main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--max-body-bytes", type=int, default=DEFAULT_MAX_BODY_BYTES, help="413 past this"
     )
+    parser.add_argument(
+        "--auth-failures-per-minute",
+        type=int,
+        metavar="N",
+        default=DEFAULT_AUTH_FAILURES_PER_MINUTE,
+        help="failed authentications a client address may make a minute, then 429 "
+        "(default: %(default)s; 0: no limit)",
+    )
+    parser.add_argument(
+        "--writes-per-second",
+        type=int,
+        metavar="N",
+        default=DEFAULT_WRITES_PER_SECOND,
+        help="writes an API key or browser session may make a second, then 429 "
+        "(default: %(default)s; 0: no limit)",
+    )
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:
@@ -69,6 +89,8 @@ def serve_main(argv: Sequence[str] | None = None) -> int:
             secure_cookies=args.secure_cookies,
             page_tenant=page_tenant,
             max_body_bytes=args.max_body_bytes,
+            auth_failures_per_minute=args.auth_failures_per_minute or None,
+            writes_per_second=args.writes_per_second or None,
         )
     except InvalidInput as exc:
         print(f"chatledger serve: {exc.field}: {exc.problem}", file=sys.stderr)
