@@ -215,3 +215,18 @@ def test_serve_refuses_a_page_tenant_without_anonymous_writes(
 
     assert code == 2
     assert "--allow-anonymous-writes" in capsys.readouterr().err
+
+
+def test_serve_help_names_the_security_options(capsys: pytest.CaptureFixture[str]) -> None:
+    code = serve_main(["--help"])
+
+    shown = capsys.readouterr().out
+    assert code == 0
+    for option in (
+        "--allow-anonymous-writes",
+        "--auth-failures-per-minute",
+        "--writes-per-second",
+        "X-CSRF-Token",
+        "SECURITY.md",
+    ):
+        assert option in shown

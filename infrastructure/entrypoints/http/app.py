@@ -32,8 +32,9 @@ with the browser session cookie that signing in (`POST /v1/session`) sets; on a 
 takes anonymous writes, a browser's first write (`POST /v1/session/conversations`) sets one too.
 Opening the page (`GET /`) starts no session. A write the cookie authenticates must come from
 this server's own page: `Origin` (else `Referer`) naming this host, and `X-CSRF-Token` carrying
-the session's `csrf_token`; else 403. Errors are `application/problem+json` (RFC 9457); invalid
-input names the offending `field`.
+the session's `csrf_token`; else 403. Past the rate limits on failed authentications (per
+client) and on writes (per API key or session), 429 with `Retry-After`. Errors are
+`application/problem+json` (RFC 9457); invalid input names the offending `field`.
 """
 
 
@@ -49,6 +50,14 @@ def create_app(
     writes_per_second: int | None = DEFAULT_WRITES_PER_SECOND,
 ) -> FastAPI:
     """The HTTP service over ``ledger``.
+
+    Writes need an API key or a browser session; sessions start only on signing in or, with
+    ``page_tenant``, on a browser's first write, never on opening the page. A write the
+    session cookie authenticates must come from this server's page (Origin or Referer, and
+    the session's X-CSRF-Token), else 403. Failed authentications and writes are rate
+    limited (429, Retry-After). There is no /docs page; the schema is at /openapi.json. A
+    message write is 201 only for the request that stored it, 200 for every retry.
+    SECURITY.md beside this module says more.
 
     Args:
         tenants: whose API keys are accepted.

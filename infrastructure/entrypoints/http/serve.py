@@ -22,12 +22,25 @@ from chatledger.infrastructure.storage.backends import database_url
 SESSION_SECRET_VARIABLE = "CHATLEDGER_SESSION_SECRET"
 DEFAULT_PAGE_TENANT = "web"
 OK, FAILED, BAD_INPUT = 0, 1, 2
+SECURITY_NOTES = """\
+security (infrastructure/entrypoints/http/SECURITY.md has the details):
+  - writes need an API key or a signed-in browser session, unless --allow-anonymous-writes;
+    opening the page starts no session: signing in, or an anonymous first write, does
+  - writes the session cookie makes must send Origin (or Referer) naming this host and the
+    session's X-CSRF-Token (GET /v1/session); API-key requests need neither
+  - 429 with Retry-After past the failed authentications a client may make a minute and
+    the writes a key or session may make a second
+  - no /docs page (it would load scripts from a CDN); the schema is at /openapi.json
+"""
 
 
 def serve_main(argv: Sequence[str] | None = None) -> int:
     """Run `chatledger serve [--db URL] [--host H] [--port P] ...`; return the exit code."""
     parser = argparse.ArgumentParser(
-        prog="chatledger serve", description="Serve the HTTP API and the history page."
+        prog="chatledger serve",
+        description="Serve the HTTP API and the history page.",
+        epilog=SECURITY_NOTES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--db", metavar="URL", help="database URL (default: ./chatledger.db)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
