@@ -215,3 +215,23 @@ def test_a_page_on_another_port_cannot_write_with_the_session_cookie(
         expect(page).to_have_title("sent")
 
     assert page.request.get("/v1/session").json()["conversations"] == before
+
+
+def test_without_anonymous_writes_the_page_signs_in_and_then_writes(
+    chromium: Browser, sqlite_url: str
+) -> None:
+    with running(sqlite_url) as server:
+        context = chromium.new_context(base_url=server.url)
+        page = context.new_page()
+        page.goto("/")
+        expect(page.locator("#signin")).to_be_visible()
+
+        page.fill("#api-key", server.keys["acme"])
+        page.click("#signin button[type=submit]")
+        expect(page.locator("#tenant")).to_have_text("acme")
+        send(page, "Signed in and writing")
+
+        expect(page.locator("#history .entry").last).to_contain_text("Signed in and writing")
+        conversation = page.locator("#conversation-id").inner_text()
+        context.close()
+        assert server.ledger.version(f"acme:{conversation}") == 1
