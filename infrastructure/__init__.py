@@ -7,6 +7,7 @@ from chatledger.infrastructure.services.audit import (
     RetentionReport,
     payload_sha256,
 )
+from chatledger.infrastructure.services.recording import RecordOutcome
 from chatledger.infrastructure.services.verification import Break, Verified
 from chatledger.infrastructure.storage.backends import (
     DEFAULT_DATABASE_URL,
@@ -26,6 +27,7 @@ __all__ = [
     "ConversationRecord",
     "DEFAULT_DATABASE_URL",
     "ModelCall",
+    "RecordOutcome",
     "Replay",
     "RetentionReport",
     "SealBroken",

@@ -28,7 +28,7 @@ from chatledger.infrastructure.services.audit import (
     RetentionReport,
 )
 from chatledger.infrastructure.services.reading import Reading
-from chatledger.infrastructure.services.recording import Recording
+from chatledger.infrastructure.services.recording import Recording, RecordOutcome
 from chatledger.infrastructure.storage.application import LedgerApplication
 from chatledger.infrastructure.storage.backends import Backend, backend_for
 from chatledger.infrastructure.storage.keys import ConversationRecord, iter_all
@@ -161,6 +161,22 @@ class ChatLedger:
         raise ConcurrencyConflict if another writer got there first.
         """
         return self._recording.record(conversation_id, messages, expected_version=expected_version)
+
+    def record_outcome(
+        self,
+        conversation_id: str,
+        messages: Message | Sequence[Message],
+        *,
+        expected_version: int | None = None,
+    ) -> RecordOutcome:
+        """Record as ``record`` does; also say whether this call stored a message (not a retry).
+
+        Of concurrent identical calls, exactly one has ``stored`` True: what an HTTP service
+        needs to answer 201 to the writer and 200 to each retry.
+        """
+        return self._recording.record_outcome(
+            conversation_id, messages, expected_version=expected_version
+        )
 
     # Reading
 

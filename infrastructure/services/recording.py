@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import cast, overload
 
 from eventsourcing.application import AggregateNotFoundError
@@ -31,6 +32,15 @@ from chatledger.projections import HistoryEntry
 MAX_WRITE_ATTEMPTS = 200
 """Retries of a write that lost a race; each retry re-reads only what the winner wrote."""
 MAX_APPEND_ATTEMPTS = 100
+
+
+@dataclass(frozen=True)
+class RecordOutcome:
+    """What one call to record did: the entries of its messages, and whether it stored any."""
+
+    entries: tuple[HistoryEntry, ...]
+    stored: bool
+    """True if this call saved a new message; False if every one was there already (a retry)."""
 
 
 class Recording:
@@ -77,6 +87,23 @@ class Recording:
         With ``expected_version`` (the conversation's message count the caller last saw),
         raise ConcurrencyConflict if another writer got there first.
         """
+        entries = self.record_outcome(
+            conversation_id, messages, expected_version=expected_version
+        ).entries
+        return entries[0] if isinstance(messages, Message) else entries
+
+    def record_outcome(
+        self,
+        conversation_id: str,
+        messages: Message | Sequence[Message],
+        *,
+        expected_version: int | None = None,
+    ) -> RecordOutcome:
+        """Record as ``record`` does, and say whether this call stored a message.
+
+        Concurrent retries of one message all get its entry; only the call whose save stored
+        it has ``stored`` True, so a caller can tell "recorded" from "already there" race-free.
+        """
         check_conversation_id(conversation_id)
         batch = self._validated(messages)
         if expected_version is not None and (
@@ -85,8 +112,7 @@ class Recording:
             raise InvalidInput(
                 "expected_version", f"must be an integer >= 0, got {expected_version!r}"
             )
-        entries = self._record_batch(conversation_id, batch, expected_version)
-        return entries[0] if isinstance(messages, Message) else entries
+        return self._record_batch(conversation_id, batch, expected_version)
 
     def _validated(self, messages: Message | Sequence[Message]) -> list[Message]:
         if isinstance(messages, Message):
@@ -114,7 +140,7 @@ class Recording:
 
     def _record_batch(
         self, conversation_id: str, batch: list[Message], expected_version: int | None
-    ) -> tuple[HistoryEntry, ...]:
+    ) -> RecordOutcome:
         tokens = {message.id: self._counter.count(message) for message in batch}
         resolved: dict[str, HistoryEntry] = {}  # message id -> entry recorded earlier
         # Whether a system message changes the prompt cannot be told from a stale state (no
@@ -130,7 +156,7 @@ class Recording:
             if expected_version is not None and version != expected_version:
                 replayed = self._replayed(conversation_id, batch)
                 if replayed is not None:
-                    return replayed
+                    return RecordOutcome(replayed, stored=False)
                 raise ConcurrencyConflict(conversation_id, expected_version, version)
             events: list[DomainEvent] = []
             if state is None:
@@ -167,12 +193,14 @@ class Recording:
                 # Lost a race with another writer: back off a little, then retry on fresh state.
                 time.sleep(random.uniform(0, min(0.05, 0.001 * 2**attempt)))
                 continue
-            return tuple(
+            entries = tuple(
                 resolved[m.id]
                 if m.id in resolved
                 else self._reading.entry_at(conversation_id, outcome[m.id], recorded)
                 for m in batch
             )
+            # This attempt's save succeeded, so what it holds was stored by this call alone.
+            return RecordOutcome(entries, stored=bool(recorded))
         raise ConcurrencyConflict(
             conversation_id, expected_version or 0, self._reading.head(conversation_id)
         )

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -33,15 +35,25 @@ TURN = {
 }
 
 
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh store on the backend the test is parametrized with."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'ledger.db'}"
+    # A small pool: the test server is shared, and these tests need few connections.
+    return str(request.getfixturevalue("postgres_url")) + "&pool_size=4&max_overflow=2"
+
+
 @pytest.fixture(params=HTTP_BACKENDS)
 def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Running]:
     """The service on a fresh store, on each backend in turn."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'ledger.db'}"
-    else:
-        # A small pool: the test server is shared, and these tests need few connections.
-        url = str(request.getfixturevalue("postgres_url")) + "&pool_size=4&max_overflow=2"
-    with running(url) as started:
+    with running(store_url(request, tmp_path)) as started:
+        yield started
+
+
+@pytest.fixture(params=HTTP_BACKENDS)
+def unlimited_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Running]:
+    """The service without a write rate limit, for tests that write fast on purpose."""
+    with running(store_url(request, tmp_path), writes_per_second=None) as started:
         yield started
 
 
@@ -135,6 +147,36 @@ def test_a_retry_carrying_the_message_id_returns_the_original(acme: httpx.Client
 
     assert retry.status_code == 200
     assert retry.json()["entries"] == first.json()["entries"]
+
+
+def race(pool: ThreadPoolExecutor, clients: list[httpx.Client], message: object) -> list[Any]:
+    """Each client posts ``message`` at once, released together by a barrier."""
+    start = threading.Barrier(len(clients))
+
+    def send(client: httpx.Client) -> httpx.Response:
+        start.wait(timeout=30)
+        return client.post("/v1/conversations/race/messages", json=message)
+
+    return list(pool.map(send, clients))
+
+
+def test_of_identical_concurrent_requests_exactly_one_answers_201(
+    unlimited_server: Running,
+) -> None:
+    server = unlimited_server
+    clients = [server.client("acme") for _ in range(8)]
+    for client in clients:
+        client.get("/healthz")  # connected before the race starts
+    with ThreadPoolExecutor(max_workers=len(clients)) as pool:
+        rounds = [race(pool, clients, {**USER, "id": f"race-{n}"}) for n in range(20)]
+    for client in clients:
+        client.close()
+
+    for responses in rounds:
+        statuses = sorted(response.status_code for response in responses)
+        assert statuses == [200] * 7 + [201], [r.text for r in responses]
+        assert len({response.text for response in responses}) == 1
+    assert server.ledger.version("acme:race") == 20
 
 
 def test_an_idempotency_key_reused_for_other_content_is_409(
@@ -388,6 +430,21 @@ def test_the_openapi_schema_is_served_and_lists_every_endpoint(acme: httpx.Clien
     assert {"201", "200", "409", "413", "422"} <= set(record["responses"])
     assert {"Message", "Turn", "Problem"} <= set(schema["components"]["schemas"])
     assert {"HTTPBearer", "APIKeyCookie"} <= set(schema["components"]["securitySchemes"])
+
+
+def test_no_docs_page_loads_scripts_from_a_cdn_and_the_schema_still_serves(
+    acme: httpx.Client,
+) -> None:
+    docs = acme.get("/docs")
+    page = acme.get("/")
+    schema = acme.get("/openapi.json")
+
+    assert docs.status_code == 404
+    for served in (docs.text, page.text):
+        assert "http://" not in served
+        assert "https://" not in served
+    assert schema.status_code == 200
+    assert schema.json()["paths"]
 
 
 def test_a_conversation_listing_pages_in_id_order(acme: httpx.Client) -> None:

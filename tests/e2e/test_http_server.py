@@ -22,6 +22,7 @@ from chatledger.infrastructure import ChatLedger
 from chatledger.infrastructure.entrypoints.http import (
     add_tenant,
     create_app,
+    serve_main,
     tenant_directory,
     tenant_main,
 )
@@ -113,38 +114,119 @@ def test_tenant_add_refuses_a_bad_name(tmp_path: Path) -> None:
     assert code == 2
 
 
-def test_serve_runs_the_service_until_stopped(tmp_path: Path) -> None:
+@dataclass
+class Served:
+    """A `chatledger serve` process on a loopback port, and what it printed once stopped."""
+
+    url: str
+    db: str
+    output: str = ""
+
+
+@contextmanager
+def served(tmp_path: Path, *options: str) -> Iterator[Served]:
+    """Run `chatledger serve` with ``options`` in a process of its own until the block ends."""
     port = free_port()
+    db = f"sqlite:///{tmp_path / 'served.db'}"
     command = [
         sys.executable,
         "-c",
         "import sys; from chatledger.infrastructure.entrypoints.http import serve_main; "
         "sys.exit(serve_main(sys.argv[1:]))",
         "--db",
-        f"sqlite:///{tmp_path / 'served.db'}",
+        db,
         "--port",
         str(port),
+        *options,
     ]
     env = {**os.environ, "CHATLEDGER_SESSION_SECRET": "s" * 32}
     process = subprocess.Popen(
         command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
+    server = Served(f"http://127.0.0.1:{port}", db)
     try:
         deadline = time.monotonic() + 30
         while True:
             try:
-                response = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                httpx.get(f"{server.url}/healthz", timeout=1)
                 break
             except httpx.TransportError:
                 if process.poll() is not None or time.monotonic() > deadline:
                     raise
                 time.sleep(0.1)
-        page = httpx.get(f"http://127.0.0.1:{port}/", timeout=5)
+        yield server
     finally:
         process.terminate()
-        output, _ = process.communicate(timeout=10)
+        server.output, _ = process.communicate(timeout=10)
+
+
+def test_serve_runs_the_service_until_stopped(tmp_path: Path) -> None:
+    with served(tmp_path) as server:
+        response = httpx.get(f"{server.url}/healthz", timeout=5)
+        page = httpx.get(f"{server.url}/", timeout=5)
 
     assert response.json()["status"] == "ok"
     assert page.status_code == 200
-    assert "chatledger_session=" in page.headers["set-cookie"]
-    assert "Uvicorn running" in output
+    assert "set-cookie" not in page.headers
+    assert "Uvicorn running" in server.output
+
+
+def test_a_default_serve_refuses_anonymous_writes_naming_the_api_key(tmp_path: Path) -> None:
+    big = {"role": "user", "content": "x" * 1_000_000}
+    with served(tmp_path) as server, httpx.Client(base_url=server.url, timeout=30) as browser:
+        browser.get("/")
+        started = browser.post("/v1/session/conversations")
+        shown = browser.get("/v1/session").json().get("conversation") or "trip"
+        writes = [browser.post(f"/v1/conversations/{shown}/messages", json=big) for _ in range(5)]
+
+    for refused in (started, *writes):
+        assert refused.status_code == 401
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert refused.json()["field"] == "Authorization"
+        assert "no anonymous writes" in refused.json()["detail"]
+    with ChatLedger.open(server.db, token_counter=FakeTokenCounter()) as ledger:
+        assert ledger.conversations() == []
+
+
+def test_serve_allow_anonymous_writes_lets_a_browser_write_in_the_page_tenant(
+    tmp_path: Path,
+) -> None:
+    with (
+        served(tmp_path, "--allow-anonymous-writes") as server,
+        httpx.Client(base_url=server.url, timeout=30) as browser,
+    ):
+        started = browser.post("/v1/session/conversations")
+        conversation = started.json()["conversation"]
+        posted = browser.post(
+            f"/v1/conversations/{conversation}/messages",
+            json={"role": "user", "content": "hi"},
+            headers={"Origin": server.url, "X-CSRF-Token": started.json()["csrf_token"]},
+        )
+
+    assert (started.status_code, posted.status_code) == (201, 201)
+    with ChatLedger.open(server.db, token_counter=FakeTokenCounter()) as ledger:
+        assert ledger.version(f"web:{conversation}") == 1
+
+
+def test_serve_refuses_a_page_tenant_without_anonymous_writes(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code = serve_main(["--page-tenant", "web"])
+
+    assert code == 2
+    assert "--allow-anonymous-writes" in capsys.readouterr().err
+
+
+def test_serve_help_names_the_security_options(capsys: pytest.CaptureFixture[str]) -> None:
+    code = serve_main(["--help"])
+
+    shown = capsys.readouterr().out
+    assert code == 0
+    for option in (
+        "--allow-anonymous-writes",
+        "--auth-failures-per-minute",
+        "--writes-per-second",
+        "X-CSRF-Token",
+        "SECURITY.md",
+    ):
+        assert option in shown

@@ -98,3 +98,14 @@ def test_with_expected_version_exactly_one_of_two_racing_writers_wins(postgres_u
 
         assert sorted(outcomes) == ["conflict"] * 5 + ["won"]
         assert ledger.version("conv-shared") == 2
+
+
+def test_of_identical_concurrent_records_exactly_one_says_it_stored(backend_url: str) -> None:
+    with ChatLedger.open(backend_url, FakeTokenCounter()) as ledger, ThreadPoolExecutor(8) as pool:
+        messages = [Message(id=f"same-{n}", role="user", content="x") for n in range(10)]
+        rounds = [list(pool.map(ledger.record_outcome, ["conv"] * 8, [m] * 8)) for m in messages]
+
+        for outcomes in rounds:
+            assert [outcome.stored for outcome in outcomes].count(True) == 1
+            assert all(outcome.entries == outcomes[0].entries for outcome in outcomes)
+        assert ledger.version("conv") == 10

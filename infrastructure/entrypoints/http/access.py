@@ -12,14 +12,21 @@ from fastapi import Depends, Path, Request
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
 from chatledger.domain import UnknownConversation
+from chatledger.infrastructure.entrypoints.http.csrf import check_cookie_write
 from chatledger.infrastructure.entrypoints.http.problems import ProblemError
+from chatledger.infrastructure.entrypoints.http.rate_limits import client_of, writer
 from chatledger.infrastructure.entrypoints.http.service import Service, service
 from chatledger.infrastructure.entrypoints.http.sessions import COOKIE_NAME, Session
 from chatledger.infrastructure.entrypoints.http.tenants import CONVERSATION_ID, ledger_id
 
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+"""Methods that change nothing: every other one is a write."""
+
 _bearer = HTTPBearer(auto_error=False, description="A tenant's API key: `chatledger tenant add`")
 _cookie = APIKeyCookie(
-    name=COOKIE_NAME, auto_error=False, description="A browser session, started by GET /"
+    name=COOKIE_NAME,
+    auto_error=False,
+    description="A browser session, started by signing in or by its first write",
 )
 
 
@@ -47,22 +54,62 @@ def read_session(svc: Service, cookie: str | None) -> tuple[str, Session] | None
     return None if session is None else (session_id, session)
 
 
-def authenticate(
+def identify(
+    request: Request,
     svc: Annotated[Service, Depends(service)],
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     cookie: Annotated[str | None, Depends(_cookie)],
-) -> Principal:
-    """The caller, by API key first, else by session cookie; 401 when neither holds."""
+) -> Principal | None:
+    """The caller, by API key first, else by session cookie; None when neither is sent.
+
+    A key that is not valid is 401; a cookie that is not valid is ignored, as if not sent.
+    A write the cookie authenticates must pass the CSRF check (403 otherwise). A client
+    past its failed authentications, or a credential past its writes, gets 429.
+    """
+    write = request.method not in SAFE_METHODS
     if bearer is not None:
+        client = client_of(request)
+        svc.rates.authenticating(client)
         tenant = svc.tenants.tenant_for(bearer.credentials)
         if tenant is None:
-            raise _unauthorized("the API key is not valid", 'Bearer error="invalid_token"')
+            raise _unauthorized(
+                "the API key is not valid", 'Bearer error="invalid_token"', field="Authorization"
+            )
+        svc.rates.authenticated(client)
+        if write:
+            svc.rates.write(writer("key", bearer.credentials))
         return Principal(tenant)
     found = read_session(svc, cookie)
-    if found is not None:
-        session_id, session = found
-        return Principal(session.tenant, session_id, session)
-    raise _unauthorized("send Authorization: Bearer <API key>, or open / for a session", "Bearer")
+    if found is None:
+        return None
+    session_id, session = found
+    if write:
+        check_cookie_write(request, svc.signer, session_id)
+        svc.rates.write(writer("session", session_id))
+    return Principal(session.tenant, session_id, session)
+
+
+def authenticate(
+    principal: Annotated[Principal | None, Depends(identify)],
+    request: Request,
+    svc: Annotated[Service, Depends(service)],
+) -> Principal:
+    """The caller, by API key first, else by session cookie; 401 naming what is missing."""
+    if principal is not None:
+        return principal
+    if request.method in SAFE_METHODS:
+        detail = "send Authorization: Bearer <API key>, or sign in on the page at /"
+    elif svc.page_tenant is None:
+        detail = (
+            "this server takes no anonymous writes: send Authorization: Bearer <API key>, "
+            "or sign in on the page at /"
+        )
+    else:
+        detail = (
+            "send Authorization: Bearer <API key>, "
+            "or start a page session first: POST /v1/session/conversations"
+        )
+    raise _unauthorized(detail, "Bearer", field="Authorization")
 
 
 @dataclass(frozen=True)
@@ -104,8 +151,10 @@ def existing_conversation(
     return conversation
 
 
-def _unauthorized(detail: str, challenge: str) -> ProblemError:
-    return ProblemError(401, "unauthorized", detail, headers={"WWW-Authenticate": challenge})
+def _unauthorized(detail: str, challenge: str, field: str | None = None) -> ProblemError:
+    return ProblemError(
+        401, "unauthorized", detail, field=field, headers={"WWW-Authenticate": challenge}
+    )
 
 
 def is_local(request: Request) -> bool:

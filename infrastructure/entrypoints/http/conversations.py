@@ -133,13 +133,14 @@ def record(
         messages = _with_ids(list(body.messages), idempotency_key, turn=True)
     else:
         messages = _with_ids([body], idempotency_key, turn=False)
-    before = svc.ledger.version(conversation.ledger_id)
-    entries = svc.ledger.record(conversation.ledger_id, messages, expected_version=expected)
+    # Only the ledger knows whether this call stored the message: concurrent retries all see
+    # the same entry, and any version read around the call races with them.
+    outcome = svc.ledger.record_outcome(conversation.ledger_id, messages, expected_version=expected)
     version = svc.ledger.version(conversation.ledger_id)
-    if all(entry.position <= before for entry in entries):
+    if not outcome.stored:
         response.status_code = 200
     response.headers["ETag"] = f'"{version}"'
-    return Recorded(conversation_id=conversation.id, version=version, entries=list(entries))
+    return Recorded(conversation_id=conversation.id, version=version, entries=list(outcome.entries))
 
 
 @router.get("/{conversation_id}/history", responses=PROBLEMS)

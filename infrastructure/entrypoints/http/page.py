@@ -1,4 +1,8 @@
-"""The history page and its browser session: served at /, bound to a tenant by a cookie."""
+"""The history page and its browser session: served at /, bound to a tenant by a cookie.
+
+Opening the page stores nothing. A session starts when the browser signs in with an API key,
+or, on a server that takes anonymous writes, when it starts its first conversation.
+"""
 
 from __future__ import annotations
 
@@ -15,10 +19,13 @@ from chatledger.domain import UnknownConversation
 from chatledger.infrastructure.entrypoints.http.access import (
     Principal,
     authenticate,
+    identify,
     is_local,
     read_session,
 )
+from chatledger.infrastructure.entrypoints.http.csrf import check_not_cross_site
 from chatledger.infrastructure.entrypoints.http.problems import ProblemError
+from chatledger.infrastructure.entrypoints.http.rate_limits import client_of
 from chatledger.infrastructure.entrypoints.http.schemas import SessionOut, ShowConversation, SignIn
 from chatledger.infrastructure.entrypoints.http.service import Service, service
 from chatledger.infrastructure.entrypoints.http.sessions import COOKIE_NAME, Session, new_session_id
@@ -39,27 +46,41 @@ PAGE_HEADERS = {
 
 
 @router.get("/", include_in_schema=False)
-def page(request: Request, svc: Annotated[Service, Depends(service)]) -> Response:
-    """The history page; a browser without a valid session cookie gets a new session."""
+def page() -> Response:
+    """The history page. It starts no session: signing in, or a first write, does."""
     html = (
         resources.files("chatledger.infrastructure.entrypoints.http")
         .joinpath("static/index.html")
         .read_text("utf-8")
     )
-    response = HTMLResponse(html, headers=PAGE_HEADERS)
-    if read_session(svc, request.cookies.get(COOKIE_NAME)) is None and svc.page_tenant:
-        session = Session(tenant=svc.page_tenant).started(new_conversation_id())
-        start_session(request, response, svc, session)
-    return response
+    return HTMLResponse(html, headers=PAGE_HEADERS)
 
 
 session_router = APIRouter(prefix="/v1/session", tags=["browser session"])
 
 
 @session_router.get("")
-def current_session(principal: Annotated[Principal, Depends(authenticate)]) -> SessionOut:
-    """The browser session: its tenant and the conversation its page shows."""
-    return session_out(_session(principal))
+def current_session(
+    principal: Annotated[Principal | None, Depends(identify)],
+    svc: Annotated[Service, Depends(service)],
+) -> SessionOut:
+    """The browser session: its tenant and the conversation its page shows.
+
+    Without one, the 401 problem says in ``anonymous_writes`` whether this server lets the
+    page start one by writing (POST /v1/session/conversations), or only by signing in.
+    """
+    if principal is None or principal.session is None:
+        anonymous = svc.page_tenant is not None
+        raise ProblemError(
+            401,
+            "unauthorized",
+            "no browser session: sign in with an API key (POST /v1/session)"
+            + (", or start a conversation (POST /v1/session/conversations)" if anonymous else ""),
+            field="cookie",
+            anonymous_writes=anonymous,
+        )
+    assert principal.session_id is not None
+    return session_out(svc, principal.session_id, principal.session)
 
 
 @session_router.post("")
@@ -67,15 +88,19 @@ def sign_in(
     body: SignIn, request: Request, response: Response, svc: Annotated[Service, Depends(service)]
 ) -> SessionOut:
     """Bind a new browser session to the tenant of an API key: it reaches all its conversations."""
+    check_not_cross_site(request)
+    client = client_of(request)
+    svc.rates.authenticating(client)
     tenant = svc.tenants.tenant_for(body.api_key)
     if tenant is None:
         raise ProblemError(401, "unauthorized", "the API key is not valid", field="api_key")
+    svc.rates.authenticated(client)
+    svc.rates.write(client)  # a session-less write: the client's own budget
     old = read_session(svc, request.cookies.get(COOKIE_NAME))
     if old is not None:
         svc.sessions.delete(old[0])
     session = Session(tenant=tenant, signed_in=True).started(new_conversation_id())
-    start_session(request, response, svc, session)
-    return session_out(session)
+    return session_out(svc, start_session(request, response, svc, session), session)
 
 
 @session_router.delete("", status_code=204)
@@ -93,14 +118,34 @@ def sign_out(
 
 @session_router.post("/conversations", status_code=201)
 def start_conversation(
-    principal: Annotated[Principal, Depends(authenticate)],
+    request: Request,
+    response: Response,
+    principal: Annotated[Principal | None, Depends(identify)],
     svc: Annotated[Service, Depends(service)],
 ) -> SessionOut:
-    """Start a new conversation and show it on the page."""
+    """Start a new conversation and show it on the page.
+
+    A browser without a session starts one here, its first write, if the server takes
+    anonymous writes; else it must sign in first.
+    """
+    if principal is None:
+        if svc.page_tenant is None:
+            raise ProblemError(
+                401,
+                "unauthorized",
+                "this server takes no anonymous writes: sign in with an API key "
+                "(POST /v1/session), or send Authorization: Bearer <API key>",
+                field="Authorization",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        check_not_cross_site(request)
+        svc.rates.write(client_of(request))
+        session = Session(tenant=svc.page_tenant).started(new_conversation_id())
+        return session_out(svc, start_session(request, response, svc, session), session)
     session = _session(principal).started(new_conversation_id())
     assert principal.session_id is not None
     svc.sessions.put(principal.session_id, session)
-    return session_out(session)
+    return session_out(svc, principal.session_id, session)
 
 
 @session_router.put("/conversation")
@@ -120,11 +165,11 @@ def show_conversation(
     )
     assert principal.session_id is not None
     svc.sessions.put(principal.session_id, session)
-    return session_out(session)
+    return session_out(svc, principal.session_id, session)
 
 
-def start_session(request: Request, response: Response, svc: Service, session: Session) -> None:
-    """Store a new session and set its cookie on the response."""
+def start_session(request: Request, response: Response, svc: Service, session: Session) -> str:
+    """Store a new session and set its cookie on the response; return the session's id."""
     session_id = new_session_id()
     svc.sessions.put(session_id, session)
     secure = svc.secure_cookies if svc.secure_cookies is not None else not is_local(request)
@@ -137,6 +182,7 @@ def start_session(request: Request, response: Response, svc: Service, session: S
         secure=secure,
         path="/",
     )
+    return session_id
 
 
 def new_conversation_id() -> str:
@@ -144,19 +190,23 @@ def new_conversation_id() -> str:
     return f"chat-{datetime.now(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
 
 
-def session_out(session: Session) -> SessionOut:
-    """The session as JSON."""
+def session_out(svc: Service, session_id: str, session: Session) -> SessionOut:
+    """The session as JSON, with the CSRF token its page sends back with each write."""
     return SessionOut(
         tenant=session.tenant,
         conversation=session.current,
         conversations=list(session.conversations),
         signed_in=session.signed_in,
+        csrf_token=svc.signer.csrf_token(session_id),
     )
 
 
 def _session(principal: Principal) -> Session:
     if principal.session is None:
         raise ProblemError(
-            401, "unauthorized", "this needs a browser session: open / first", field="cookie"
+            401,
+            "unauthorized",
+            "this needs a browser session: sign in on the page at / first",
+            field="cookie",
         )
     return principal.session

@@ -182,6 +182,9 @@ class SessionOut(BaseModel):
     conversation: str | None
     conversations: list[str]
     signed_in: bool
+    csrf_token: str = Field(
+        description="Send it back in X-CSRF-Token with every write the session cookie makes"
+    )
 
 
 class SignIn(_In):

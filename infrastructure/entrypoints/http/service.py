@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
+from chatledger.infrastructure.entrypoints.http.rate_limits import RateLimits
 from chatledger.infrastructure.entrypoints.http.sessions import CookieSigner, SessionStore
 from chatledger.infrastructure.entrypoints.http.tenants import TenantDirectory
 from chatledger.infrastructure.ledger import ChatLedger
@@ -22,7 +23,8 @@ class Service:
     secure_cookies: bool | None
     """None: Secure on every host but localhost."""
     page_tenant: str | None
-    """The tenant of anonymous page sessions; None: the page asks for an API key."""
+    """The tenant of anonymous page sessions (anonymous writes); None: none are taken."""
+    rates: RateLimits
 
 
 def service(request: Request) -> Service:

@@ -59,6 +59,8 @@ class CookieSigner:
         if len(secret) < 16:
             raise ValueError("a session secret must be at least 16 bytes")
         self._secret = secret
+        # A key of its own: no CSRF token can ever pass for a cookie signature, or back.
+        self._csrf_key = hmac.new(secret, b"chatledger csrf token", hashlib.sha256).digest()
 
     def sign(self, session_id: str) -> str:
         """The cookie value: the id and its signature."""
@@ -74,6 +76,18 @@ class CookieSigner:
         if not hmac.compare_digest(given, self._signature(session_id).encode("ascii")):
             return None
         return session_id
+
+    def csrf_token(self, session_id: str) -> str:
+        """The session's CSRF token: its page sends it back with each write."""
+        digest = hmac.new(
+            self._csrf_key, session_id.encode("utf-8", "surrogatepass"), hashlib.sha256
+        ).digest()
+        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+    def check_csrf_token(self, session_id: str, token: str) -> bool:
+        """Whether ``token`` is the session's CSRF token (compared in constant time)."""
+        given = token.encode("utf-8", "surrogatepass")
+        return hmac.compare_digest(given, self.csrf_token(session_id).encode("ascii"))
 
     def _signature(self, session_id: str) -> str:
         digest = hmac.new(

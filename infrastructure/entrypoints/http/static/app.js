@@ -1,5 +1,7 @@
 // The history page: conversations, their full history, and what the model saw at any point.
 // Talks to the JSON API with the session cookie; builds the DOM with textContent only.
+// Opening the page starts no session: signing in does, or (on a server that takes anonymous
+// writes) the first conversation the page starts.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
@@ -10,11 +12,14 @@ class Problem extends Error {
     super(body.detail || body.title || `HTTP ${status}`);
     this.status = status;
     this.field = body.field;
+    this.body = body;
   }
 }
 
 async function api(method, path, body, headers = {}) {
   const init = { method, headers: { Accept: "application/json", ...headers } };
+  // Writes the session cookie makes carry its CSRF token; the browser adds Origin itself.
+  if (method !== "GET" && state.session) init.headers["X-CSRF-Token"] = state.session.csrf_token;
   if (body !== undefined) {
     init.body = JSON.stringify(body);
     init.headers["Content-Type"] = "application/json";
@@ -48,20 +53,30 @@ async function start() {
   try {
     state.session = await api("GET", "/v1/session");
   } catch (error) {
-    if (error.status === 401) {
+    if (error.status !== 401) throw error;
+    state.session = null;
+    if (!error.body.anonymous_writes) {
       $("signin").hidden = false;
       $("workspace").hidden = true;
       return;
     }
-    throw error;
   }
-  $("tenant").textContent = state.session.tenant;
-  $("conversation-id").textContent = state.session.conversation;
+  $("tenant").textContent = state.session ? state.session.tenant : "none yet";
+  $("conversation-id").textContent = state.session ? state.session.conversation : "none yet";
   await Promise.all([loadConversations(), loadHistory()]);
+}
+
+// The session starts with the first conversation, on a server that takes anonymous writes.
+async function ensureSession() {
+  if (!state.session) state.session = await api("POST", "/v1/session/conversations");
 }
 
 async function loadConversations() {
   const list = $("conversation-list");
+  if (!state.session) {
+    list.replaceChildren();
+    return;
+  }
   const { conversations } = await api("GET", "/v1/conversations?limit=200");
   const ids = conversations.map((c) => c.id);
   if (!ids.includes(state.session.conversation)) ids.unshift(state.session.conversation);
@@ -96,6 +111,12 @@ async function newConversation() {
 async function loadHistory() {
   let entries = [];
   let before = null;
+  if (!state.session) {
+    state.entries = entries;
+    $("history-length").textContent = "";
+    renderHistory();
+    return;
+  }
   try {
     // Newest pages first, until the start (or 5,000 messages: enough for a page).
     do {
@@ -195,6 +216,7 @@ async function send(event) {
   const role = $("role").value;
   $("composer-error").textContent = "";
   try {
+    await ensureSession();
     // A fresh Idempotency-Key per message: a retried request records it once.
     await api(
       "POST",
@@ -207,7 +229,7 @@ async function send(event) {
     return;
   }
   $("content").value = "";
-  await Promise.all([loadHistory(), loadConversations()]);
+  await start();
   if (!$("memory").hidden) await refreshMemory();
 }
 
@@ -230,6 +252,7 @@ async function openMemoryAt(position) {
 
 async function loadCalls() {
   try {
+    if (!state.session) throw new Problem({}, 404);
     state.calls = await api("GET", `${conversationPath()}/model-calls`);
   } catch (error) {
     if (error.status !== 404) throw error;
