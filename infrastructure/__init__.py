@@ -1,5 +1,6 @@
 """Everything that touches the outside world: storage, tokenizers, the CLI, and the wiring."""
 
+from chatledger.domain import ConversationErased, SealBroken
 from chatledger.infrastructure.ledger import ChatLedger
 from chatledger.infrastructure.services.audit import (
     ModelCall,
@@ -14,8 +15,7 @@ from chatledger.infrastructure.storage.backends import (
     backend_for,
     database_url,
 )
-from chatledger.infrastructure.storage.keys import ConversationErased, ConversationRecord
-from chatledger.infrastructure.storage.sealing import SealBroken
+from chatledger.infrastructure.storage.keys import ConversationRecord
 from chatledger.infrastructure.tokens import TiktokenCounter, default_token_counter, load_encoding
 
 __all__ = [

@@ -168,8 +168,7 @@ def run_verify(args: argparse.Namespace, ledger: ChatLedger) -> int:
         results = [ledger.verify(args.conversation)]
     breaks = [b for r in results for b in r.breaks]
     if args.checkpoint:
-        saved = json.loads(Path(args.checkpoint).read_text(encoding="utf-8"))
-        breaks += ledger.compare_checkpoint(saved)
+        breaks += ledger.compare_checkpoint(_read_checkpoint(args.checkpoint))
     if args.json:
         _print_json(
             {
@@ -190,6 +189,15 @@ def run_verify(args: argparse.Namespace, ledger: ChatLedger) -> int:
             )
         )
     return OK if not breaks else FAILED
+
+
+def _read_checkpoint(path: str) -> Any:
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InvalidInput("--checkpoint", f"cannot read {path!r}: {exc.strerror}") from None
+    except ValueError as exc:  # not UTF-8, or not JSON
+        raise InvalidInput("--checkpoint", f"{path!r} is not a checkpoint's JSON ({exc})") from None
 
 
 def run_checkpoint(args: argparse.Namespace, ledger: ChatLedger) -> int:

@@ -11,11 +11,17 @@ from typing import cast
 from eventsourcing.persistence import EventStore
 from pydantic import TypeAdapter
 
-from chatledger.domain import DomainEvent, InvalidInput, UnknownConversation, utc_now
+from chatledger.domain import (
+    ConversationErased,
+    DomainEvent,
+    InvalidInput,
+    UnknownConversation,
+    utc_now,
+)
 from chatledger.domain.audit import Governance, ModelCallLog, Usage, canonical_policy
 from chatledger.infrastructure.services.reading import Reading
 from chatledger.infrastructure.services.recording import Recording
-from chatledger.infrastructure.storage.keys import ConversationErased, KeyStore, iter_all
+from chatledger.infrastructure.storage.keys import KeyStore, iter_all
 from chatledger.projections import MemoryView, Policy
 
 _POLICY: TypeAdapter[Policy] = TypeAdapter(Policy)

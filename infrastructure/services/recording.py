@@ -20,6 +20,7 @@ from chatledger.domain import (
     Message,
     MessageKey,
     TokenCounter,
+    WriteContention,
     check_conversation_id,
     project_conversation,
 )
@@ -238,4 +239,4 @@ class Recording:
             except IntegrityError:
                 continue
             return event
-        raise RuntimeError(f"could not append to {stream_id!r}: too much contention")
+        raise WriteContention(f"stream {stream_id!r}")

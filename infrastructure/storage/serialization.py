@@ -10,7 +10,7 @@ from eventsourcing.persistence import Mapper, MapperDeserialisationError, Stored
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic_core import from_json, to_json
 
-from chatledger.domain import Conversation, Message, Role
+from chatledger.domain import Conversation, Message, Role, UnreadableEvent
 from chatledger.domain.messages import AUTHENTICATED
 from chatledger.infrastructure.storage.keys import ConversationErased
 from chatledger.infrastructure.storage.sealing import SealBroken, Sealer
@@ -219,9 +219,13 @@ class PydanticMapper(Mapper[str]):
         message: dict[str, Any],
         opener: Callable[[int, str], bytes] | None = None,
     ) -> None:
-        if self.sealer is None:
-            raise ValueError("the event is sealed but this ledger has no keys")
         conversation_id, version = data["originator_id"], data["originator_version"]
+        if self.sealer is None:
+            raise UnreadableEvent(
+                f"conversation {conversation_id!r} version {version} is sealed, but this mapper "
+                "has no keys to open it",
+                "read it through ChatLedger.open, which brings the store's keys",
+            )
         try:
             plaintext = (
                 self.sealer.open(conversation_id, version, message["sealed"])

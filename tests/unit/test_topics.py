@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from chatledger.domain import Conversation, MessageKey
+from chatledger.domain import Conversation, MessageKey, UnknownTopic
 from chatledger.domain.audit import Governance, ModelCallLog
-from chatledger.infrastructure.storage.topics import UnknownTopic, event_type, topic_of
+from chatledger.infrastructure.storage.topics import event_type, topic_of
 
 EVENT_TYPES: list[type[object]] = [
     Conversation.Started,
