@@ -9,6 +9,7 @@ from chatledger.domain import (
     ChatLedgerError,
     ConcurrencyConflict,
     ConversationErased,
+    ConversationRecord,
     EncodingUnavailable,
     IdempotencyConflict,
     InvalidConversationId,
@@ -16,6 +17,7 @@ from chatledger.domain import (
     InvalidMessage,
     MalformedLine,
     Message,
+    RetentionReport,
     Role,
     SealBroken,
     StorageUnavailable,
@@ -30,10 +32,8 @@ from chatledger.domain import (
 from chatledger.infrastructure import (
     Break,
     ChatLedger,
-    ConversationRecord,
     ModelCall,
     Replay,
-    RetentionReport,
     TiktokenCounter,
     Verified,
 )

@@ -1,6 +1,6 @@
-"""What a conversation is: messages, the Conversation aggregate and its events, errors, ports."""
+"""What a conversation is: messages, the aggregate and its events, governance, errors, ports."""
 
-from chatledger.domain.audit import Governance, ModelCallLog, Usage
+from chatledger.domain.audit import ModelCallLog, Usage
 from chatledger.domain.conversation import (
     Conversation,
     DomainEvent,
@@ -26,6 +26,14 @@ from chatledger.domain.errors import (
     UnreadableEvent,
     WriteContention,
 )
+from chatledger.domain.governance import (
+    ConversationRecord,
+    Governance,
+    RetentionReport,
+    check_governable,
+    due_for_erasure,
+    erased_message,
+)
 from chatledger.domain.messages import (
     DEFAULT_MAX_CONTENT_BYTES,
     Message,
@@ -40,6 +48,7 @@ __all__ = [
     "ConcurrencyConflict",
     "Conversation",
     "ConversationErased",
+    "ConversationRecord",
     "DEFAULT_MAX_CONTENT_BYTES",
     "DomainEvent",
     "EncodingUnavailable",
@@ -52,6 +61,7 @@ __all__ = [
     "Message",
     "MessageKey",
     "ModelCallLog",
+    "RetentionReport",
     "Role",
     "SealBroken",
     "StorageUnavailable",
@@ -63,6 +73,9 @@ __all__ = [
     "Usage",
     "WriteContention",
     "check_conversation_id",
+    "check_governable",
+    "due_for_erasure",
+    "erased_message",
     "project_conversation",
     "project_message_key",
     "utc_now",

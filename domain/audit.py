@@ -1,13 +1,15 @@
-"""Audit trails beside a conversation: the model calls made from it, and its governance."""
+"""The audit trail beside a conversation: the model calls made from it."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from chatledger.domain.conversation import DomainEvent
+
+# Re-exported: the governance events lived here before domain.governance held their rules.
+from chatledger.domain.governance import Governance as Governance
 
 
 class Usage(BaseModel):
@@ -56,36 +58,6 @@ class ModelCallLog(BaseModel):
 
         call: int = Field(ge=1)
         usage: Usage
-
-
-class Governance(BaseModel):
-    """Retention, legal holds and erasure of one conversation, as an auditable stream."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    @staticmethod
-    def id_for(conversation_id: str) -> str:
-        """The stream id; '/' never occurs in a conversation id, so none collide."""
-        return f"gov/{conversation_id}"
-
-    class RetentionSet(DomainEvent):
-        """The conversation is to be erased this long after its last message (None: never)."""
-
-        seconds: int | None = Field(default=None, ge=1)
-
-    class LegalHoldPlaced(DomainEvent):
-        """Retention must not erase the conversation, for this reason."""
-
-        reason: str
-
-    class LegalHoldLifted(DomainEvent):
-        """The legal hold was lifted."""
-
-    class Erased(DomainEvent):
-        """The conversation's key was destroyed: its text is gone for good."""
-
-        reason: str
-        erased_at: datetime
 
 
 def canonical_policy(policy: BaseModel) -> dict[str, Any]:

@@ -1,11 +1,10 @@
 """Everything that touches the outside world: storage, tokenizers, the CLI, and the wiring."""
 
-from chatledger.domain import ConversationErased, SealBroken
+from chatledger.domain import ConversationErased, ConversationRecord, RetentionReport, SealBroken
 from chatledger.infrastructure.ledger import ChatLedger
 from chatledger.infrastructure.services.audit import (
     ModelCall,
     Replay,
-    RetentionReport,
     payload_sha256,
 )
 from chatledger.infrastructure.services.verification import Break, Verified
@@ -15,7 +14,6 @@ from chatledger.infrastructure.storage.backends import (
     backend_for,
     database_url,
 )
-from chatledger.infrastructure.storage.keys import ConversationRecord
 from chatledger.infrastructure.tokens import TiktokenCounter, default_token_counter, load_encoding
 
 __all__ = [

@@ -9,8 +9,10 @@ from typing import Any, Self, overload
 
 from chatledger.domain import (
     DEFAULT_MAX_CONTENT_BYTES,
+    ConversationRecord,
     InvalidInput,
     Message,
+    RetentionReport,
     TokenCounter,
     check_conversation_id,
 )
@@ -21,14 +23,13 @@ from chatledger.infrastructure.services.audit import (
     GovernanceService,
     ModelCall,
     Replay,
-    RetentionReport,
 )
 from chatledger.infrastructure.services.reading import Reading
 from chatledger.infrastructure.services.recording import Recording
 from chatledger.infrastructure.storage.application import LedgerApplication, open_application
 from chatledger.infrastructure.storage.backends import Backend, backend_for
 from chatledger.infrastructure.storage.failures import guard_storage, storage_failures
-from chatledger.infrastructure.storage.keys import ConversationRecord, iter_all
+from chatledger.infrastructure.storage.keys import iter_all
 from chatledger.infrastructure.storage.tables import SQLTables
 from chatledger.projections import HistoryEntry, HistoryView, MemoryView, Policy
 

@@ -12,13 +12,23 @@ from eventsourcing.persistence import EventStore
 from pydantic import TypeAdapter
 
 from chatledger.domain import (
-    ConversationErased,
+    ConversationRecord,
     DomainEvent,
+    Governance,
     InvalidInput,
+    RetentionReport,
     UnknownConversation,
+    check_governable,
+    due_for_erasure,
     utc_now,
 )
-from chatledger.domain.audit import Governance, ModelCallLog, Usage, canonical_policy
+from chatledger.domain.audit import ModelCallLog, Usage, canonical_policy
+from chatledger.domain.governance import (
+    check_erasable,
+    check_hold_reason,
+    retention_erasure_reason,
+    retention_seconds,
+)
 from chatledger.infrastructure.services.reading import Reading
 from chatledger.infrastructure.services.recording import Recording
 from chatledger.infrastructure.storage.keys import KeyStore, iter_all
@@ -182,17 +192,12 @@ def _call(event: ModelCallLog.CallRecorded, at: datetime, usage: Usage | None) -
     )
 
 
-@dataclass(frozen=True)
-class RetentionReport:
-    """What a retention run erased, and what a legal hold kept."""
-
-    erased: tuple[str, ...]
-    held: tuple[tuple[str, str], ...]
-    """(conversation id, hold reason) for each conversation past retention but on hold."""
-
-
 class GovernanceService:
-    """Erasure, retention and legal holds: each a change to the key directory, and an event."""
+    """Erasure, retention and legal holds: each a change to the key directory, and an event.
+
+    The rules (who may be erased, who is due, what a hold or an erasure refuses) are the
+    domain's; this service reads the state they judge and carries out what they decide.
+    """
 
     def __init__(
         self, events: EventStore[str], keys: KeyStore, reading: Reading, recording: Recording
@@ -204,10 +209,7 @@ class GovernanceService:
 
     def erase(self, conversation_id: str, *, reason: str) -> datetime:
         """Destroy the conversation's key and record why; its text is unreadable from then on."""
-        if not reason.strip():
-            raise InvalidInput("reason", "say why the conversation is erased")
-        if self._keys.record(conversation_id) is None:
-            raise UnknownConversation(conversation_id)
+        check_erasable(conversation_id, self._keys.record(conversation_id), reason)
         erased_at = self._keys.destroy(conversation_id, reason)
         stream = Governance.id_for(conversation_id)
         if not any(isinstance(e, Governance.Erased) for e in self._events.get(stream)):
@@ -224,12 +226,10 @@ class GovernanceService:
 
     def set_retention(self, conversation_id: str, retention: timedelta | None) -> None:
         """Erase the conversation ``retention`` after its last message (None: keep it)."""
-        if retention is not None and retention.total_seconds() < 1:
-            raise InvalidInput("retention", f"must be at least one second, got {retention}")
-        self._known(conversation_id)
+        seconds = retention_seconds(retention)
+        check_governable(conversation_id, self._keys.record(conversation_id))
         self._keys.set_retention(conversation_id, retention)
         stream = Governance.id_for(conversation_id)
-        seconds = None if retention is None else int(retention.total_seconds())
         self._recording.append(
             stream,
             lambda v: Governance.RetentionSet(
@@ -239,9 +239,8 @@ class GovernanceService:
 
     def set_legal_hold(self, conversation_id: str, reason: str | None) -> None:
         """Place a legal hold (with a reason) or lift it (None)."""
-        if reason is not None and not reason.strip():
-            raise InvalidInput("reason", "a legal hold needs a reason")
-        self._known(conversation_id)
+        check_hold_reason(reason)
+        check_governable(conversation_id, self._keys.record(conversation_id))
         self._keys.set_legal_hold(conversation_id, reason)
         stream = Governance.id_for(conversation_id)
 
@@ -258,29 +257,14 @@ class GovernanceService:
         self, *, now: datetime | None = None, dry_run: bool = False
     ) -> RetentionReport:
         """Erase every conversation whose retention has run out, unless it is on legal hold."""
-        now = now or utc_now()
-        erased: list[str] = []
-        held: list[tuple[str, str]] = []
-        for record in iter_all(self._keys):
-            if record.retention is None or record.erased_at is not None:
-                continue
-            last = self._reading.history(record.conversation_id, limit=1).entries
-            last_at = last[0].recorded_at if last else record.created_at
-            if last_at + record.retention > now:
-                continue
-            if record.legal_hold is not None:
-                held.append((record.conversation_id, record.legal_hold))
-                continue
-            if not dry_run:
-                self.erase(
-                    record.conversation_id, reason=f"retention of {record.retention} ran out"
-                )
-            erased.append(record.conversation_id)
-        return RetentionReport(tuple(erased), tuple(held))
+        report = due_for_erasure(iter_all(self._keys), self._last_activity, now or utc_now())
+        if not dry_run:
+            for conversation_id in report.erased:
+                record = self._keys.record(conversation_id)
+                assert record is not None and record.retention is not None  # it was just due
+                self.erase(conversation_id, reason=retention_erasure_reason(record.retention))
+        return report
 
-    def _known(self, conversation_id: str) -> None:
-        record = self._keys.record(conversation_id)
-        if record is None:
-            raise UnknownConversation(conversation_id)
-        if record.erased_at is not None:
-            raise ConversationErased(conversation_id, record.erased_at)
+    def _last_activity(self, record: ConversationRecord) -> datetime | None:
+        last = self._reading.history(record.conversation_id, limit=1).entries
+        return last[0].recorded_at if last else None

@@ -11,31 +11,19 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from chatledger.domain import utc_now
 
-# Re-exported: the error lived here before the domain's error tree held it.
+# Re-exported: the error and the record lived here before the domain held them.
 from chatledger.domain.errors import ConversationErased as ConversationErased
+from chatledger.domain.governance import ConversationRecord as ConversationRecord
 from chatledger.infrastructure.storage.tables import SQLTables
 
 KEY_BYTES = 32
 KEY_CACHE_SECONDS = 2.0
 """How long a process trusts a key it read; an erasure elsewhere takes effect here within this."""
-
-
-@dataclass(frozen=True)
-class ConversationRecord:
-    """A conversation's entry in the directory."""
-
-    conversation_id: str
-    created_at: datetime
-    erased_at: datetime | None = None
-    erasure_reason: str | None = None
-    retention: timedelta | None = None
-    legal_hold: str | None = None
 
 
 class KeyStore(ABC):

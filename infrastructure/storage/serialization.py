@@ -10,7 +10,7 @@ from eventsourcing.persistence import Mapper, MapperDeserialisationError, Stored
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic_core import from_json, to_json
 
-from chatledger.domain import Conversation, Message, Role, UnreadableEvent
+from chatledger.domain import Conversation, UnreadableEvent, erased_message
 from chatledger.domain.messages import AUTHENTICATED
 from chatledger.infrastructure.storage.keys import ConversationErased
 from chatledger.infrastructure.storage.sealing import SealBroken, Sealer
@@ -242,16 +242,6 @@ def _unreadable(stored_event: StoredEvent, exc: Exception) -> MapperDeserialisat
     return MapperDeserialisationError(
         f"cannot read stored event {stored_event.topic} of "
         f"{stored_event.originator_id!r} version {stored_event.originator_version}: {exc}"
-    )
-
-
-def erased_message(role: Role, position: int) -> Message:
-    """What an erased message reads as: its role and place survive, its content does not."""
-    return Message(
-        id=f"erased-{position}",
-        role=role,
-        tool_call_id="erased" if role == "tool" else None,
-        metadata={"erased": True},
     )
 
 

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from chatledger.domain import Conversation, MessageKey
-from chatledger.domain.audit import Governance, ModelCallLog
+from chatledger.domain import Conversation, Governance, MessageKey, ModelCallLog
 
 # Re-exported: the error lived here before the domain's error tree held it.
 from chatledger.domain.errors import UnknownTopic as UnknownTopic

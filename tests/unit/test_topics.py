@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chatledger.domain import Conversation, MessageKey, UnknownTopic
-from chatledger.domain.audit import Governance, ModelCallLog
+from chatledger.domain import Conversation, Governance, MessageKey, ModelCallLog, UnknownTopic
 from chatledger.infrastructure.storage.topics import event_type, topic_of
 
 EVENT_TYPES: list[type[object]] = [
