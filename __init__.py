@@ -17,6 +17,7 @@ from chatledger.domain import (
     InvalidMessage,
     MalformedLine,
     Message,
+    ModelCall,
     RetentionReport,
     Role,
     SealBroken,
@@ -32,7 +33,6 @@ from chatledger.domain import (
 from chatledger.infrastructure import (
     Break,
     ChatLedger,
-    ModelCall,
     Replay,
     TiktokenCounter,
     Verified,

@@ -1,6 +1,12 @@
-"""What a conversation is: messages, the aggregate and its events, governance, errors, ports."""
+"""What a conversation is: messages, events, model calls, policies, governance, errors, ports."""
 
-from chatledger.domain.audit import ModelCallLog, Usage
+from chatledger.domain.audit import (
+    ModelCall,
+    ModelCallLog,
+    Usage,
+    payload_digest,
+    replay_differences,
+)
 from chatledger.domain.conversation import (
     Conversation,
     DomainEvent,
@@ -41,6 +47,7 @@ from chatledger.domain.messages import (
     ToolCall,
     check_conversation_id,
 )
+from chatledger.domain.policies import MessageWindow, Policy, TokenWindow
 from chatledger.domain.ports import TokenCounter
 
 __all__ = [
@@ -60,12 +67,16 @@ __all__ = [
     "MalformedLine",
     "Message",
     "MessageKey",
+    "MessageWindow",
+    "ModelCall",
     "ModelCallLog",
+    "Policy",
     "RetentionReport",
     "Role",
     "SealBroken",
     "StorageUnavailable",
     "TokenCounter",
+    "TokenWindow",
     "ToolCall",
     "UnknownConversation",
     "UnknownTopic",
@@ -76,7 +87,9 @@ __all__ = [
     "check_governable",
     "due_for_erasure",
     "erased_message",
+    "payload_digest",
     "project_conversation",
     "project_message_key",
+    "replay_differences",
     "utc_now",
 ]

@@ -1,12 +1,14 @@
 """Everything that touches the outside world: storage, tokenizers, the CLI, and the wiring."""
 
-from chatledger.domain import ConversationErased, ConversationRecord, RetentionReport, SealBroken
-from chatledger.infrastructure.ledger import ChatLedger
-from chatledger.infrastructure.services.audit import (
+from chatledger.domain import (
+    ConversationErased,
+    ConversationRecord,
     ModelCall,
-    Replay,
-    payload_sha256,
+    RetentionReport,
+    SealBroken,
 )
+from chatledger.infrastructure.ledger import ChatLedger
+from chatledger.infrastructure.services.audit import Replay, payload_sha256
 from chatledger.infrastructure.services.verification import Break, Verified
 from chatledger.infrastructure.storage.backends import (
     DEFAULT_DATABASE_URL,

@@ -12,18 +12,14 @@ from chatledger.domain import (
     ConversationRecord,
     InvalidInput,
     Message,
+    ModelCall,
     RetentionReport,
     TokenCounter,
     check_conversation_id,
 )
 from chatledger.domain.audit import Usage
 from chatledger.infrastructure.services import transfer, verification
-from chatledger.infrastructure.services.audit import (
-    Audit,
-    GovernanceService,
-    ModelCall,
-    Replay,
-)
+from chatledger.infrastructure.services.audit import Audit, GovernanceService, Replay
 from chatledger.infrastructure.services.reading import Reading
 from chatledger.infrastructure.services.recording import Recording
 from chatledger.infrastructure.storage.application import LedgerApplication, open_application

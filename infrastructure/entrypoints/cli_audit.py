@@ -16,10 +16,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from chatledger.domain import InvalidInput
+from chatledger.domain import InvalidInput, ModelCall
 from chatledger.infrastructure.ledger import ChatLedger
 from chatledger.infrastructure.services import transfer
-from chatledger.infrastructure.services.audit import ModelCall
 from chatledger.projections.memory import explain_memory
 
 Command = Callable[[argparse.Namespace], int]

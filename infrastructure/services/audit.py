@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import cast
 
 from eventsourcing.persistence import EventStore
-from pydantic import TypeAdapter
 
 from chatledger.domain import (
     ConversationRecord,
@@ -22,7 +19,14 @@ from chatledger.domain import (
     due_for_erasure,
     utc_now,
 )
-from chatledger.domain.audit import ModelCallLog, Usage, canonical_policy
+from chatledger.domain.audit import (
+    ModelCall,
+    ModelCallLog,
+    Usage,
+    canonical_policy,
+    payload_digest,
+    replay_differences,
+)
 from chatledger.domain.governance import (
     check_erasable,
     check_hold_reason,
@@ -32,39 +36,12 @@ from chatledger.domain.governance import (
 from chatledger.infrastructure.services.reading import Reading
 from chatledger.infrastructure.services.recording import Recording
 from chatledger.infrastructure.storage.keys import KeyStore, iter_all
-from chatledger.projections import MemoryView, Policy
-
-_POLICY: TypeAdapter[Policy] = TypeAdapter(Policy)
+from chatledger.projections import MemoryView
 
 
 def payload_sha256(view: MemoryView) -> str:
     """sha256 of the view's messages as canonical JSON: the payload chatledger hands the caller."""
-    payload = json.dumps(
-        [message.model_dump(mode="json") for message in view.messages],
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-    )
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
-
-
-@dataclass(frozen=True)
-class ModelCall:
-    """One recorded model call, with the provider's usage once it is known."""
-
-    number: int
-    recorded_at: datetime
-    position: int
-    positions: tuple[int, ...]
-    message_ids: tuple[str, ...]
-    system_position: int | None
-    policy: Policy
-    counter: str
-    tokens: int
-    payload_sha256: str
-    model: str
-    response_id: str | None
-    usage: Usage | None
+    return payload_digest(view.messages)
 
 
 @dataclass(frozen=True)
@@ -125,7 +102,7 @@ class Audit:
             )
 
         event = self._recording.append(ModelCallLog.id_for(conversation_id), make)
-        return _call(cast(ModelCallLog.CallRecorded, event), event.timestamp, usage)
+        return ModelCall.recorded(cast(ModelCallLog.CallRecorded, event))
 
     def attach_usage(self, conversation_id: str, call: int, usage: Usage) -> None:
         """Attach the provider's reported usage to an earlier call."""
@@ -146,10 +123,9 @@ class Audit:
         calls: dict[int, ModelCall] = {}
         for event in self._events.get(ModelCallLog.id_for(conversation_id)):
             if isinstance(event, ModelCallLog.CallRecorded):
-                calls[event.number] = _call(event, event.timestamp, event.usage)
+                calls[event.number] = ModelCall.recorded(event)
             elif isinstance(event, ModelCallLog.UsageAttached) and event.call in calls:
-                old = calls[event.call]
-                calls[event.call] = ModelCall(**{**old.__dict__, "usage": event.usage})
+                calls[event.call] = calls[event.call].with_usage(event.usage)
         return list(calls.values())
 
     def replay_model_call(self, conversation_id: str, call: ModelCall | int) -> Replay:
@@ -162,34 +138,14 @@ class Audit:
             )
         recorded = found[0]
         view = self._reading.memory(conversation_id, recorded.policy, at=recorded.position)
-        differences = []
-        if view.positions != recorded.positions:
-            differences.append(f"positions {view.positions} != recorded {recorded.positions}")
-        if tuple(m.id for m in view.messages) != recorded.message_ids:
-            differences.append("message ids differ")
-        if view.tokens != recorded.tokens:
-            differences.append(f"tokens {view.tokens} != recorded {recorded.tokens}")
-        if payload_sha256(view) != recorded.payload_sha256:
-            differences.append("payload sha256 differs")
-        return Replay(recorded, view, not differences, tuple(differences))
-
-
-def _call(event: ModelCallLog.CallRecorded, at: datetime, usage: Usage | None) -> ModelCall:
-    return ModelCall(
-        number=event.number,
-        recorded_at=at,
-        position=event.position,
-        positions=event.positions,
-        message_ids=event.message_ids,
-        system_position=event.system_position,
-        policy=_POLICY.validate_python(event.policy),
-        counter=event.counter,
-        tokens=event.tokens,
-        payload_sha256=event.payload_sha256,
-        model=event.model,
-        response_id=event.response_id,
-        usage=usage,
-    )
+        differences = replay_differences(
+            recorded,
+            positions=view.positions,
+            message_ids=tuple(m.id for m in view.messages),
+            tokens=view.tokens,
+            payload_sha256=payload_sha256(view),
+        )
+        return Replay(recorded, view, not differences, differences)
 
 
 class GovernanceService:
