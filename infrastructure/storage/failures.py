@@ -41,7 +41,7 @@ STORAGE_FAILURES: tuple[type[Exception], ...] = (
 )
 """What the event store and the drivers raise when the database fails or holds a bad row."""
 
-T = TypeVar("T")
+_T = TypeVar("_T")
 
 
 def as_ledger_error(failure: Exception, backend: Backend) -> ChatLedgerError:
@@ -79,7 +79,7 @@ def storage_failures(backend: Backend) -> Iterator[None]:
         raise as_ledger_error(failure, backend) from failure
 
 
-def guard_storage(backend_of: Callable[[Any], Backend]) -> Callable[[type[T]], type[T]]:
+def guard_storage(backend_of: Callable[[Any], Backend]) -> Callable[[type[_T]], type[_T]]:
     """A class decorator: the public methods raise chatledger errors for storage failures.
 
     ``backend_of(instance)`` names the backend the errors report. A method that returns a
@@ -100,7 +100,7 @@ def guard_storage(backend_of: Callable[[Any], Backend]) -> Callable[[type[T]], t
 
         return guarded_method
 
-    def decorate(cls: type[T]) -> type[T]:
+    def decorate(cls: type[_T]) -> type[_T]:
         for name, value in list(vars(cls).items()):
             if not name.startswith("_") and inspect.isfunction(value):
                 setattr(cls, name, guarded(value))
