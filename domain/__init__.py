@@ -1,6 +1,12 @@
-"""What a conversation is: messages, the Conversation aggregate and its events, errors, ports."""
+"""What a conversation is: messages, events, model calls, policies, governance, errors, ports."""
 
-from chatledger.domain.audit import Governance, ModelCallLog, Usage
+from chatledger.domain.audit import (
+    ModelCall,
+    ModelCallLog,
+    Usage,
+    payload_digest,
+    replay_differences,
+)
 from chatledger.domain.conversation import (
     Conversation,
     DomainEvent,
@@ -12,12 +18,27 @@ from chatledger.domain.conversation import (
 from chatledger.domain.errors import (
     ChatLedgerError,
     ConcurrencyConflict,
+    ConversationErased,
     EncodingUnavailable,
     IdempotencyConflict,
     InvalidConversationId,
     InvalidInput,
     InvalidMessage,
+    MalformedLine,
+    SealBroken,
+    StorageUnavailable,
     UnknownConversation,
+    UnknownTopic,
+    UnreadableEvent,
+    WriteContention,
+)
+from chatledger.domain.governance import (
+    ConversationRecord,
+    Governance,
+    RetentionReport,
+    check_governable,
+    due_for_erasure,
+    erased_message,
 )
 from chatledger.domain.messages import (
     DEFAULT_MAX_CONTENT_BYTES,
@@ -26,12 +47,15 @@ from chatledger.domain.messages import (
     ToolCall,
     check_conversation_id,
 )
+from chatledger.domain.policies import MessageWindow, Policy, TokenWindow
 from chatledger.domain.ports import TokenCounter
 
 __all__ = [
     "ChatLedgerError",
     "ConcurrencyConflict",
     "Conversation",
+    "ConversationErased",
+    "ConversationRecord",
     "DEFAULT_MAX_CONTENT_BYTES",
     "DomainEvent",
     "EncodingUnavailable",
@@ -40,16 +64,32 @@ __all__ = [
     "InvalidConversationId",
     "InvalidInput",
     "InvalidMessage",
+    "MalformedLine",
     "Message",
     "MessageKey",
+    "MessageWindow",
+    "ModelCall",
     "ModelCallLog",
+    "Policy",
+    "RetentionReport",
     "Role",
+    "SealBroken",
+    "StorageUnavailable",
     "TokenCounter",
+    "TokenWindow",
     "ToolCall",
     "UnknownConversation",
+    "UnknownTopic",
+    "UnreadableEvent",
     "Usage",
+    "WriteContention",
     "check_conversation_id",
+    "check_governable",
+    "due_for_erasure",
+    "erased_message",
+    "payload_digest",
     "project_conversation",
     "project_message_key",
+    "replay_differences",
     "utc_now",
 ]

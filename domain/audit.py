@@ -1,13 +1,26 @@
-"""Audit trails beside a conversation: the model calls made from it, and its governance."""
+"""The audit trail beside a conversation: the model calls made from it, and how to prove them.
+
+A model call is written once, as ``ModelCallLog.CallRecorded``; ``ModelCall`` is the same
+record as callers see it, numbered and with its policy as a ``Policy``. Both take their common
+fields from one base, so the stored event and the API cannot drift apart.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from chatledger.domain.conversation import DomainEvent
+
+# Re-exported: the governance events lived here before domain.governance held their rules.
+from chatledger.domain.governance import Governance as Governance
+from chatledger.domain.messages import Message
+from chatledger.domain.policies import Policy
 
 
 class Usage(BaseModel):
@@ -17,6 +30,30 @@ class Usage(BaseModel):
 
     prompt_tokens: int = Field(ge=0)
     completion_tokens: int = Field(ge=0)
+
+
+class _CallFields(BaseModel):
+    """What one model call showed which model: the fields its event and ModelCall share.
+
+    A field added here later needs a default that is right for events stored before it.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    position: int = Field(ge=0)
+    """The history position the view was computed at."""
+    positions: tuple[int, ...]
+    """The positions of the messages the model was shown, oldest first."""
+    message_ids: tuple[str, ...]
+    system_position: int | None
+    counter: str
+    """The token counter that priced the view."""
+    tokens: int = Field(ge=0)
+    payload_sha256: str
+    """sha256 of the shown messages as canonical JSON (``payload_digest``)."""
+    model: str
+    response_id: str | None = None
+    usage: Usage | None = None
 
 
 class ModelCallLog(BaseModel):
@@ -29,22 +66,12 @@ class ModelCallLog(BaseModel):
         """The stream id; '/' never occurs in a conversation id, so none collide."""
         return f"calls/{conversation_id}"
 
-    class CallRecorded(DomainEvent):
+    class CallRecorded(DomainEvent, _CallFields):
         """What the model received on one call, exactly enough to replay and prove it."""
 
         conversation_id: str
-        position: int = Field(ge=0)
-        """The history position the view was computed at."""
-        positions: tuple[int, ...]
-        message_ids: tuple[str, ...]
-        system_position: int | None
         policy: dict[str, JsonValue]
-        counter: str
-        tokens: int = Field(ge=0)
-        payload_sha256: str
-        model: str
-        response_id: str | None = None
-        usage: Usage | None = None
+        """The policy as stored JSON, so a policy's own rules never make an old call unreadable."""
 
         @property
         def number(self) -> int:
@@ -58,36 +85,70 @@ class ModelCallLog(BaseModel):
         usage: Usage
 
 
-class Governance(BaseModel):
-    """Retention, legal holds and erasure of one conversation, as an auditable stream."""
+class ModelCall(_CallFields):
+    """One recorded model call, with the provider's usage once it is known."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # Serialised, a call always carries response_id and usage (null when unknown).
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
 
-    @staticmethod
-    def id_for(conversation_id: str) -> str:
-        """The stream id; '/' never occurs in a conversation id, so none collide."""
-        return f"gov/{conversation_id}"
+    number: int = Field(ge=1)
+    """The call's 1-based number within its conversation."""
+    recorded_at: datetime
+    policy: Policy
 
-    class RetentionSet(DomainEvent):
-        """The conversation is to be erased this long after its last message (None: never)."""
+    @classmethod
+    def recorded(cls, event: ModelCallLog.CallRecorded) -> ModelCall:
+        """The call that ``event`` recorded."""
+        shared = {name: getattr(event, name) for name in _CallFields.model_fields}
+        return cls.model_validate(
+            {
+                **shared,
+                "number": event.number,
+                "recorded_at": event.timestamp,
+                "policy": event.policy,
+            }
+        )
 
-        seconds: int | None = Field(default=None, ge=1)
-
-    class LegalHoldPlaced(DomainEvent):
-        """Retention must not erase the conversation, for this reason."""
-
-        reason: str
-
-    class LegalHoldLifted(DomainEvent):
-        """The legal hold was lifted."""
-
-    class Erased(DomainEvent):
-        """The conversation's key was destroyed: its text is gone for good."""
-
-        reason: str
-        erased_at: datetime
+    def with_usage(self, usage: Usage) -> ModelCall:
+        """The same call with the provider's usage attached."""
+        return self.model_copy(update={"usage": usage})
 
 
-def canonical_policy(policy: BaseModel) -> dict[str, Any]:
+def canonical_policy(policy: Policy) -> dict[str, Any]:
     """A policy as the JSON object stored with a model call."""
     return policy.model_dump(mode="json")
+
+
+def payload_digest(messages: Iterable[Message]) -> str:
+    """sha256 of the messages as canonical JSON: what a model call's payload is proven by."""
+    payload = json.dumps(
+        [message.model_dump(mode="json") for message in messages],
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def replay_differences(
+    recorded: ModelCall,
+    *,
+    positions: tuple[int, ...],
+    message_ids: tuple[str, ...],
+    tokens: int,
+    payload_sha256: str,
+) -> tuple[str, ...]:
+    """How a view rebuilt for ``recorded`` differs from what was recorded; () when identical.
+
+    Each difference is one phrase, naming both sides where they are short enough to show.
+    """
+    differences = []
+    if positions != recorded.positions:
+        differences.append(f"positions {positions} != recorded {recorded.positions}")
+    if message_ids != recorded.message_ids:
+        differences.append("message ids differ")
+    if tokens != recorded.tokens:
+        differences.append(f"tokens {tokens} != recorded {recorded.tokens}")
+    if payload_sha256 != recorded.payload_sha256:
+        differences.append("payload sha256 differs")
+    return tuple(differences)

@@ -1,6 +1,16 @@
-"""The errors chatledger raises: one tree, rooted at ChatLedgerError."""
+"""The errors chatledger raises: one tree, rooted at ChatLedgerError.
+
+Each says what was wrong and what to do about it. Nothing else reaches a caller of the public
+API: the storage layer's own exceptions (the database driver's, the event store's) arrive as
+StorageUnavailable, UnreadableEvent or WriteContention.
+"""
 
 from __future__ import annotations
+
+from datetime import datetime
+
+_UNAVAILABLE_ADVICE = "check that it is running and reachable and that the URL is right, then retry"
+_VERIFY_ADVICE = "run `chatledger verify` to list every altered, moved or missing row"
 
 
 class ChatLedgerError(Exception):
@@ -27,6 +37,14 @@ class InvalidConversationId(InvalidInput):
         super().__init__("conversation_id", problem)
 
 
+class MalformedLine(InvalidInput):
+    """A line of an import file is not a valid exported message; ``line`` is its number."""
+
+    def __init__(self, line: int, field: str, problem: str) -> None:
+        self.line = line
+        super().__init__(f"line {line}: {field}", problem)
+
+
 class ConcurrencyConflict(ChatLedgerError):
     """Another writer changed the conversation since the version the caller expected."""
 
@@ -37,6 +55,17 @@ class ConcurrencyConflict(ChatLedgerError):
         super().__init__(
             f"conversation {conversation_id!r} is at version {actual}, not the expected "
             f"{expected}: another writer got there first; read it again and retry"
+        )
+
+
+class WriteContention(ChatLedgerError):
+    """A write kept losing races with other writers and was given up; nothing was written."""
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+        super().__init__(
+            f"the write to {target} kept clashing with other writers' and was given up, "
+            "so nothing was written: retry in a moment"
         )
 
 
@@ -62,5 +91,53 @@ class UnknownConversation(ChatLedgerError, LookupError):
         super().__init__(f"conversation {conversation_id!r} has no recorded messages")
 
 
+class ConversationErased(ChatLedgerError):
+    """The conversation was erased: its text is gone and nothing more can be recorded in it."""
+
+    def __init__(self, conversation_id: str, erased_at: datetime | None = None) -> None:
+        self.conversation_id = conversation_id
+        self.erased_at = erased_at
+        when = f" at {erased_at.isoformat()}" if erased_at else ""
+        super().__init__(
+            f"conversation {conversation_id!r} was erased{when}; its content is gone for good: "
+            "record into a new conversation to go on"
+        )
+
+
 class EncodingUnavailable(ChatLedgerError):
     """A tokenizer encoding could not be loaded offline."""
+
+
+class StorageUnavailable(ChatLedgerError):
+    """The database could not be reached or used; ``location`` names it, never its password."""
+
+    def __init__(
+        self, backend: str, location: str, cause: str, advice: str = _UNAVAILABLE_ADVICE
+    ) -> None:
+        self.backend = backend
+        self.location = location
+        self.cause = cause
+        super().__init__(f"the {backend} store at {location} is unavailable ({cause}): {advice}")
+
+
+class UnreadableEvent(ChatLedgerError):
+    """A stored event cannot be read back as chatledger wrote it: altered, moved or lost."""
+
+    def __init__(self, problem: str, advice: str = _VERIFY_ADVICE) -> None:
+        self.problem = problem
+        super().__init__(f"{problem}; {advice}")
+
+
+class SealBroken(UnreadableEvent):
+    """Stored ciphertext failed authentication: it was altered or moved in the database."""
+
+
+class UnknownTopic(UnreadableEvent):
+    """A stored row names an event type this version of chatledger does not know."""
+
+    def __init__(self, topic: str) -> None:
+        self.topic = topic
+        super().__init__(
+            f"stored event type {topic!r} is unknown to this chatledger",
+            "was the database written by a newer version? Upgrade chatledger to read it",
+        )

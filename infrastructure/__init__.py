@@ -1,12 +1,14 @@
 """Everything that touches the outside world: storage, services, entrypoints, and the facade."""
 
-from chatledger.infrastructure.ledger import ChatLedger
-from chatledger.infrastructure.services.audit import (
+from chatledger.domain import (
+    ConversationErased,
+    ConversationRecord,
     ModelCall,
-    Replay,
     RetentionReport,
-    payload_sha256,
+    SealBroken,
 )
+from chatledger.infrastructure.ledger import ChatLedger
+from chatledger.infrastructure.services.audit import Replay, payload_sha256
 from chatledger.infrastructure.services.recording import RecordOutcome
 from chatledger.infrastructure.services.verification import Break, Verified
 from chatledger.infrastructure.storage.backends import (
@@ -15,8 +17,6 @@ from chatledger.infrastructure.storage.backends import (
     backend_for,
     database_url,
 )
-from chatledger.infrastructure.storage.keys import ConversationErased, ConversationRecord
-from chatledger.infrastructure.storage.sealing import SealBroken
 from chatledger.infrastructure.tokens import TiktokenCounter, default_token_counter, load_encoding
 
 __all__ = [

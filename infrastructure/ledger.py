@@ -2,46 +2,46 @@
 
 from __future__ import annotations
 
-import sqlite3
-import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any, Self, overload
 
-from eventsourcing.persistence import DatabaseError
-
 from chatledger.domain import (
     DEFAULT_MAX_CONTENT_BYTES,
+    ConversationRecord,
     InvalidInput,
     Message,
+    ModelCall,
+    RetentionReport,
     TokenCounter,
     check_conversation_id,
 )
 from chatledger.domain.audit import Usage
 from chatledger.infrastructure.services import transfer, verification
-from chatledger.infrastructure.services.audit import (
-    Audit,
-    GovernanceService,
-    ModelCall,
-    Replay,
-    RetentionReport,
-)
+from chatledger.infrastructure.services.audit import Audit, GovernanceService, Replay
 from chatledger.infrastructure.services.reading import Reading
 from chatledger.infrastructure.services.recording import Recording, RecordOutcome
-from chatledger.infrastructure.storage.application import LedgerApplication
+from chatledger.infrastructure.storage.application import LedgerApplication, open_application
 from chatledger.infrastructure.storage.backends import Backend, backend_for
-from chatledger.infrastructure.storage.keys import ConversationRecord, iter_all
+from chatledger.infrastructure.storage.failures import guard_storage, storage_failures
+from chatledger.infrastructure.storage.keys import iter_all
 from chatledger.infrastructure.storage.tables import SQLTables
 from chatledger.projections import HistoryEntry, HistoryView, MemoryView, Policy
 
-OPEN_ATTEMPTS = 5
-INVALID_SCHEMA_NAME = "3F000"
-"""PostgreSQL's SQLSTATE for a schema that does not exist."""
+
+def _backend_of(ledger: ChatLedger) -> Backend:
+    return ledger._app.backend
 
 
+# Every public method's storage failures arrive as chatledger errors (StorageUnavailable and
+# kin), here at the one boundary callers cross; the services below see the library's own.
+@guard_storage(_backend_of)
 class ChatLedger:
-    """A conversation store: every message an immutable event, every view a projection."""
+    """A conversation store: every message an immutable event, every view a projection.
+
+    Whatever the database does, its methods raise only ChatLedgerError subclasses.
+    """
 
     def __init__(
         self,
@@ -88,8 +88,10 @@ class ChatLedger:
             token_counter = DeferredCounter()
         if max_content_bytes < 1:
             raise InvalidInput("max_content_bytes", f"must be at least 1, got {max_content_bytes}")
+        with storage_failures(backend):
+            app = open_application(backend)
         return cls(
-            open_application(backend),
+            app,
             token_counter,
             max_content_bytes=max_content_bytes,
             pause_collector=pause_collector,
@@ -312,26 +314,3 @@ class ChatLedger:
     ) -> RetentionReport:
         """Erase the conversations whose retention ran out, except those on legal hold."""
         return self._governance.apply_retention(now=now, dry_run=dry_run)
-
-
-def open_application(backend: Backend) -> LedgerApplication:
-    """The eventsourcing application on ``backend``, its tables created if they are not there."""
-    for attempt in range(OPEN_ATTEMPTS):
-        try:
-            return LedgerApplication(backend)
-        except (DatabaseError, sqlite3.OperationalError) as exc:
-            if getattr(exc.__cause__, "sqlstate", None) == INVALID_SCHEMA_NAME:
-                schema = backend.env.get("POSTGRES_SCHEMA", "")
-                raise InvalidInput(
-                    "url",
-                    f"the schema {schema!r} does not exist in database "
-                    f"{backend.env.get('POSTGRES_DBNAME', '')!r}: create it first "
-                    f"(CREATE SCHEMA {schema}), or leave ?schema= out for the default",
-                ) from None
-            # Ledgers opened at once on a new database race to create its tables (PostgreSQL
-            # reports duplicate catalogue rows or concurrent updates; SQLite, a lock while one
-            # switches the file to WAL); the loser finds them there on the next try.
-            if attempt == OPEN_ATTEMPTS - 1:
-                raise
-            time.sleep(0.05 * (attempt + 1))
-    raise AssertionError("unreachable")

@@ -1,5 +1,6 @@
 """What is derived from a conversation's events: the history view and the memory view."""
 
+from chatledger.domain.policies import MessageWindow, Policy, TokenWindow
 from chatledger.projections.formats import to_anthropic, to_openai
 from chatledger.projections.history import HistoryEntry, HistoryView
 from chatledger.projections.memory import (
@@ -10,7 +11,6 @@ from chatledger.projections.memory import (
     explain_memory,
     memory_of,
 )
-from chatledger.projections.policies import MessageWindow, Policy, TokenWindow
 
 __all__ = [
     "Exclusion",

@@ -25,9 +25,9 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field
 
 from chatledger.domain import Message
+from chatledger.domain.policies import MessageWindow, Policy
 from chatledger.projections import formats
 from chatledger.projections.history import HistoryEntry
-from chatledger.projections.policies import MessageWindow, Policy
 
 
 class Exclusion(StrEnum):

@@ -12,7 +12,6 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NoReturn
 from urllib.parse import urlsplit, urlunsplit
 
-from eventsourcing.persistence import PersistenceError
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -82,9 +81,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InvalidInput as exc:
         return _fail(BAD_INPUT, f"{exc.field}: {exc.problem}")
     except ChatLedgerError as exc:
+        # The ledger raises nothing else: a database it cannot reach is StorageUnavailable,
+        # whose message names the store and says what to check.
         return _fail(FAILED, str(exc))
-    except PersistenceError as exc:
-        return _fail(FAILED, f"database: {type(exc).__name__}: {exc}")
     except KeyboardInterrupt:
         return _fail(130, "interrupted")
 

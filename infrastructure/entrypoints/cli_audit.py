@@ -16,10 +16,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from chatledger.domain import InvalidInput, UnknownConversation
+from chatledger.domain import InvalidInput, ModelCall, UnknownConversation
 from chatledger.infrastructure.ledger import ChatLedger
 from chatledger.infrastructure.services import transfer
-from chatledger.infrastructure.services.audit import ModelCall
 from chatledger.projections.memory import explain_memory
 
 Command = Callable[[argparse.Namespace], int]
@@ -181,8 +180,7 @@ def run_verify(args: argparse.Namespace, ledger: ChatLedger) -> int:
         results = [ledger.verify(args.conversation)]
     breaks = [b for r in results for b in r.breaks]
     if args.checkpoint:
-        saved = json.loads(Path(args.checkpoint).read_text(encoding="utf-8"))
-        breaks += ledger.compare_checkpoint(saved)
+        breaks += ledger.compare_checkpoint(_read_checkpoint(args.checkpoint))
     if args.json:
         _print_json(
             {
@@ -203,6 +201,15 @@ def run_verify(args: argparse.Namespace, ledger: ChatLedger) -> int:
             )
         )
     return OK if not breaks else FAILED
+
+
+def _read_checkpoint(path: str) -> Any:
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InvalidInput("--checkpoint", f"cannot read {path!r}: {exc.strerror}") from None
+    except ValueError as exc:  # not UTF-8, or not JSON
+        raise InvalidInput("--checkpoint", f"{path!r} is not a checkpoint's JSON ({exc})") from None
 
 
 def run_checkpoint(args: argparse.Namespace, ledger: ChatLedger) -> int:

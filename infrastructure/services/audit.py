@@ -2,53 +2,46 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import cast
 
 from eventsourcing.persistence import EventStore
-from pydantic import TypeAdapter
 
-from chatledger.domain import DomainEvent, InvalidInput, UnknownConversation, utc_now
-from chatledger.domain.audit import Governance, ModelCallLog, Usage, canonical_policy
+from chatledger.domain import (
+    ConversationRecord,
+    DomainEvent,
+    Governance,
+    InvalidInput,
+    RetentionReport,
+    UnknownConversation,
+    check_governable,
+    due_for_erasure,
+    utc_now,
+)
+from chatledger.domain.audit import (
+    ModelCall,
+    ModelCallLog,
+    Usage,
+    canonical_policy,
+    payload_digest,
+    replay_differences,
+)
+from chatledger.domain.governance import (
+    check_erasable,
+    check_hold_reason,
+    retention_erasure_reason,
+    retention_seconds,
+)
 from chatledger.infrastructure.services.reading import Reading
 from chatledger.infrastructure.services.recording import Recording
-from chatledger.infrastructure.storage.keys import ConversationErased, KeyStore, iter_all
-from chatledger.projections import MemoryView, Policy
-
-_POLICY: TypeAdapter[Policy] = TypeAdapter(Policy)
+from chatledger.infrastructure.storage.keys import KeyStore, iter_all
+from chatledger.projections import MemoryView
 
 
 def payload_sha256(view: MemoryView) -> str:
     """sha256 of the view's messages as canonical JSON: the payload chatledger hands the caller."""
-    payload = json.dumps(
-        [message.model_dump(mode="json") for message in view.messages],
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-    )
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
-
-
-@dataclass(frozen=True)
-class ModelCall:
-    """One recorded model call, with the provider's usage once it is known."""
-
-    number: int
-    recorded_at: datetime
-    position: int
-    positions: tuple[int, ...]
-    message_ids: tuple[str, ...]
-    system_position: int | None
-    policy: Policy
-    counter: str
-    tokens: int
-    payload_sha256: str
-    model: str
-    response_id: str | None
-    usage: Usage | None
+    return payload_digest(view.messages)
 
 
 @dataclass(frozen=True)
@@ -109,7 +102,7 @@ class Audit:
             )
 
         event = self._recording.append(ModelCallLog.id_for(conversation_id), make)
-        return _call(cast(ModelCallLog.CallRecorded, event), event.timestamp, usage)
+        return ModelCall.recorded(cast(ModelCallLog.CallRecorded, event))
 
     def attach_usage(self, conversation_id: str, call: int, usage: Usage) -> None:
         """Attach the provider's reported usage to an earlier call."""
@@ -130,10 +123,9 @@ class Audit:
         calls: dict[int, ModelCall] = {}
         for event in self._events.get(ModelCallLog.id_for(conversation_id)):
             if isinstance(event, ModelCallLog.CallRecorded):
-                calls[event.number] = _call(event, event.timestamp, event.usage)
+                calls[event.number] = ModelCall.recorded(event)
             elif isinstance(event, ModelCallLog.UsageAttached) and event.call in calls:
-                old = calls[event.call]
-                calls[event.call] = ModelCall(**{**old.__dict__, "usage": event.usage})
+                calls[event.call] = calls[event.call].with_usage(event.usage)
         return list(calls.values())
 
     def replay_model_call(self, conversation_id: str, call: ModelCall | int) -> Replay:
@@ -146,47 +138,22 @@ class Audit:
             )
         recorded = found[0]
         view = self._reading.memory(conversation_id, recorded.policy, at=recorded.position)
-        differences = []
-        if view.positions != recorded.positions:
-            differences.append(f"positions {view.positions} != recorded {recorded.positions}")
-        if tuple(m.id for m in view.messages) != recorded.message_ids:
-            differences.append("message ids differ")
-        if view.tokens != recorded.tokens:
-            differences.append(f"tokens {view.tokens} != recorded {recorded.tokens}")
-        if payload_sha256(view) != recorded.payload_sha256:
-            differences.append("payload sha256 differs")
-        return Replay(recorded, view, not differences, tuple(differences))
-
-
-def _call(event: ModelCallLog.CallRecorded, at: datetime, usage: Usage | None) -> ModelCall:
-    return ModelCall(
-        number=event.number,
-        recorded_at=at,
-        position=event.position,
-        positions=event.positions,
-        message_ids=event.message_ids,
-        system_position=event.system_position,
-        policy=_POLICY.validate_python(event.policy),
-        counter=event.counter,
-        tokens=event.tokens,
-        payload_sha256=event.payload_sha256,
-        model=event.model,
-        response_id=event.response_id,
-        usage=usage,
-    )
-
-
-@dataclass(frozen=True)
-class RetentionReport:
-    """What a retention run erased, and what a legal hold kept."""
-
-    erased: tuple[str, ...]
-    held: tuple[tuple[str, str], ...]
-    """(conversation id, hold reason) for each conversation past retention but on hold."""
+        differences = replay_differences(
+            recorded,
+            positions=view.positions,
+            message_ids=tuple(m.id for m in view.messages),
+            tokens=view.tokens,
+            payload_sha256=payload_sha256(view),
+        )
+        return Replay(recorded, view, not differences, differences)
 
 
 class GovernanceService:
-    """Erasure, retention and legal holds: each a change to the key directory, and an event."""
+    """Erasure, retention and legal holds: each a change to the key directory, and an event.
+
+    The rules (who may be erased, who is due, what a hold or an erasure refuses) are the
+    domain's; this service reads the state they judge and carries out what they decide.
+    """
 
     def __init__(
         self, events: EventStore[str], keys: KeyStore, reading: Reading, recording: Recording
@@ -198,10 +165,7 @@ class GovernanceService:
 
     def erase(self, conversation_id: str, *, reason: str) -> datetime:
         """Destroy the conversation's key and record why; its text is unreadable from then on."""
-        if not reason.strip():
-            raise InvalidInput("reason", "say why the conversation is erased")
-        if self._keys.record(conversation_id) is None:
-            raise UnknownConversation(conversation_id)
+        check_erasable(conversation_id, self._keys.record(conversation_id), reason)
         erased_at = self._keys.destroy(conversation_id, reason)
         stream = Governance.id_for(conversation_id)
         if not any(isinstance(e, Governance.Erased) for e in self._events.get(stream)):
@@ -218,12 +182,10 @@ class GovernanceService:
 
     def set_retention(self, conversation_id: str, retention: timedelta | None) -> None:
         """Erase the conversation ``retention`` after its last message (None: keep it)."""
-        if retention is not None and retention.total_seconds() < 1:
-            raise InvalidInput("retention", f"must be at least one second, got {retention}")
-        self._known(conversation_id)
+        seconds = retention_seconds(retention)
+        check_governable(conversation_id, self._keys.record(conversation_id))
         self._keys.set_retention(conversation_id, retention)
         stream = Governance.id_for(conversation_id)
-        seconds = None if retention is None else int(retention.total_seconds())
         self._recording.append(
             stream,
             lambda v: Governance.RetentionSet(
@@ -233,9 +195,8 @@ class GovernanceService:
 
     def set_legal_hold(self, conversation_id: str, reason: str | None) -> None:
         """Place a legal hold (with a reason) or lift it (None)."""
-        if reason is not None and not reason.strip():
-            raise InvalidInput("reason", "a legal hold needs a reason")
-        self._known(conversation_id)
+        check_hold_reason(reason)
+        check_governable(conversation_id, self._keys.record(conversation_id))
         self._keys.set_legal_hold(conversation_id, reason)
         stream = Governance.id_for(conversation_id)
 
@@ -252,29 +213,15 @@ class GovernanceService:
         self, *, now: datetime | None = None, dry_run: bool = False
     ) -> RetentionReport:
         """Erase every conversation whose retention has run out, unless it is on legal hold."""
-        now = now or utc_now()
-        erased: list[str] = []
-        held: list[tuple[str, str]] = []
-        for record in iter_all(self._keys):
-            if record.retention is None or record.erased_at is not None:
-                continue
-            last = self._reading.history(record.conversation_id, limit=1).entries
-            last_at = last[0].recorded_at if last else record.created_at
-            if last_at + record.retention > now:
-                continue
-            if record.legal_hold is not None:
-                held.append((record.conversation_id, record.legal_hold))
-                continue
-            if not dry_run:
-                self.erase(
-                    record.conversation_id, reason=f"retention of {record.retention} ran out"
-                )
-            erased.append(record.conversation_id)
-        return RetentionReport(tuple(erased), tuple(held))
+        report = due_for_erasure(iter_all(self._keys), self._last_activity, now or utc_now())
+        if not dry_run:
+            for conversation_id in report.erased:
+                record = self._keys.record(conversation_id)
+                assert record is not None
+                assert record.retention is not None
+                self.erase(conversation_id, reason=retention_erasure_reason(record.retention))
+        return report
 
-    def _known(self, conversation_id: str) -> None:
-        record = self._keys.record(conversation_id)
-        if record is None:
-            raise UnknownConversation(conversation_id)
-        if record.erased_at is not None:
-            raise ConversationErased(conversation_id, record.erased_at)
+    def _last_activity(self, record: ConversationRecord) -> datetime | None:
+        last = self._reading.history(record.conversation_id, limit=1).entries
+        return last[0].recorded_at if last else None

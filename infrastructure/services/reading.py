@@ -7,11 +7,16 @@ from contextlib import nullcontext
 
 from eventsourcing.persistence import StoredEvent
 
-from chatledger.domain import Conversation, InvalidInput, check_conversation_id
+from chatledger.domain import (
+    Conversation,
+    ConversationErased,
+    InvalidInput,
+    UnreadableEvent,
+    check_conversation_id,
+)
 from chatledger.domain.conversation import STARTED_VERSION
 from chatledger.infrastructure.storage.application import LedgerApplication
 from chatledger.infrastructure.storage.collector import collector_paused
-from chatledger.infrastructure.storage.keys import ConversationErased
 from chatledger.infrastructure.storage.read_ahead import read_ahead
 from chatledger.infrastructure.storage.serialization import history_entry
 from chatledger.projections import HistoryEntry, HistoryView, MemoryView, Policy
@@ -171,7 +176,10 @@ class Reading:
             return known[position]
         event = self._event_at(conversation_id, position)
         if event is None:
-            raise LookupError(f"conversation {conversation_id!r} has no message at {position}")
+            raise UnreadableEvent(
+                f"conversation {conversation_id!r} has no message at position {position}, "
+                "though its other events refer to one"
+            )
         return history_entry(event)
 
     def _newest_first(

@@ -21,6 +21,7 @@ from chatledger.domain import (
     Message,
     MessageKey,
     TokenCounter,
+    WriteContention,
     check_conversation_id,
     project_conversation,
 )
@@ -266,4 +267,4 @@ class Recording:
             except IntegrityError:
                 continue
             return event
-        raise RuntimeError(f"could not append to {stream_id!r}: too much contention")
+        raise WriteContention(f"stream {stream_id!r}")

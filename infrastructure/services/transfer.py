@@ -15,6 +15,9 @@ from chatledger.domain import (
     UnknownConversation,
     check_conversation_id,
 )
+
+# Re-exported: the error lived here before the domain's error tree held it.
+from chatledger.domain.errors import MalformedLine as MalformedLine
 from chatledger.infrastructure.services.reading import Reading
 from chatledger.infrastructure.services.recording import Recording
 from chatledger.infrastructure.storage.application import LedgerApplication
@@ -65,14 +68,6 @@ def write_jsonl(lines: Iterable[dict[str, Any]], out: TextIO) -> int:
         out.write(json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n")
         count += 1
     return count
-
-
-class MalformedLine(InvalidInput):
-    """A line of an import file is not a valid exported message."""
-
-    def __init__(self, line: int, field: str, problem: str) -> None:
-        self.line = line
-        super().__init__(f"line {line}: {field}", problem)
 
 
 @dataclass(frozen=True)

@@ -9,12 +9,13 @@ from typing import Any
 
 from eventsourcing.persistence import StoredEvent
 
-from chatledger.domain import Conversation, UnknownConversation, utc_now
+from chatledger.domain import Conversation, InvalidInput, UnknownConversation, utc_now
 from chatledger.domain.conversation import STARTED_VERSION, genesis
 from chatledger.infrastructure.storage.application import LedgerApplication
 from chatledger.infrastructure.storage.keys import iter_all
 
 PAGE = 1000
+CHECKPOINT_FORMAT = "chatledger-checkpoint/1"
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,7 @@ def verify_all(
 def checkpoint(store: LedgerApplication) -> dict[str, Any]:
     """The head of every conversation's chain, to keep outside the database."""
     heads = {r.conversation_id: {"length": r.length, "head": r.head} for r in verify_all(store)}
-    return {"format": "chatledger-checkpoint/1", "taken_at": utc_now().isoformat(), "heads": heads}
+    return {"format": CHECKPOINT_FORMAT, "taken_at": utc_now().isoformat(), "heads": heads}
 
 
 def compare_checkpoint(store: LedgerApplication, saved: dict[str, Any]) -> list[Break]:
@@ -102,11 +103,8 @@ def compare_checkpoint(store: LedgerApplication, saved: dict[str, Any]) -> list[
     Someone with write access can rewrite rows and their chain together; they cannot also
     change a checkpoint kept elsewhere.
     """
-    if saved.get("format") != "chatledger-checkpoint/1":
-        raise ValueError("not a chatledger checkpoint (format chatledger-checkpoint/1)")
     breaks = []
-    for conversation_id, head in saved["heads"].items():
-        length, expected = int(head["length"]), str(head["head"])
+    for conversation_id, length, expected in _checkpointed_heads(saved):
         try:
             actual = _link_at(store, conversation_id, length)
         except UnknownConversation:
@@ -118,6 +116,27 @@ def compare_checkpoint(store: LedgerApplication, saved: dict[str, Any]) -> list[
     return breaks
 
 
+def _checkpointed_heads(saved: Any) -> Iterator[tuple[str, int, str]]:
+    """(conversation id, length, head) of each head a checkpoint holds; InvalidInput if none."""
+    if not isinstance(saved, dict) or saved.get("format") != CHECKPOINT_FORMAT:
+        raise InvalidInput(
+            "checkpoint",
+            f"is not a chatledger checkpoint (format {CHECKPOINT_FORMAT}): pass the JSON that "
+            "`chatledger checkpoint` printed",
+        )
+    heads = saved.get("heads")
+    if not isinstance(heads, dict):
+        raise InvalidInput("checkpoint.heads", "must map each conversation id to its head")
+    for conversation_id, head in heads.items():
+        try:
+            yield str(conversation_id), int(head["length"]), str(head["head"])
+        except (TypeError, KeyError, ValueError):
+            raise InvalidInput(
+                f"checkpoint.heads.{conversation_id}",
+                "must be an object with a length (an integer) and a head",
+            ) from None
+
+
 def _link_at(store: LedgerApplication, conversation_id: str, position: int) -> str | None:
     if position == 0:
         return genesis(conversation_id)
@@ -125,7 +144,7 @@ def _link_at(store: LedgerApplication, conversation_id: str, position: int) -> s
     rows = store.recorder.select_events(conversation_id, gt=version - 1, lte=version)
     if not rows:
         return None
-    return str(json.loads(rows[0].state)["chain"])
+    return _stored_link(rows[0], "")  # an unreadable row matches no checkpointed link
 
 
 def _rows(store: LedgerApplication, conversation_id: str) -> Iterator[StoredEvent]:

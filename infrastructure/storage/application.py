@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
+import time
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from eventsourcing.application import Application, ProcessingEvent, ProjectorFunction
 from eventsourcing.domain import DomainEventProtocol
-from eventsourcing.persistence import JSONTranscoder, Mapper
+from eventsourcing.persistence import DatabaseError, JSONTranscoder, Mapper
 from eventsourcing.utils import Environment, EnvType
 
-from chatledger.domain import Conversation, DomainEvent, project_conversation
+from chatledger.domain import Conversation, DomainEvent, InvalidInput, project_conversation
 from chatledger.infrastructure.storage.backends import Backend
+from chatledger.infrastructure.storage.failures import unreachable
 from chatledger.infrastructure.storage.sealing import Sealer
 from chatledger.infrastructure.storage.serialization import PydanticMapper
 from chatledger.infrastructure.storage.tables import SQLTables
@@ -21,6 +25,8 @@ SNAPSHOT_INTERVAL = 100
 
 AGGREGATE_CACHE_SIZE = 10_000
 """Conversations kept in memory per process; each is a few hundred bytes of lean state."""
+
+OPEN_ATTEMPTS = 5
 
 
 class LedgerApplication(Application[str]):
@@ -43,7 +49,17 @@ class LedgerApplication(Application[str]):
 
     def __init__(self, backend: Backend, env: EnvType | None = None) -> None:
         self.backend = backend
-        super().__init__(env={**backend.env, **(env or {})})
+        try:
+            super().__init__(env={**backend.env, **(env or {})})
+        except BaseException:
+            # A half-built application still holds the database's connection pool. Close it
+            # now: left to __del__, it is closed on whatever thread collects it, and a pool
+            # worker's own thread cannot join itself.
+            factory = getattr(self, "factory", None)
+            if factory is not None:
+                with contextlib.suppress(Exception):
+                    factory.close()
+            raise
 
     @property
     def tables(self) -> SQLTables | None:
@@ -107,6 +123,35 @@ class LedgerApplication(Application[str]):
         self.keys = self.backend.key_store(getattr(self.factory, "datastore", None))
         mapper.sealer = Sealer(self.keys)
         return mapper
+
+
+INVALID_SCHEMA_NAME = "3F000"
+"""PostgreSQL's SQLSTATE for a schema that does not exist."""
+
+
+def open_application(backend: Backend) -> LedgerApplication:
+    """The eventsourcing application on ``backend``, its tables created if they are not there."""
+    for attempt in range(OPEN_ATTEMPTS):
+        try:
+            return LedgerApplication(backend)
+        except (DatabaseError, sqlite3.OperationalError) as failure:
+            if getattr(failure.__cause__, "sqlstate", None) == INVALID_SCHEMA_NAME:
+                schema = backend.env.get("POSTGRES_SCHEMA", "")
+                raise InvalidInput(
+                    "url",
+                    f"the schema {schema!r} does not exist in database "
+                    f"{backend.env.get('POSTGRES_DBNAME', '')!r}: create it first "
+                    f"(CREATE SCHEMA {schema}), or leave ?schema= out for the default",
+                ) from None
+            # Ledgers opened at once on a new database race to create its tables (PostgreSQL
+            # reports duplicate catalogue rows or concurrent updates; SQLite, a lock while one
+            # switches the file to WAL); the loser finds them there on the next try. A server
+            # that could not be reached at all is reported at once: each try waits out the
+            # whole connect timeout.
+            if attempt == OPEN_ATTEMPTS - 1 or unreachable(failure):
+                raise
+            time.sleep(0.05 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def _last_due(version: int) -> int:

@@ -34,6 +34,16 @@ class Backend:
     """Long reads fetch the next page while the last decodes: only where a read waits on a
     server with the interpreter lock released (PostgreSQL); elsewhere it measured no faster."""
 
+    @property
+    def location(self) -> str:
+        """Where the data lives, fit to show in an error: never a password."""
+        return "this process's memory"
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Strings that must never be shown, should a driver's message quote them."""
+        return ()
+
     def tables(self, datastore: Any) -> SQLTables | None:
         """Our SQL tables in the application's database; None where there is no SQL database."""
         return None
@@ -62,6 +72,11 @@ class SQLiteBackend(Backend):
             return None
         return str(Path(name).expanduser().resolve())
 
+    @property
+    def location(self) -> str:
+        """The database file."""
+        return self.env["SQLITE_DBNAME"]
+
     def tables(self, datastore: Any) -> SQLTables | None:
         """Tables in the same SQLite file as the events."""
         assert isinstance(datastore, SQLiteDatastore)
@@ -75,6 +90,20 @@ class SQLiteBackend(Backend):
 
 class PostgresBackend(Backend):
     """A PostgreSQL database, with our own recorder."""
+
+    @property
+    def location(self) -> str:
+        """``host:port/dbname``: the server and database, without user or password."""
+        env = self.env
+        host = env["POSTGRES_HOST"]
+        host = f"[{host}]" if ":" in host else host  # an IPv6 address, as a URL writes it
+        return f"{host}:{env['POSTGRES_PORT']}/{env['POSTGRES_DBNAME']}"
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """The password, if the URL gave one."""
+        password = self.env["POSTGRES_PASSWORD"]
+        return (password,) if password else ()
 
     def tables(self, datastore: Any) -> SQLTables | None:
         """Tables in the events' schema."""

@@ -11,40 +11,19 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from chatledger.domain import ChatLedgerError, utc_now
+from chatledger.domain import utc_now
+
+# Re-exported: the error and the record lived here before the domain held them.
+from chatledger.domain.errors import ConversationErased as ConversationErased
+from chatledger.domain.governance import ConversationRecord as ConversationRecord
 from chatledger.infrastructure.storage.tables import SQLTables
 
 KEY_BYTES = 32
 KEY_CACHE_SECONDS = 2.0
 """How long a process trusts a key it read; an erasure elsewhere takes effect here within this."""
-
-
-class ConversationErased(ChatLedgerError):
-    """The conversation was erased: its text is gone and nothing more can be recorded in it."""
-
-    def __init__(self, conversation_id: str, erased_at: datetime | None = None) -> None:
-        self.conversation_id = conversation_id
-        self.erased_at = erased_at
-        when = f" at {erased_at.isoformat()}" if erased_at else ""
-        super().__init__(
-            f"conversation {conversation_id!r} was erased{when}; its content is gone for good"
-        )
-
-
-@dataclass(frozen=True)
-class ConversationRecord:
-    """A conversation's entry in the directory."""
-
-    conversation_id: str
-    created_at: datetime
-    erased_at: datetime | None = None
-    erasure_reason: str | None = None
-    retention: timedelta | None = None
-    legal_hold: str | None = None
 
 
 class KeyStore(ABC):

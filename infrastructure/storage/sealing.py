@@ -10,15 +10,14 @@ from collections.abc import Callable
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from chatledger.domain import ChatLedgerError
-from chatledger.infrastructure.storage.keys import ConversationErased, KeyStore
+from chatledger.domain import ConversationErased
+
+# Re-exported: the error lived here before the domain's error tree held it.
+from chatledger.domain.errors import SealBroken as SealBroken
+from chatledger.infrastructure.storage.keys import KeyStore
 
 NONCE_BYTES = 12
 CIPHER_CACHE_SIZE = 1024
-
-
-class SealBroken(ChatLedgerError):
-    """Stored ciphertext failed authentication: it was altered or moved in the database."""
 
 
 class Sealer:

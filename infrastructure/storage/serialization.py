@@ -10,7 +10,7 @@ from eventsourcing.persistence import Mapper, MapperDeserialisationError, Stored
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic_core import from_json, to_json
 
-from chatledger.domain import Conversation, Message, Role
+from chatledger.domain import Conversation, UnreadableEvent, erased_message
 from chatledger.domain.messages import AUTHENTICATED
 from chatledger.infrastructure.storage.keys import ConversationErased
 from chatledger.infrastructure.storage.sealing import SealBroken, Sealer
@@ -219,9 +219,13 @@ class PydanticMapper(Mapper[str]):
         message: dict[str, Any],
         opener: Callable[[int, str], bytes] | None = None,
     ) -> None:
-        if self.sealer is None:
-            raise ValueError("the event is sealed but this ledger has no keys")
         conversation_id, version = data["originator_id"], data["originator_version"]
+        if self.sealer is None:
+            raise UnreadableEvent(
+                f"conversation {conversation_id!r} version {version} is sealed, but this mapper "
+                "has no keys to open it",
+                "read it through ChatLedger.open, which brings the store's keys",
+            )
         try:
             plaintext = (
                 self.sealer.open(conversation_id, version, message["sealed"])
@@ -238,16 +242,6 @@ def _unreadable(stored_event: StoredEvent, exc: Exception) -> MapperDeserialisat
     return MapperDeserialisationError(
         f"cannot read stored event {stored_event.topic} of "
         f"{stored_event.originator_id!r} version {stored_event.originator_version}: {exc}"
-    )
-
-
-def erased_message(role: Role, position: int) -> Message:
-    """What an erased message reads as: its role and place survive, its content does not."""
-    return Message(
-        id=f"erased-{position}",
-        role=role,
-        tool_call_id="erased" if role == "tool" else None,
-        metadata={"erased": True},
     )
 
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from chatledger.domain import Conversation, MessageKey
-from chatledger.domain.audit import Governance, ModelCallLog
-from chatledger.domain.errors import ChatLedgerError
+from chatledger.domain import Conversation, Governance, MessageKey, ModelCallLog
+
+# Re-exported: the error lived here before the domain's error tree held it.
+from chatledger.domain.errors import UnknownTopic as UnknownTopic
 
 _EVENT_TYPES: dict[str, type[object]] = {
     "Conversation.Started": Conversation.Started,
@@ -33,17 +34,6 @@ _BY_TOPIC.update(
     }
 )
 _TOPIC_OF: dict[type[object], str] = {cls: PREFIX + name for name, cls in _EVENT_TYPES.items()}
-
-
-class UnknownTopic(ChatLedgerError):
-    """A stored row names an event type this version of chatledger does not know."""
-
-    def __init__(self, topic: str) -> None:
-        self.topic = topic
-        super().__init__(
-            f"stored event type {topic!r} is unknown to this chatledger: was the database "
-            "written by a newer version? Upgrade chatledger to read it"
-        )
 
 
 def topic_of(event_type: type[object]) -> str:

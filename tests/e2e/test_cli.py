@@ -425,3 +425,16 @@ def test_the_demo_runs_against_postgresql(tmp_path: Path, postgres_url: str) -> 
 
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["recorded"] >= 20
+
+
+def test_an_unreachable_database_exits_1_naming_the_server_but_not_the_password(
+    tmp_path: Path,
+) -> None:
+    url = "postgresql://postgres:s3cret-pw@127.0.0.1:1/test?connect_timeout=1"
+
+    result = chatledger("--db", url, "history", "c1", cwd=tmp_path)
+
+    assert result.returncode == 1
+    assert "127.0.0.1:1" in result.stderr
+    assert "s3cret-pw" not in result.stderr
+    assert "Traceback" not in result.stderr

@@ -9,9 +9,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from chatledger.domain import Message, ToolCall, UnknownConversation
+from chatledger.domain import ConversationErased, Message, ToolCall, UnknownConversation
 from chatledger.infrastructure import ChatLedger
-from chatledger.infrastructure.storage.keys import ConversationErased
 from chatledger.projections import MessageWindow
 from tests.fakes import FakeTokenCounter
 

@@ -7,13 +7,9 @@ import json
 
 import pytest
 
-from chatledger.domain import Message, ToolCall
+from chatledger.domain import MalformedLine, Message, ToolCall
 from chatledger.infrastructure import ChatLedger
-from chatledger.infrastructure.services.transfer import (
-    MalformedLine,
-    parse_lines,
-    write_jsonl,
-)
+from chatledger.infrastructure.services.transfer import parse_lines, write_jsonl
 from tests.fakes import FakeTokenCounter
 
 

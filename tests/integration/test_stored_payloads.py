@@ -10,8 +10,7 @@ from typing import Any
 import pytest
 from eventsourcing.persistence import JSONTranscoder, StoredEvent
 
-from chatledger.domain import Conversation, MessageKey, utc_now
-from chatledger.domain.audit import Governance, ModelCallLog
+from chatledger.domain import Conversation, Governance, MessageKey, ModelCallLog, utc_now
 from chatledger.domain.conversation import genesis
 from chatledger.infrastructure.storage.keys import InMemoryKeyStore
 from chatledger.infrastructure.storage.sealing import Sealer

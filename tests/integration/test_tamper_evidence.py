@@ -11,7 +11,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from chatledger.domain import Message
+from chatledger.domain import InvalidInput, Message
 from chatledger.infrastructure import ChatLedger
 from tests.fakes import FakeTokenCounter
 
@@ -152,3 +152,38 @@ def test_a_rewritten_tail_with_a_valid_chain_is_caught_by_the_checkpoint(
     assert [(b.conversation_id, b.position) for b in ledger.compare_checkpoint(saved)] == [
         (CONV, 5)
     ]
+
+
+def test_a_checkpoint_whose_row_was_made_unreadable_reports_a_break(
+    stored: tuple[ChatLedger, RawRows],
+) -> None:
+    ledger, raw = stored
+    saved = ledger.checkpoint()
+    raw.set_state(6, b"not json")
+
+    assert [(b.conversation_id, b.position) for b in ledger.compare_checkpoint(saved)] == [
+        (CONV, 5)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("saved", "field"),
+    [
+        ({"format": "something/else", "heads": {}}, "checkpoint"),
+        ({"format": "chatledger-checkpoint/1", "heads": []}, "checkpoint.heads"),
+        (
+            {"format": "chatledger-checkpoint/1", "heads": {CONV: {"head": "x"}}},
+            f"checkpoint.heads.{CONV}",
+        ),
+    ],
+    ids=["another-format", "heads-not-a-map", "head-without-length"],
+)
+def test_what_is_not_a_checkpoint_is_invalid_input_naming_what_is_wrong(
+    stored: tuple[ChatLedger, RawRows], saved: dict[str, Any], field: str
+) -> None:
+    ledger, _ = stored
+
+    with pytest.raises(InvalidInput) as raised:
+        ledger.compare_checkpoint(saved)
+
+    assert raised.value.field == field

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from chatledger.domain import Conversation, MessageKey
-from chatledger.domain.audit import Governance, ModelCallLog
-from chatledger.infrastructure.storage.topics import UnknownTopic, event_type, topic_of
+from chatledger.domain import Conversation, Governance, MessageKey, ModelCallLog, UnknownTopic
+from chatledger.infrastructure.storage.topics import event_type, topic_of
 
 EVENT_TYPES: list[type[object]] = [
     Conversation.Started,

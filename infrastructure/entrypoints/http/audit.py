@@ -19,7 +19,6 @@ from chatledger.infrastructure.entrypoints.http.schemas import (
     VerifiedOut,
 )
 from chatledger.infrastructure.entrypoints.http.service import Service, service
-from chatledger.infrastructure.services.audit import ModelCall
 
 router = APIRouter(prefix="/v1/conversations", tags=["audit"])
 
@@ -39,7 +38,7 @@ def record_model_call(
         usage=call.usage,
         response_id=call.response_id,
     )
-    return model_call_out(recorded)
+    return ModelCallOut.of(recorded)
 
 
 @router.get("/{conversation_id}/model-calls", responses=RESPONSES)
@@ -48,7 +47,7 @@ def model_calls(
     svc: Annotated[Service, Depends(service)],
 ) -> list[ModelCallOut]:
     """The model calls recorded for the conversation, oldest first."""
-    return [model_call_out(call) for call in svc.ledger.model_calls(conversation.ledger_id)]
+    return [ModelCallOut.of(call) for call in svc.ledger.model_calls(conversation.ledger_id)]
 
 
 @router.get("/{conversation_id}/model-calls/{number}/replay", responses=RESPONSES)
@@ -64,7 +63,7 @@ def replay_model_call(
         # The ledger's message names the conversation by its ledger id: keep it in-tenant.
         raise InvalidInput("number", f"there is no model call {number}") from exc
     return ReplayOut(
-        call=model_call_out(replay.call),
+        call=ModelCallOut.of(replay.call),
         identical=replay.identical,
         differences=list(replay.differences),
         view=memory_out(conversation.id, replay.view),
@@ -96,22 +95,3 @@ def erase(
     """Crypto-shred the conversation's text for good; its trail stays and still verifies."""
     erased_at = svc.ledger.erase(conversation.ledger_id, reason=body.reason)
     return ErasedOut(conversation_id=conversation.id, erased_at=erased_at)
-
-
-def model_call_out(call: ModelCall) -> ModelCallOut:
-    """A recorded model call as JSON."""
-    return ModelCallOut(
-        number=call.number,
-        recorded_at=call.recorded_at,
-        position=call.position,
-        positions=list(call.positions),
-        message_ids=list(call.message_ids),
-        system_position=call.system_position,
-        policy=call.policy,
-        counter=call.counter,
-        tokens=call.tokens,
-        payload_sha256=call.payload_sha256,
-        model=call.model,
-        response_id=call.response_id,
-        usage=call.usage,
-    )

@@ -9,7 +9,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Response
 
-from chatledger.domain import InvalidInput, Message
+from chatledger.domain import ConversationRecord, InvalidInput, Message
 from chatledger.infrastructure.entrypoints.http.access import (
     Conversation,
     Principal,
@@ -28,7 +28,6 @@ from chatledger.infrastructure.entrypoints.http.schemas import (
 )
 from chatledger.infrastructure.entrypoints.http.service import Service, service
 from chatledger.infrastructure.entrypoints.http.tenants import external_id, ledger_id
-from chatledger.infrastructure.storage.keys import ConversationRecord
 
 router = APIRouter(prefix="/v1/conversations", tags=["conversations"])
 

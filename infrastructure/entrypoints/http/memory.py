@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Response
 
+from chatledger.domain import ConversationErased
 from chatledger.infrastructure.entrypoints.http.access import Conversation, existing_conversation
 from chatledger.infrastructure.entrypoints.http.conversations import PROBLEMS
 from chatledger.infrastructure.entrypoints.http.problems import Problem, ProblemError
@@ -17,7 +18,6 @@ from chatledger.infrastructure.entrypoints.http.schemas import (
     OpenAIMemory,
 )
 from chatledger.infrastructure.entrypoints.http.service import Service, service
-from chatledger.infrastructure.storage.keys import ConversationErased
 from chatledger.projections import MemoryView, MessageWindow, Policy, TokenWindow, explain_memory
 
 router = APIRouter(prefix="/v1/conversations", tags=["memory"])

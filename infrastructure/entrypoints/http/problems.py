@@ -18,14 +18,18 @@ from starlette.responses import Response
 from chatledger.domain import (
     ChatLedgerError,
     ConcurrencyConflict,
+    ConversationErased,
     IdempotencyConflict,
     InvalidInput,
+    StorageUnavailable,
     UnknownConversation,
+    WriteContention,
 )
-from chatledger.infrastructure.storage.keys import ConversationErased
 
 MEDIA_TYPE = "application/problem+json"
 TYPE_PREFIX = "urn:chatledger:problem:"
+RETRY_AFTER_SECONDS = 1
+"""What a 503 asks the client to wait before it retries."""
 
 _LOCATIONS = {"body", "query", "path", "header", "cookie"}
 _UNION_TAGS = {"message", "turn"}
@@ -116,8 +120,28 @@ def problem_for(exc: ChatLedgerError) -> ProblemError:
             "different content; use a new id or Idempotency-Key",
             field="id",
         )
+    if isinstance(exc, StorageUnavailable):
+        log.error("database error", exc_info=exc)
+        return store_unavailable()
+    if isinstance(exc, WriteContention):
+        return ProblemError(
+            503,
+            "write-contention",
+            "too many writers at once: nothing was written; retry later",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
     log.error("unexpected ledger error", exc_info=exc)
     return ProblemError(500, "internal-error", "the server could not complete the request")
+
+
+def store_unavailable() -> ProblemError:
+    """The 503 answering a store that could not be reached or used; the client retries later."""
+    return ProblemError(
+        503,
+        "database-unavailable",
+        "the store could not be reached; retry later",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
 
 
 def validation_problem(errors: Sequence[Any]) -> Problem:
@@ -179,14 +203,11 @@ def install(app: FastAPI) -> None:
         return problem_response(problem, dict(exc.headers or {}))
 
     async def on_database(request: Request, exc: Exception) -> Response:
+        # The ledger's methods raise StorageUnavailable; this catches the SQL tables the
+        # service keeps beside the events (tenants, sessions), which it reaches directly.
         log.error("database error", exc_info=exc)
-        problem = Problem(
-            type=TYPE_PREFIX + "database-unavailable",
-            title="Database unavailable",
-            status=503,
-            detail="the store could not be reached; retry later",
-        )
-        return problem_response(problem, {"Retry-After": "1"})
+        error = store_unavailable()
+        return problem_response(error.problem, dict(error.headers or {}))
 
     async def on_anything(request: Request, exc: Exception) -> Response:
         log.error("unhandled error", exc_info=exc)

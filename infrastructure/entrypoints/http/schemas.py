@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
-from chatledger.domain import Message, Usage
+from chatledger.domain import Message, ModelCall, Usage
 from chatledger.projections import HistoryEntry, Policy
 from chatledger.projections.formats import AnthropicMessage, OpenAIMessage
 
@@ -118,22 +118,16 @@ class ModelCallIn(_In):
     usage: Usage | None = None
 
 
-class ModelCallOut(BaseModel):
+class ModelCallOut(ModelCall):
     """One recorded model call."""
 
-    number: int
-    recorded_at: datetime
-    position: int
-    positions: list[int]
-    message_ids: list[str]
-    system_position: int | None
-    policy: Policy
-    counter: str
-    tokens: int
-    payload_sha256: str
-    model: str
-    response_id: str | None
-    usage: Usage | None
+    # A response promises its fields, not that no field is ever added to it.
+    model_config = ConfigDict(extra="ignore")
+
+    @classmethod
+    def of(cls, call: ModelCall) -> ModelCallOut:
+        """The call as the API shows it."""
+        return cls.model_validate(call, from_attributes=True)
 
 
 class ReplayOut(BaseModel):

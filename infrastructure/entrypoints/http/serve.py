@@ -135,6 +135,9 @@ def tenant_main(argv: Sequence[str] | None = None) -> int:
     except InvalidInput as exc:
         print(f"chatledger tenant: {exc.field}: {exc.problem}", file=sys.stderr)
         return BAD_INPUT
+    except ChatLedgerError as exc:
+        print(f"chatledger tenant: {exc}", file=sys.stderr)
+        return FAILED
     print(key)
     print(f"tenant {args.name!r}: keep this key; it cannot be shown again", file=sys.stderr)
     return OK
