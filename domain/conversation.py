@@ -19,6 +19,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from chatledger.domain.messages import Message
 
 STARTED_VERSION = 1
+PLAIN, KEYED = 1, 2
+DIGEST_SCHEMES = {
+    PLAIN: "sha256 of the message's canonical JSON, and of the system prompt in the state",
+    KEYED: "HMAC-SHA256 under a key derived from the conversation's data key, which erasure "
+    "destroys; message-id claims are keyed the same way, and the state keeps no prompt digest",
+}
+"""How a conversation's stored digests are made. Every conversation begun since keyed digests
+has scheme 2; those begun before keep scheme 1, so their chains and claims stay as they were."""
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -53,11 +61,18 @@ class Conversation(BaseModel):
     modified_on: datetime
     system_position: int | None = None
     system_digest: str | None = None
+    """A plain sha256 of the system prompt, kept by states of scheme 1 only."""
     head: str = ""
+    digests: int = 1
+    """The digest scheme of the conversation's messages and claims (see ``DIGEST_SCHEMES``)."""
     """The hash chain's newest link: covers every message recorded so far."""
 
     class Started(DomainEvent):
         """A conversation began; its first message follows as version 2."""
+
+        digests: int = 1
+        """The digest scheme its messages are recorded under: 1, a plain sha256 (every
+        conversation begun before keyed digests), or 2, keyed (see ``DIGEST_SCHEMES``)."""
 
     class MessageRecorded(DomainEvent):
         """One message was recorded, with its token count and the counter that made it."""
@@ -114,28 +129,47 @@ class Conversation(BaseModel):
         return self.version - STARTED_VERSION
 
     @staticmethod
-    def start(conversation_id: str) -> Conversation.Started:
-        """The event that begins a conversation."""
+    def start(conversation_id: str, *, digests: int = KEYED) -> Conversation.Started:
+        """The event that begins a conversation, its messages digested under ``digests``."""
         return Conversation.Started(
-            originator_id=conversation_id, originator_version=STARTED_VERSION
+            originator_id=conversation_id, originator_version=STARTED_VERSION, digests=digests
         )
 
+    def repeats_prompt(self, message: Message, prompt: Message | None) -> bool:
+        """Whether ``message`` is a system message saying what the current prompt says.
+
+        ``prompt`` is the current system prompt's message, which a conversation of the keyed
+        scheme keeps no trace of in its state (a digest of it would confirm a guess of the
+        text after erasure); one of the plain scheme compares its stored digest.
+        """
+        if message.role != "system" or self.system_position is None:
+            return False
+        if prompt is not None:
+            return prompt.content == message.content
+        return self.system_digest == _text_digest(self.id, message.content)
+
     def record(
-        self, message: Message, *, tokens: int, counter: str
+        self,
+        message: Message,
+        *,
+        tokens: int,
+        counter: str,
+        digest: str | None = None,
+        prompt: Message | None = None,
     ) -> Conversation.MessageRecorded | None:
         """The event recording ``message``, or None when it changes nothing.
 
-        A system message whose content equals the current system prompt changes nothing.
+        A system message whose content equals the current system prompt (``prompt``, the
+        prompt's message) changes nothing. ``digest`` is the message's digest under the
+        conversation's scheme; without it, the plain sha256.
         """
         system_position = self.system_position
         if message.role == "system":
-            if self.system_position is not None and self.system_digest == _text_digest(
-                self.id, message.content
-            ):
+            if self.repeats_prompt(message, prompt):
                 return None
             system_position = self.message_count + 1
         timestamp = utc_now()
-        digest = message.digest()
+        digest = digest or message.digest()
         return Conversation.MessageRecorded(
             originator_id=self.id,
             originator_version=self.version + 1,
@@ -165,7 +199,8 @@ class Conversation(BaseModel):
             changes["head"] = event.chain
             if event.message.role == "system":
                 changes["system_position"] = event.position
-                changes["system_digest"] = _text_digest(self.id, event.message.content)
+                if self.digests == PLAIN:
+                    changes["system_digest"] = _text_digest(self.id, event.message.content)
             return self.model_copy(update=changes)
         raise TypeError(f"{type(event).__name__} does not apply to a started conversation")
 
@@ -181,6 +216,7 @@ def project_conversation(
                 version=event.originator_version,
                 created_on=event.timestamp,
                 modified_on=event.timestamp,
+                digests=event.digests,
             )
         elif isinstance(event, Conversation.Snapshot):
             state = Conversation(
@@ -223,14 +259,20 @@ class MessageKey(BaseModel):
 
     @staticmethod
     def claim(
-        conversation_id: str, message: Message, position: int, *, digest: str | None = None
+        conversation_id: str,
+        message: Message,
+        position: int,
+        *,
+        digest: str | None = None,
+        stream_id: str | None = None,
     ) -> MessageKey.Claimed:
         """The event claiming ``message.id`` for the message at ``position``.
 
-        ``digest`` is the message's digest when the caller has it already (it is not cheap).
+        ``digest`` is the message's digest when the caller has it already (it is not cheap);
+        ``stream_id`` the claim's stream under a keyed scheme (else ``id_for``'s).
         """
         return MessageKey.Claimed(
-            originator_id=MessageKey.id_for(conversation_id, message.id),
+            originator_id=stream_id or MessageKey.id_for(conversation_id, message.id),
             originator_version=1,
             position=position,
             digest=digest or message.digest(),

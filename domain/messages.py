@@ -185,12 +185,16 @@ class Message(_Frozen):
                     "metadata", f"must be at most {MAX_METADATA_BYTES} bytes as JSON, got {size}"
                 )
 
-    def digest(self) -> str:
-        """A sha256 of the message's canonical JSON: equal messages, equal digests."""
+    def canonical_json(self) -> bytes:
+        """The message as canonical JSON (sorted keys, no spaces, UTF-8): what digests cover."""
         canonical = json.dumps(
             self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
         )
-        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+        return canonical.encode("utf-8")
+
+    def digest(self) -> str:
+        """A sha256 of the message's canonical JSON: equal messages, equal digests."""
+        return hashlib.sha256(self.canonical_json()).hexdigest()
 
     def check_size(self, max_content_bytes: int) -> None:
         """Raise InvalidMessage when the content is larger than ``max_content_bytes`` (UTF-8)."""

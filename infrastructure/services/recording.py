@@ -25,6 +25,7 @@ from chatledger.domain import (
     check_conversation_id,
     project_conversation,
 )
+from chatledger.domain.conversation import PLAIN
 from chatledger.infrastructure.services.reading import Reading
 from chatledger.infrastructure.storage.application import LedgerApplication
 from chatledger.infrastructure.storage.serialization import history_entry
@@ -143,6 +144,7 @@ class Recording:
         self, conversation_id: str, batch: list[Message], expected_version: int | None
     ) -> RecordOutcome:
         tokens = {message.id: self._counter.count(message) for message in batch}
+        digests: dict[str, str] = {}  # message id -> digest under the conversation's scheme
         resolved: dict[str, HistoryEntry] = {}  # message id -> entry recorded earlier
         # Whether a system message changes the prompt cannot be told from a stale state (no
         # clash would reveal it), so such batches always read the newest state.
@@ -166,17 +168,29 @@ class Recording:
                 state = cast(Conversation, project_conversation(None, [started]))
             recorded: dict[int, HistoryEntry] = {}
             outcome: dict[str, int] = {}  # message id -> position of its entry
+            prompt = self._prompt(state, batch)
             for message in batch:
                 if message.id in resolved or message.id in outcome:
                     continue
-                event = state.record(message, tokens=tokens[message.id], counter=self._counter.name)
+                digest = digests.get(message.id) or self._digest(state, message)
+                digests[message.id] = digest
+                event = state.record(
+                    message,
+                    tokens=tokens[message.id],
+                    counter=self._counter.name,
+                    digest=digest,
+                    prompt=prompt,
+                )
                 if event is None:
-                    outcome[message.id] = cast(int, state.system_position)
+                    # A repeat of the current prompt records nothing, but claims its id, so a
+                    # retry returns the prompt's entry even after the prompt has changed.
+                    position = cast(int, state.system_position)
+                    outcome[message.id] = position
+                    events.append(self._claim_event(state, message, position, digest))
                     continue
-                events += [
-                    event,
-                    MessageKey.claim(conversation_id, message, event.position, digest=event.digest),
-                ]
+                events += [event, self._claim_event(state, message, event.position, digest)]
+                if message.role == "system":
+                    prompt = message
                 state = state.apply(event)
                 outcome[message.id] = event.position
                 recorded[event.position] = history_entry(event)
@@ -206,6 +220,29 @@ class Recording:
             conversation_id, expected_version or 0, self._reading.head(conversation_id)
         )
 
+    def _digest(self, state: Conversation, message: Message) -> str:
+        """The message's digest under the conversation's scheme."""
+        if state.digests == PLAIN:
+            return message.digest()
+        return self._app.sealer.digest(state.id, message.canonical_json())
+
+    def _claim_id(self, conversation_id: str, digests: int, message_id: str) -> str:
+        if digests == PLAIN:
+            return MessageKey.id_for(conversation_id, message_id)
+        return self._app.sealer.claim_id(conversation_id, message_id)
+
+    def _claim_event(
+        self, state: Conversation, message: Message, position: int, digest: str
+    ) -> MessageKey.Claimed:
+        stream_id = self._claim_id(state.id, state.digests, message.id)
+        return MessageKey.claim(state.id, message, position, digest=digest, stream_id=stream_id)
+
+    def _prompt(self, state: Conversation, batch: list[Message]) -> Message | None:
+        """The current system prompt's message, when the batch may repeat it."""
+        if state.system_position is None or not any(m.role == "system" for m in batch):
+            return None
+        return self._reading.entry_at(state.id, state.system_position, {}).message
+
     def _load(self, conversation_id: str, *, fresh: bool) -> Conversation | None:
         """The conversation's state from this process's cache; ``fresh`` reads what is newer."""
         try:
@@ -225,8 +262,8 @@ class Recording:
                     cache.put(conversation_id, state)
         return state
 
-    def _claim(self, conversation_id: str, message_id: str) -> MessageKey.Claimed | None:
-        events = list(self._app.events.get(MessageKey.id_for(conversation_id, message_id), limit=1))
+    def _claim(self, stream_id: str) -> MessageKey.Claimed | None:
+        events = list(self._app.events.get(stream_id, limit=1))
         return cast(MessageKey.Claimed, events[0]) if events else None
 
     def _resolve_claims(
@@ -234,13 +271,16 @@ class Recording:
     ) -> bool:
         """After a clash, find the batch's messages recorded meanwhile; True if any were."""
         found = False
+        state = self._load(conversation_id, fresh=False)
+        if state is None:
+            return False
         for message in batch:
             if message.id in resolved:
                 continue
-            claim = self._claim(conversation_id, message.id)
+            claim = self._claim(self._claim_id(conversation_id, state.digests, message.id))
             if claim is None:
                 continue
-            if claim.digest != message.digest():
+            if claim.digest != self._digest(state, message):
                 raise IdempotencyConflict(conversation_id, message.id, claim.position)
             resolved[message.id] = self._reading.entry_at(conversation_id, claim.position, {})
             found = True

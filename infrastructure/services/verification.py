@@ -10,7 +10,7 @@ from typing import Any
 from eventsourcing.persistence import StoredEvent
 
 from chatledger.domain import Conversation, InvalidInput, UnknownConversation, utc_now
-from chatledger.domain.conversation import STARTED_VERSION, genesis
+from chatledger.domain.conversation import PLAIN, STARTED_VERSION, genesis
 from chatledger.infrastructure.storage.application import LedgerApplication
 from chatledger.infrastructure.storage.keys import iter_all
 
@@ -51,6 +51,7 @@ def verify(store: LedgerApplication, conversation_id: str) -> Verified:
     previous = genesis(conversation_id)
     expected_version = STARTED_VERSION
     seen_any = False
+    digests = PLAIN
     for stored in _rows(store, conversation_id):
         seen_any = True
         version = stored.originator_version
@@ -65,9 +66,10 @@ def verify(store: LedgerApplication, conversation_id: str) -> Verified:
             expected_version = version
         expected_version += 1
         if version == STARTED_VERSION:
+            digests = _scheme(store, stored)
             continue
         position = version - STARTED_VERSION
-        problem, link = _check_row(store, stored, previous)
+        problem, link = _check_row(store, stored, previous, digests)
         if problem:
             breaks.append(Break(conversation_id, position, problem))
         previous = link
@@ -158,7 +160,19 @@ def _rows(store: LedgerApplication, conversation_id: str) -> Iterator[StoredEven
         gt = rows[-1].originator_version
 
 
-def _check_row(store: LedgerApplication, stored: StoredEvent, previous: str) -> tuple[str, str]:
+def _scheme(store: LedgerApplication, stored: StoredEvent) -> int:
+    """The digest scheme a conversation's Started row names (the plain one if it is unreadable:
+    a row altered to name another scheme then fails every digest check)."""
+    try:
+        event = store.mapper.to_domain_event(stored)
+    except Exception:  # an unreadable row is reported by the rows after it
+        return PLAIN
+    return event.digests if isinstance(event, Conversation.Started) else PLAIN
+
+
+def _check_row(
+    store: LedgerApplication, stored: StoredEvent, previous: str, digests: int
+) -> tuple[str, str]:
     """(problem or "", the link the next row must follow)."""
     try:
         event = store.mapper.to_domain_event(stored)
@@ -171,9 +185,15 @@ def _check_row(store: LedgerApplication, stored: StoredEvent, previous: str) -> 
     expected = event.link(previous)
     if event.chain != expected:
         return "altered: its hash does not follow from the previous one", event.chain
-    if not event.erased and event.message.digest() != event.digest:
+    if not event.erased and _digest(store, event, digests) != event.digest:
         return "altered: the message does not match its digest", event.chain
     return "", event.chain
+
+
+def _digest(store: LedgerApplication, event: Conversation.MessageRecorded, digests: int) -> str:
+    if digests == PLAIN:
+        return event.message.digest()
+    return store.sealer.digest(event.originator_id, event.message.canonical_json(), create=False)
 
 
 def _stored_link(stored: StoredEvent, fallback: str) -> str:

@@ -121,7 +121,8 @@ class LedgerApplication(Application[str]):
         assert isinstance(mapper, PydanticMapper)
         self.pydantic_mapper = mapper
         self.keys = self.backend.key_store(getattr(self.factory, "datastore", None))
-        mapper.sealer = Sealer(self.keys)
+        self.sealer = Sealer(self.keys)
+        mapper.sealer = self.sealer
         return mapper
 
 

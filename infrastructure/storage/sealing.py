@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 import os
 from collections.abc import Callable
 
@@ -18,6 +20,9 @@ from chatledger.infrastructure.storage.keys import KeyStore
 
 NONCE_BYTES = 12
 CIPHER_CACHE_SIZE = 1024
+DIGEST_LABEL = b"chatledger digest"
+CLAIM_LABEL = b"chatledger claim"
+"""What each key derived from a conversation's data key is for: one key, one purpose."""
 
 
 class Sealer:
@@ -26,6 +31,35 @@ class Sealer:
     def __init__(self, keys: KeyStore) -> None:
         self.keys = keys
         self._ciphers: dict[str, tuple[bytes, AESGCM]] = {}
+        self._macs: dict[tuple[str, bytes], tuple[bytes, hmac.HMAC]] = {}
+
+    def digest(self, conversation_id: str, data: bytes, *, create: bool = True) -> str:
+        """The keyed digest of ``data``: HMAC-SHA256 under a key derived from the data key.
+
+        Without the conversation's key, which erasure destroys, a stored digest confirms no
+        guess of the text it covers. Creates the key if the conversation has none yet, unless
+        ``create`` is false (then a conversation without a key raises SealBroken).
+        """
+        return self._mac(conversation_id, DIGEST_LABEL, data, create=create)
+
+    def claim_id(self, conversation_id: str, message_id: str) -> str:
+        """The stream id of a message-id claim, keyed like ``digest``: ids say nothing either."""
+        return "key/" + self._mac(conversation_id, CLAIM_LABEL, message_id.encode("utf-8"))
+
+    def _mac(self, conversation_id: str, label: bytes, data: bytes, *, create: bool = True) -> str:
+        key = self._key(conversation_id, create=create)
+        if key is None:
+            raise SealBroken(f"conversation {conversation_id!r} has keyed digests but no key")
+        cached = self._macs.get((conversation_id, label))
+        if cached is None or cached[0] != key:
+            if len(self._macs) >= CIPHER_CACHE_SIZE:
+                self._macs.clear()
+            derived = hmac.new(key, label, hashlib.sha256).digest()
+            cached = (key, hmac.new(derived, digestmod=hashlib.sha256))
+            self._macs[(conversation_id, label)] = cached
+        mac = cached[1].copy()
+        mac.update(data)
+        return mac.hexdigest()
 
     def _key(self, conversation_id: str, *, create: bool = False) -> bytes | None:
         try:
@@ -33,6 +67,8 @@ class Sealer:
         except ConversationErased:
             # The key store forgot the key; so must we, or it would outlive the erasure here.
             self._ciphers.pop(conversation_id, None)
+            for label in (DIGEST_LABEL, CLAIM_LABEL):
+                self._macs.pop((conversation_id, label), None)
             raise
 
     def _cipher(self, conversation_id: str, key: bytes) -> AESGCM:

@@ -14,6 +14,7 @@ from chatledger.domain import (
     ToolCall,
 )
 from chatledger.infrastructure import ChatLedger
+from chatledger.projections import MessageWindow
 from tests.fakes import FakeTokenCounter
 
 
@@ -113,6 +114,22 @@ def test_system_message_equal_to_the_current_prompt_records_nothing(ledger: Chat
 
     assert repeated == prompt
     assert ledger.version("conv-1") == 2
+
+
+def test_retrying_an_acknowledged_repeat_of_the_prompt_returns_the_original_answer(
+    ledger: ChatLedger,
+) -> None:
+    ledger.record("conv-1", Message(id="s-1", role="system", content="Be brief."))
+    repeat = Message(id="s-2", role="system", content="Be brief.")
+    first = ledger.record("conv-1", repeat)
+    ledger.record("conv-1", Message(id="s-3", role="system", content="Be thorough."))
+
+    retried = ledger.record("conv-1", repeat)
+
+    assert retried == first
+    assert first.position == 1
+    assert ledger.version("conv-1") == 2
+    assert ledger.memory("conv-1", MessageWindow()).messages[0].content == "Be thorough."
 
 
 def test_a_new_system_prompt_is_recorded_and_the_old_stays_in_history(ledger: ChatLedger) -> None:
