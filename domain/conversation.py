@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from chatledger.domain.errors import ConversationErased
 from chatledger.domain.messages import Message
 
 STARTED_VERSION = 1
@@ -63,6 +64,8 @@ class Conversation(BaseModel):
     system_digest: str | None = None
     """A plain sha256 of the system prompt, kept by states of scheme 1 only."""
     head: str = ""
+    erased_at: datetime | None = None
+    """When the conversation was erased, if it was: from then on it records nothing."""
     digests: int = 1
     """The digest scheme of the conversation's messages and claims (see ``DIGEST_SCHEMES``)."""
     """The hash chain's newest link: covers every message recorded so far."""
@@ -107,6 +110,26 @@ class Conversation(BaseModel):
                 system_position=self.system_position,
             )
 
+    class Erased(DomainEvent):
+        """The conversation was erased: the last event of its stream, after its last message.
+
+        Stored in the conversation's own stream, so a writer that did not hear of it clashes
+        with it on the version and learns of it then; a reader sees it on the newest row.
+        The event carries no text and no reason (the governance stream keeps the reason).
+        """
+
+        chain: str
+        """The chain's link over the previous one and this event: the trail ends here."""
+
+        @property
+        def position(self) -> int:
+            """The position after the last message: where recording stopped."""
+            return self.originator_version - STARTED_VERSION
+
+        def link(self, previous: str) -> str:
+            """The chain link this event should carry, given the previous link."""
+            return erasure_link(previous, position=self.position, timestamp=self.timestamp)
+
     class Snapshot(DomainEvent):
         """The lean state of a conversation at a version, so loading never replays it all."""
 
@@ -135,6 +158,26 @@ class Conversation(BaseModel):
             originator_id=conversation_id, originator_version=STARTED_VERSION, digests=digests
         )
 
+    @property
+    def erased(self) -> bool:
+        """Whether the conversation was erased."""
+        return self.erased_at is not None
+
+    def erase(self) -> Conversation.Erased:
+        """The event that ends the conversation's stream: nothing is recorded after it."""
+        if self.erased_at is not None:
+            raise ConversationErased(self.id, self.erased_at)
+        timestamp = utc_now()
+        position = self.version + 1 - STARTED_VERSION
+        return Conversation.Erased(
+            originator_id=self.id,
+            originator_version=self.version + 1,
+            timestamp=timestamp,
+            chain=erasure_link(
+                self.head or genesis(self.id), position=position, timestamp=timestamp
+            ),
+        )
+
     def repeats_prompt(self, message: Message, prompt: Message | None) -> bool:
         """Whether ``message`` is a system message saying what the current prompt says.
 
@@ -161,8 +204,11 @@ class Conversation(BaseModel):
 
         A system message whose content equals the current system prompt (``prompt``, the
         prompt's message) changes nothing. ``digest`` is the message's digest under the
-        conversation's scheme; without it, the plain sha256.
+        conversation's scheme; without it, the plain sha256. Raises ConversationErased once
+        the conversation was erased.
         """
+        if self.erased_at is not None:
+            raise ConversationErased(self.id, self.erased_at)
         system_position = self.system_position
         if message.role == "system":
             if self.repeats_prompt(message, prompt):
@@ -202,6 +248,15 @@ class Conversation(BaseModel):
                 if self.digests == PLAIN:
                     changes["system_digest"] = _text_digest(self.id, event.message.content)
             return self.model_copy(update=changes)
+        if isinstance(event, Conversation.Erased):
+            return self.model_copy(
+                update={
+                    "version": event.originator_version,
+                    "modified_on": event.timestamp,
+                    "head": event.chain,
+                    "erased_at": event.timestamp,
+                }
+            )
         raise TypeError(f"{type(event).__name__} does not apply to a started conversation")
 
 
@@ -319,6 +374,13 @@ def chain_link(
         separators=(",", ":"),
         ensure_ascii=False,
     )
+    return hashlib.sha256(fields.encode("utf-8")).hexdigest()
+
+
+def erasure_link(previous: str, *, position: int, timestamp: datetime) -> str:
+    """sha256 over the previous link and an erasure's place and time: the chain's last link."""
+    micros = (timestamp - _EPOCH) // timedelta(microseconds=1)
+    fields = json.dumps(["erased", previous, position, micros], separators=(",", ":"))
     return hashlib.sha256(fields.encode("utf-8")).hexdigest()
 
 

@@ -166,6 +166,9 @@ class GovernanceService:
     def erase(self, conversation_id: str, *, reason: str) -> datetime:
         """Destroy the conversation's key and record why; its text is unreadable from then on."""
         check_erasable(conversation_id, self._keys.record(conversation_id), reason)
+        # First the stream: from the moment its Erased event is stored, no writer anywhere
+        # can add to it, whatever key it still holds. Then the key.
+        self._recording.end_stream(conversation_id)
         erased_at = self._keys.destroy(conversation_id, reason)
         stream = Governance.id_for(conversation_id)
         if not any(isinstance(e, Governance.Erased) for e in self._events.get(stream)):

@@ -19,6 +19,7 @@ from chatledger.infrastructure.storage.application import LedgerApplication
 from chatledger.infrastructure.storage.collector import collector_paused
 from chatledger.infrastructure.storage.read_ahead import read_ahead
 from chatledger.infrastructure.storage.serialization import history_entry
+from chatledger.infrastructure.storage.topics import topics_naming
 from chatledger.projections import HistoryEntry, HistoryView, MemoryView, Policy
 from chatledger.projections.memory import build_memory
 
@@ -27,6 +28,7 @@ FIRST_TOKEN_PAGE = 64
 MAX_PAGE = 4096
 LONG_READ_ROWS = 500
 """History reads that may return more rows than this may pause the cyclic garbage collector."""
+_ERASED_TOPICS = topics_naming(Conversation.Erased)
 READ_AHEAD_ROWS = 4096
 """Reads of more rows than this fetch pages ahead of decoding them, where the backend does."""
 
@@ -154,12 +156,24 @@ class Reading:
         rows = self._app.recorder.select_events(
             conversation_id, gt=gt, lte=lte, desc=newest, limit=limit
         )
+        if newest and rows and self._app.ended(rows[0]) and limit is not None:
+            # The newest row ends the stream and holds no message: read one row further.
+            rows = self._app.recorder.select_events(
+                conversation_id, gt=gt, lte=lte, desc=True, limit=limit + 1
+            )[1:]
         return self._app.pydantic_mapper.to_history_entries(rows)
 
     def head(self, conversation_id: str) -> int:
-        """The conversation's newest position, 0 if it has none; the id is not checked."""
-        events = list(self._app.events.get(conversation_id, desc=True, limit=1))
-        return events[0].originator_version - STARTED_VERSION if events else 0
+        """The conversation's newest position, 0 if it has none; the id is not checked.
+
+        An erased conversation's key is forgotten here at once, whatever this process had
+        cached: every read that reports a length asks this first.
+        """
+        row = self._app.tail(conversation_id)
+        if row is None:
+            return 0
+        position = row.originator_version - STARTED_VERSION
+        return position - 1 if row.topic in _ERASED_TOPICS else position
 
     def _event_at(self, conversation_id: str, position: int) -> Conversation.MessageRecorded | None:
         version = position + STARTED_VERSION
@@ -197,6 +211,10 @@ class Reading:
         )
         if not rows:
             return None, iter(())
+        if upper is not None:
+            self.head(conversation_id)  # a view of the past is still no view of erased text
+        elif self._app.ended(rows[0]):
+            raise ConversationErased(conversation_id)
         head = self._app.mapper.to_domain_event(rows[0])
         if not isinstance(head, Conversation.MessageRecorded):
             return None, iter(())  # only the Started event is there

@@ -296,6 +296,26 @@ class Recording:
             return tuple(resolved[message.id] for message in batch)
         return None
 
+    def end_stream(self, conversation_id: str) -> Conversation | None:
+        """Append the conversation's Erased event, after whatever was recorded before it.
+
+        Every writer that has not heard of it then clashes with it on the version, and
+        learns of it when it reads the newest state; every reader sees it on the newest row.
+        Returns the erased state (None if the conversation has no stream).
+        """
+        for _ in range(MAX_APPEND_ATTEMPTS):
+            state = self._load(conversation_id, fresh=True)
+            if state is None or state.erased:
+                return state
+            event = state.erase()
+            erased = state.apply(event)
+            try:
+                self._app.record(erased, [event])
+            except IntegrityError:
+                continue  # a message was recorded meanwhile: erase after it
+            return erased
+        raise WriteContention(f"conversation {conversation_id!r}")
+
     def append(self, stream_id: str, make: Callable[[int], DomainEvent]) -> DomainEvent:
         """Append the event ``make(version)`` to a side stream, retrying if another writer won."""
         events = self._app.events

@@ -30,6 +30,7 @@ IMPORT_BATCH = 500
 def export_lines(store: LedgerApplication, conversation_id: str) -> Iterator[dict[str, Any]]:
     """One JSON object per message, oldest first: position, time, tokens, hash and message."""
     check_conversation_id(conversation_id)
+    store.tail(conversation_id)  # an erased stream's key is forgotten before anything opens
     events = store.events
     gt = 1
     found = False

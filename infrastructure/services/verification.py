@@ -13,8 +13,10 @@ from chatledger.domain import Conversation, InvalidInput, UnknownConversation, u
 from chatledger.domain.conversation import PLAIN, STARTED_VERSION, genesis
 from chatledger.infrastructure.storage.application import LedgerApplication
 from chatledger.infrastructure.storage.keys import iter_all
+from chatledger.infrastructure.storage.topics import topics_naming
 
 PAGE = 1000
+_ERASED_TOPICS = topics_naming(Conversation.Erased)
 CHECKPOINT_FORMAT = "chatledger-checkpoint/1"
 
 
@@ -52,9 +54,15 @@ def verify(store: LedgerApplication, conversation_id: str) -> Verified:
     expected_version = STARTED_VERSION
     seen_any = False
     digests = PLAIN
+    ended = False  # the Erased event, the stream's last, was read
     for stored in _rows(store, conversation_id):
         seen_any = True
         version = stored.originator_version
+        if ended:
+            breaks.append(
+                Break(conversation_id, version - STARTED_VERSION, "inserted: a row after erasure")
+            )
+            continue
         if version != expected_version:
             breaks.append(
                 Break(
@@ -69,15 +77,22 @@ def verify(store: LedgerApplication, conversation_id: str) -> Verified:
             digests = _scheme(store, stored)
             continue
         position = version - STARTED_VERSION
+        if stored.topic in _ERASED_TOPICS:
+            # The erasure's own link is checked; the head reported stays the last message's,
+            # so checkpoints taken before and after the erasure agree.
+            ended = True
+            problem = _check_erasure(store, stored, previous)
+            if problem:
+                breaks.append(Break(conversation_id, position, problem))
+            continue
         problem, link = _check_row(store, stored, previous, digests)
         if problem:
             breaks.append(Break(conversation_id, position, problem))
         previous = link
     if not seen_any:
         raise UnknownConversation(conversation_id)
-    return Verified(
-        conversation_id, expected_version - 1 - STARTED_VERSION, previous, tuple(breaks)
-    )
+    length = expected_version - 1 - STARTED_VERSION - (1 if ended else 0)
+    return Verified(conversation_id, length, previous, tuple(breaks))
 
 
 def verify_all(
@@ -168,6 +183,18 @@ def _scheme(store: LedgerApplication, stored: StoredEvent) -> int:
     except Exception:  # an unreadable row is reported by the rows after it
         return PLAIN
     return event.digests if isinstance(event, Conversation.Started) else PLAIN
+
+
+def _check_erasure(store: LedgerApplication, stored: StoredEvent, previous: str) -> str:
+    """The problem, or "", of the Erased event that ends an erased stream."""
+    try:
+        event = store.mapper.to_domain_event(stored)
+    except Exception as exc:  # an unreadable row is a finding, not a crash
+        return f"altered: the row cannot be read ({type(exc).__name__}: {exc})"
+    assert isinstance(event, Conversation.Erased)  # its topic names nothing else
+    if event.chain != event.link(previous):
+        return "altered: the erasure's hash does not follow from the previous one"
+    return ""
 
 
 def _check_row(

@@ -6,11 +6,11 @@ import contextlib
 import sqlite3
 import time
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from eventsourcing.application import Application, ProcessingEvent, ProjectorFunction
 from eventsourcing.domain import DomainEventProtocol
-from eventsourcing.persistence import DatabaseError, JSONTranscoder, Mapper
+from eventsourcing.persistence import DatabaseError, JSONTranscoder, Mapper, StoredEvent
 from eventsourcing.utils import Environment, EnvType
 
 from chatledger.domain import Conversation, DomainEvent, InvalidInput, project_conversation
@@ -19,7 +19,9 @@ from chatledger.infrastructure.storage.failures import unreachable
 from chatledger.infrastructure.storage.sealing import Sealer
 from chatledger.infrastructure.storage.serialization import PydanticMapper
 from chatledger.infrastructure.storage.tables import SQLTables
+from chatledger.infrastructure.storage.topics import topics_naming
 
+_ERASED_TOPICS = topics_naming(Conversation.Erased)
 SNAPSHOT_INTERVAL = 100
 """A conversation is snapshotted every this many events, so a cold load reads at most this many."""
 
@@ -65,6 +67,26 @@ class LedgerApplication(Application[str]):
     def tables(self) -> SQLTables | None:
         """Our own SQL tables beside the events; None in memory."""
         return self.backend.tables(getattr(self.factory, "datastore", None))
+
+    def ended(self, row: StoredEvent) -> bool:
+        """Whether ``row`` is the Erased event that ends a conversation's stream.
+
+        If so, the conversation's cached key is forgotten at once: whatever this process
+        had cached, text is no longer opened once the stream says it was erased.
+        """
+        if row.topic not in _ERASED_TOPICS:
+            return False
+        event = cast(Conversation.Erased, self.mapper.to_domain_event(row))
+        self.keys.forget(event.originator_id, event.timestamp)
+        return True
+
+    def tail(self, conversation_id: str) -> StoredEvent | None:
+        """The conversation's newest stored row, read without decoding it (None if none)."""
+        rows = self.recorder.select_events(conversation_id, desc=True, limit=1)
+        if not rows:
+            return None
+        self.ended(rows[0])
+        return rows[0]
 
     def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
         """Ignore the process environment: a ledger is configured by its URL alone.

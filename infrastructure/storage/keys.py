@@ -55,6 +55,11 @@ class KeyStore(ABC):
             self._cache[conversation_id] = entry
         return _unless_erased(conversation_id, entry)
 
+    def forget(self, conversation_id: str, erased_at: datetime) -> None:
+        """Drop a cached key at once: the conversation's stream says it was erased."""
+        with self._lock:
+            self._cache[conversation_id] = (time.monotonic(), None, erased_at)
+
     def destroy(self, conversation_id: str, reason: str) -> datetime:
         """Destroy the key for good; return when. Idempotent: a second call keeps the first time."""
         record, _ = self._read(conversation_id)

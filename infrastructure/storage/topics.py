@@ -11,6 +11,7 @@ _EVENT_TYPES: dict[str, type[object]] = {
     "Conversation.Started": Conversation.Started,
     "Conversation.MessageRecorded": Conversation.MessageRecorded,
     "Conversation.Snapshot": Conversation.Snapshot,
+    "Conversation.Erased": Conversation.Erased,
     "MessageKey.Claimed": MessageKey.Claimed,
     "ModelCallLog.CallRecorded": ModelCallLog.CallRecorded,
     "ModelCallLog.UsageAttached": ModelCallLog.UsageAttached,
@@ -27,10 +28,13 @@ _LEGACY_MODULES = {"Conversation": "domain.conversation", "MessageKey": "domain.
 """Where each type lived before the chatledger package; rows written then name that module."""
 
 _BY_TOPIC: dict[str, type[object]] = {PREFIX + name: cls for name, cls in _EVENT_TYPES.items()}
+_BEFORE_THE_PACKAGE = set(_EVENT_TYPES) - {"Conversation.Erased"}
+"""The event types that existed when topics named module paths."""
 _BY_TOPIC.update(
     {
         f"{_LEGACY_MODULES.get(name.split('.')[0], 'domain.audit')}:{name}": cls
         for name, cls in _EVENT_TYPES.items()
+        if name in _BEFORE_THE_PACKAGE
     }
 )
 _TOPIC_OF: dict[type[object], str] = {cls: PREFIX + name for name, cls in _EVENT_TYPES.items()}
