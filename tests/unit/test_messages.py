@@ -164,6 +164,13 @@ def test_no_validation_context_lets_a_message_skip_its_rules() -> None:
         Message.model_validate(stored, context={"authenticated": True})
 
 
+def test_a_message_read_from_json_is_checked_too() -> None:
+    stored = '{"role": "user", "content": "hi", "tool_call_id": "c1"}'
+
+    with pytest.raises(ValidationError, match="is only allowed on tool messages"):
+        Message.model_validate_json(stored)
+
+
 def test_a_message_passed_in_built_is_taken_as_built() -> None:
     # Checked when it was built; a store reading back an old row gets it as it was written.
     built = Message.model_construct(role="tool", content="42", tool_call_id=None)
