@@ -51,8 +51,8 @@ READ_AHEAD_ROWS = 4096
 """PostgreSQL history reads of more rows than this fetch pages ahead of decoding them.
 
 Only PostgreSQL: its reads wait on the server with the interpreter lock released. A SQLite
-read is the process's own work, and reading ahead measured no faster (34.1 against 33.4 µs a
-message on a 100,000-message read).
+read is the process's own work, and reading ahead measured no faster on a whole-history read
+(see the benchmark results).
 """
 
 
@@ -577,7 +577,7 @@ def _first_page_size(policy: Policy) -> int:
 def _next_page_size(policy: Policy, page_size: int, messages: int, tokens: int) -> int:
     """Rows to fetch next: enough for the budget left at the sizes seen so far, plus slack.
 
-    Every row fetched costs (about 14 µs a row through the library here), so a page sized
+    Every row fetched costs its decoding through the library, so a page sized
     from the messages already read beats both a fixed page and a generous first page. Runs
     of skipped messages (orphans, unanswered calls) are rare and read on in doubling pages.
     """
