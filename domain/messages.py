@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Literal
 from uuid import uuid4
 
 from pydantic import (
@@ -13,12 +13,9 @@ from pydantic import (
     ConfigDict,
     Field,
     JsonValue,
-    ModelWrapValidatorHandler,
     StrictStr,
     StringConstraints,
     ValidationError,
-    ValidationInfo,
-    model_validator,
 )
 
 from chatledger.domain.errors import InvalidConversationId, InvalidMessage
@@ -30,19 +27,6 @@ MAX_METADATA_BYTES = 16 * 1024
 DEFAULT_MAX_CONTENT_BYTES = 1024 * 1024
 
 _CONVERSATION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@-]{0,199}")
-
-AUTHENTICATED = "authenticated"
-"""Validation context key: set by a store reading back a message it sealed itself.
-
-A message that opens under its conversation's key (AES-GCM authenticates it) was checked in
-full when it was recorded, so the per-character checks written in Python are not repeated on
-every read; the types and the shape are still validated.
-"""
-
-
-def _authenticated(info: ValidationInfo) -> bool:
-    context = info.context
-    return isinstance(context, dict) and context.get(AUTHENTICATED) is True
 
 
 def _check_text(value: str) -> str:
@@ -68,8 +52,8 @@ def _check_json_text(value: JsonValue) -> None:
             _check_json_text(item)
 
 
-# A text's own checks (_check_text) run in each model's validator below, skipped for messages
-# their store authenticated. The messages users see are written by _invalid below.
+# A text's own checks (_check_text) run with each model's rules below. The messages users see
+# are written by _invalid below.
 Text = StrictStr
 Identifier = Annotated[StrictStr, StringConstraints(min_length=1, max_length=MAX_ID_LENGTH)]
 
@@ -88,6 +72,15 @@ def _new_id() -> str:
 
 
 class _Frozen(BaseModel):
+    """A frozen, strict model whose rules run whenever it is built from a dict or JSON object.
+
+    The rules run in ``__init__``, and pydantic calls an overridden ``__init__`` to build a
+    model from a dict or a JSON object: directly, by ``model_validate``, or inside another
+    model. A model passed in already built is taken as built: it was checked when it was
+    built. Whatever builds one without its ``__init__`` (``model_construct``, a store reading
+    back what it sealed) skips the rules.
+    """
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     def __init__(self, **data: Any) -> None:
@@ -95,26 +88,7 @@ class _Frozen(BaseModel):
             super().__init__(**data)
         except ValidationError as exc:
             raise _invalid(exc) from None
-
-    # Only direct construction needs the translation above. Marked as pydantic's own
-    # __init__, it is not called when a message is validated inside another model: that
-    # keeps the validation context (see AUTHENTICATED) and saves a Python call a message.
-    __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]  # pydantic's marker
-
-    @model_validator(mode="wrap")
-    @classmethod
-    def _check(
-        cls, data: Any, handler: ModelWrapValidatorHandler[Self], info: ValidationInfo
-    ) -> Self:
-        # One validator for every rule, not one per field: a whole-history read validates
-        # each message, and every Python call a message costs shows there. A model passed
-        # in already built was checked when it was built, as field validators never re-ran.
-        if isinstance(data, cls):
-            return data
-        built = handler(data)
-        if not _authenticated(info):
-            built._check_rules()
-        return built
+        self._check_rules()
 
     def _check_rules(self) -> None:
         """Raise InvalidMessage, naming the field, for a rule the field types do not state."""

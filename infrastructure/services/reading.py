@@ -257,7 +257,7 @@ def _first_page_size(policy: Policy) -> int:
 def _next_page_size(policy: Policy, page_size: int, messages: int, tokens: int) -> int:
     """Rows to fetch next: enough for the budget left at the sizes seen so far, plus slack.
 
-    Every row fetched costs (about 14 µs a row through the library here), so a page sized
+    Every row fetched costs (see the benchmark results), so a page sized
     from the messages already read beats both a fixed page and a generous first page. Runs
     of skipped messages (orphans, unanswered calls) are rare and read on in doubling pages.
     """

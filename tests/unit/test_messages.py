@@ -10,7 +10,6 @@ import pytest
 from pydantic import ValidationError
 
 from chatledger.domain import InvalidMessage, Message, ToolCall
-from chatledger.domain.messages import AUTHENTICATED
 from chatledger.projections import HistoryEntry
 
 CALL = ToolCall(id="c1", name="lookup")
@@ -157,13 +156,19 @@ def test_a_message_with_a_bad_tool_call_is_refused_inside_an_entry() -> None:
         HistoryEntry.model_validate(entry)
 
 
-def test_a_message_its_store_authenticated_is_not_checked_again() -> None:
-    # Only the store sets this context, for a message that opened under its own key.
+def test_no_validation_context_lets_a_message_skip_its_rules() -> None:
+    # What the store once passed to skip the rules on a trusted read: now it changes nothing.
     stored = {"role": "user", "content": "hi", "tool_call_id": "c1"}
 
-    message = Message.model_validate(stored, context={AUTHENTICATED: True})
+    with pytest.raises(ValidationError, match="is only allowed on tool messages"):
+        Message.model_validate(stored, context={"authenticated": True})
 
-    assert message.tool_call_id == "c1"
+
+def test_a_message_read_from_json_is_checked_too() -> None:
+    stored = '{"role": "user", "content": "hi", "tool_call_id": "c1"}'
+
+    with pytest.raises(ValidationError, match="is only allowed on tool messages"):
+        Message.model_validate_json(stored)
 
 
 def test_a_message_passed_in_built_is_taken_as_built() -> None:

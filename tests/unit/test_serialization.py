@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import cast
+from collections.abc import Callable
+from typing import Any, cast
 
 import pytest
 from eventsourcing.compressor import ZlibCompressor
 from eventsourcing.persistence import MapperDeserialisationError, StoredEvent
+from pydantic_core import from_json, to_json
 
 from chatledger.domain import Conversation, Message, ToolCall
 from chatledger.infrastructure.storage.keys import ConversationErased, InMemoryKeyStore
@@ -60,6 +62,87 @@ def test_an_unsealed_stored_message_is_checked_in_full() -> None:
 
     with pytest.raises(MapperDeserialisationError, match=r"message\n.*content: contains a NUL"):
         mapper.to_domain_event(tampered)
+
+
+def _resealed(mapper: PydanticMapper, stored: StoredEvent, message: dict[str, Any]) -> StoredEvent:
+    """The row with another message sealed in it: what only the conversation's key can write."""
+    assert mapper.sealer is not None
+    data = from_json(stored.state)
+    data["message"]["sealed"] = mapper.sealer.seal(
+        "conv", stored.originator_version, to_json(message)
+    )
+    return _with_state(stored, to_json(data))
+
+
+def _message_read_whole(mapper: PydanticMapper, stored: StoredEvent) -> Message:
+    return cast(Conversation.MessageRecorded, mapper.to_domain_event(stored)).message
+
+
+def _message_read_as_history(mapper: PydanticMapper, stored: StoredEvent) -> Message:
+    entry = mapper.to_history_entry(stored)
+    assert entry is not None
+    return entry.message
+
+
+def _message_read_in_a_batch(mapper: PydanticMapper, stored: StoredEvent) -> Message:
+    (entry,) = mapper.to_history_entries([stored])
+    return entry.message
+
+
+READS: list[Callable[[PydanticMapper, StoredEvent], Message]] = [
+    _message_read_whole,
+    _message_read_as_history,
+    _message_read_in_a_batch,
+]
+
+
+@pytest.mark.parametrize("read", READS, ids=lambda read: read.__name__.removeprefix("_message_"))
+def test_a_sealed_message_is_not_checked_again_however_it_is_read(
+    read: Callable[[PydanticMapper, StoredEvent], Message],
+) -> None:
+    # Its rules passed when it was recorded; here one that breaks them stands in for a rule
+    # made stricter since. Only the store could have sealed it.
+    mapper = _mapper(sealed=True)
+    unchecked = Message.model_construct(role="user", content="hi", tool_call_id="c1")
+    stored = mapper.to_stored_event(_recorded(unchecked))
+
+    message = read(mapper, stored)
+
+    assert message.tool_call_id == "c1"
+
+
+@pytest.mark.parametrize("read", READS, ids=lambda read: read.__name__.removeprefix("_message_"))
+def test_a_sealed_message_whose_fields_have_the_wrong_types_is_refused(
+    read: Callable[[PydanticMapper, StoredEvent], Message],
+) -> None:
+    mapper = _mapper(sealed=True)
+    stored = mapper.to_stored_event(_recorded(Message(role="user", content="fine")))
+    wrong = _resealed(mapper, stored, {"role": "user", "content": 3})
+
+    with pytest.raises(MapperDeserialisationError, match=r"(?s)version 2\b.*content"):
+        read(mapper, wrong)
+
+
+def test_a_sealed_tool_call_reads_back_as_a_tool_call_in_a_tuple() -> None:
+    mapper = _mapper(sealed=True)
+    call = ToolCall(id="c1", name="lookup", arguments="{}")
+    stored = mapper.to_stored_event(_recorded(Message(role="assistant", tool_calls=(call,))))
+
+    message = _message_read_as_history(mapper, stored)
+
+    assert message.tool_calls == (call,)
+    assert type(message.tool_calls) is tuple
+    assert type(message.tool_calls[0]) is ToolCall
+
+
+def test_an_unsealed_stored_message_read_as_history_is_checked_in_full() -> None:
+    mapper = _mapper(sealed=False)
+    stored = mapper.to_stored_event(_recorded(Message(role="user", content="fine")))
+    payload = stored.state.replace(b'"content":"fine"', b'"content":"bad\\u0000"')
+    assert payload != stored.state
+
+    with pytest.raises(MapperDeserialisationError, match=r"message\n.*content: contains a NUL"):
+        mapper.to_history_entry(_with_state(stored, payload))
 
 
 MESSAGES = [
