@@ -50,7 +50,8 @@ class _CallFields(BaseModel):
     """The token counter that priced the view."""
     tokens: int = Field(ge=0)
     payload_sha256: str
-    """sha256 of the shown messages as canonical JSON (``payload_digest``)."""
+    """sha256 of the shown messages as canonical JSON (``payload_digest``); for a conversation
+    of the keyed digest scheme, ``hmac-sha256:`` and an HMAC under its key."""
     model: str
     response_id: str | None = None
     usage: Usage | None = None
@@ -119,15 +120,28 @@ def canonical_policy(policy: Policy) -> dict[str, Any]:
     return policy.model_dump(mode="json")
 
 
-def payload_digest(messages: Iterable[Message]) -> str:
-    """sha256 of the messages as canonical JSON: what a model call's payload is proven by."""
+KEYED_PAYLOAD = "hmac-sha256:"
+"""Put before a keyed payload digest, which conversations of the keyed digest scheme record."""
+
+
+def canonical_payload(messages: Iterable[Message]) -> bytes:
+    """The messages as canonical JSON (sorted keys, no spaces, UTF-8), as payload digests cover."""
     payload = json.dumps(
         [message.model_dump(mode="json") for message in messages],
         sort_keys=True,
         separators=(",", ":"),
         ensure_ascii=False,
     )
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+    return payload.encode("utf-8")
+
+
+def payload_digest(messages: Iterable[Message]) -> str:
+    """sha256 of the messages as canonical JSON: what a model call's payload is proven by.
+
+    Conversations of the keyed digest scheme record ``KEYED_PAYLOAD`` and an HMAC instead,
+    under a key erasure destroys, so a recorded call confirms no guess of erased text.
+    """
+    return hashlib.sha256(canonical_payload(messages)).hexdigest()
 
 
 def replay_differences(

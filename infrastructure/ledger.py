@@ -244,6 +244,12 @@ class ChatLedger:
             conversation_id, view, model=model, usage=usage, response_id=response_id
         )
 
+    def payload_digest(self, conversation_id: str, view: MemoryView) -> str:
+        """The digest a model call of ``view`` records: keyed by the conversation's key for a
+        conversation begun since keyed digests (``hmac-sha256:...``), else its plain sha256."""
+        check_conversation_id(conversation_id)
+        return self._recording.payload_digest(conversation_id, view.messages)
+
     def attach_usage(self, conversation_id: str, call: int, usage: Usage) -> None:
         """Attach the provider's reported usage to model call number ``call``."""
         check_conversation_id(conversation_id)

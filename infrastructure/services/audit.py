@@ -20,6 +20,7 @@ from chatledger.domain import (
     utc_now,
 )
 from chatledger.domain.audit import (
+    KEYED_PAYLOAD,
     ModelCall,
     ModelCallLog,
     Usage,
@@ -82,6 +83,7 @@ class Audit:
         if not view.entries and view.position == 0:
             raise UnknownConversation(conversation_id)
         system = [e.position for e in view.entries if e.message.role == "system"]
+        payload = self._recording.payload_digest(conversation_id, view.messages)
 
         def make(version: int) -> DomainEvent:
             return ModelCallLog.CallRecorded(
@@ -95,7 +97,7 @@ class Audit:
                 policy=canonical_policy(view.policy),
                 counter=self._counter_name,
                 tokens=view.tokens,
-                payload_sha256=payload_sha256(view),
+                payload_sha256=payload,
                 model=model,
                 response_id=response_id,
                 usage=usage,
@@ -143,7 +145,11 @@ class Audit:
             positions=view.positions,
             message_ids=tuple(m.id for m in view.messages),
             tokens=view.tokens,
-            payload_sha256=payload_sha256(view),
+            payload_sha256=self._recording.payload_digest(
+                conversation_id,
+                view.messages,
+                keyed=recorded.payload_sha256.startswith(KEYED_PAYLOAD),
+            ),
         )
         return Replay(recorded, view, not differences, differences)
 

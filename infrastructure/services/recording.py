@@ -25,6 +25,7 @@ from chatledger.domain import (
     check_conversation_id,
     project_conversation,
 )
+from chatledger.domain.audit import KEYED_PAYLOAD, canonical_payload, payload_digest
 from chatledger.domain.conversation import PLAIN
 from chatledger.infrastructure.services.reading import Reading
 from chatledger.infrastructure.storage.application import LedgerApplication
@@ -225,6 +226,22 @@ class Recording:
         if state.digests == PLAIN:
             return message.digest()
         return self._app.sealer.digest(state.id, message.canonical_json())
+
+    def payload_digest(
+        self, conversation_id: str, messages: Sequence[Message], *, keyed: bool | None = None
+    ) -> str:
+        """The digest a model call records of the messages it was shown.
+
+        Keyed for a conversation of the keyed scheme (or as ``keyed`` says, for a replay of
+        a call recorded either way), plain sha256 for one begun before.
+        """
+        if keyed is None:
+            state = self._load(conversation_id, fresh=False)
+            keyed = state is not None and state.digests != PLAIN
+        if not keyed:
+            return payload_digest(messages)
+        mac = self._app.sealer.digest(conversation_id, canonical_payload(messages), create=False)
+        return KEYED_PAYLOAD + mac
 
     def _claim_id(self, conversation_id: str, digests: int, message_id: str) -> str:
         if digests == PLAIN:

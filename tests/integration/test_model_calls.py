@@ -35,8 +35,19 @@ def test_a_recorded_call_holds_positions_ids_policy_counter_tokens_and_hash(
     assert (call.number, call.positions, call.policy) == (1, view.positions, view.policy)
     assert call.message_ids == tuple(m.id for m in view.messages)
     assert (call.counter, call.tokens) == ("fake:words", view.tokens)
-    assert call.payload_sha256 == payload_sha256(view)
+    assert call.payload_sha256 == talking.payload_digest("conv-1", view)
     assert (call.system_position, call.model, call.response_id) == (1, "gpt-4o", "resp-1")
+
+
+def test_the_payload_digest_of_a_new_conversation_is_keyed_not_the_plain_sha256(
+    talking: ChatLedger,
+) -> None:
+    view = talking.memory("conv-1", TokenWindow(max_tokens=15))
+
+    call = talking.record_model_call("conv-1", view, model="gpt-4o")
+
+    assert call.payload_sha256.startswith("hmac-sha256:")
+    assert payload_sha256(view) not in call.payload_sha256
 
 
 def test_replaying_a_call_after_more_messages_rebuilds_exactly_what_was_sent(
