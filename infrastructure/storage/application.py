@@ -154,6 +154,7 @@ INVALID_SCHEMA_NAME = "3F000"
 
 def open_application(backend: Backend) -> LedgerApplication:
     """The eventsourcing application on ``backend``, its tables created if they are not there."""
+    backend.probe()
     for attempt in range(OPEN_ATTEMPTS):
         try:
             return LedgerApplication(backend)

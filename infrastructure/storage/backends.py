@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+import psycopg
 from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.sqlite import SQLiteDatastore
 
@@ -51,6 +52,9 @@ class Backend:
     def missing(self) -> str | None:
         """Where the database should be, if it is known not to exist yet; else None."""
         return None
+
+    def probe(self) -> None:
+        """Raise the driver's error if the database cannot be reached (by default: nothing)."""
 
     def key_store(self, datastore: Any) -> KeyStore:
         """Where the conversations' data keys live: a table beside the events, or memory."""
@@ -104,6 +108,20 @@ class PostgresBackend(Backend):
         """The password, if the URL gave one."""
         password = self.env["POSTGRES_PASSWORD"]
         return (password,) if password else ()
+
+    def probe(self) -> None:
+        """Connect once, at once: a wrong user, database or port is reported with the server's
+        own words, before a connection pool would retry it until its timeout."""
+        env = self.env
+        connection = psycopg.connect(
+            host=env["POSTGRES_HOST"],
+            port=int(env["POSTGRES_PORT"]),
+            dbname=env["POSTGRES_DBNAME"],
+            user=env["POSTGRES_USER"],
+            password=env["POSTGRES_PASSWORD"] or None,
+            connect_timeout=int(env["POSTGRES_CONNECT_TIMEOUT"]),
+        )
+        connection.close()
 
     def tables(self, datastore: Any) -> SQLTables | None:
         """Tables in the events' schema."""
@@ -229,7 +247,7 @@ def _postgres_env(netloc: str, path: str, query: str) -> dict[str, str]:
         "POSTGRES_MAX_OVERFLOW": options.get("max_overflow", "8"),
         "POSTGRES_LOCK_TIMEOUT": options.get("lock_timeout", "0"),
         # Fail within seconds, not minutes, when the server is unreachable.
-        "POSTGRES_CONNECT_TIMEOUT": options.get("connect_timeout", "5"),
+        "POSTGRES_CONNECT_TIMEOUT": options.get("connect_timeout", "3"),
     }
     if "schema" in options:
         env["POSTGRES_SCHEMA"] = options["schema"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pytest
 
@@ -119,3 +120,42 @@ def test_a_deleted_system_prompt_under_memory_is_an_unreadable_event(sqlite_url:
             ledger.memory("c1", MessageWindow(max_messages=1))
 
     assert "position 1" in str(raised.value)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    ("part", "value", "causes"),
+    [
+        ("user", "nosuchuser", ['role "nosuchuser" does not exist']),
+        ("dbname", "nosuchdb", ['database "nosuchdb" does not exist']),
+        ("port", "1", ["Connection refused", "No such file or directory"]),
+    ],
+)
+def test_a_wrong_user_database_or_port_fails_within_3_s_naming_the_cause(
+    postgres_server_url: str, part: str, value: str, causes: list[str]
+) -> None:
+    url = _with(postgres_server_url, part, value)
+    started = time.monotonic()
+
+    with pytest.raises(StorageUnavailable) as raised:
+        ChatLedger.open(url, token_counter=FakeTokenCounter())
+
+    assert time.monotonic() - started < 3
+    assert any(cause in str(raised.value) for cause in causes), str(raised.value)
+
+
+def _with(url: str, part: str, value: str) -> str:
+    """``url`` with its user, database or port replaced (the port also as ?port=)."""
+    parts = urlsplit(url)
+    user, _, host = parts.netloc.rpartition("@")
+    query = dict(parse_qsl(parts.query))
+    if part == "user":
+        return urlunsplit(parts._replace(netloc=f"{value}@{host}"))
+    if part == "dbname":
+        return urlunsplit(parts._replace(path=f"/{value}"))
+    hostname = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+    query.pop("port", None)
+    netloc = f"{user}@{hostname}:{value}" if hostname else f"{user}@"
+    if not hostname:
+        query["port"] = value
+    return urlunsplit(parts._replace(netloc=netloc, query=urlencode(query)))
