@@ -55,6 +55,8 @@ def session_kek() -> Iterator[None]:
         yield
     finally:
         del os.environ["CHATLEDGER_KEK"]
+
+
 BACKENDS = ["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
 
