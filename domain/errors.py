@@ -141,3 +141,14 @@ class UnknownTopic(UnreadableEvent):
             f"stored event type {topic!r} is unknown to this chatledger",
             "was the database written by a newer version? Upgrade chatledger to read it",
         )
+
+
+class KeyEncryptionKeyUnavailable(ChatLedgerError):
+    """The key-encryption key that wraps the data keys is missing, unreadable or a different one.
+
+    Without it no stored text can be read: the database alone never yields a data key.
+    """
+
+    def __init__(self, problem: str, advice: str) -> None:
+        self.problem = problem
+        super().__init__(f"{problem}: {advice}")

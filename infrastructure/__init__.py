@@ -17,6 +17,8 @@ from chatledger.infrastructure.storage.backends import (
     backend_for,
     database_url,
 )
+from chatledger.infrastructure.storage.keys import KeyRotation
+from chatledger.infrastructure.storage.wrapping import KeyEncryptionKey, LocalKeyEncryptionKey
 from chatledger.infrastructure.tokens import TiktokenCounter, default_token_counter, load_encoding
 
 __all__ = [
@@ -26,6 +28,9 @@ __all__ = [
     "ConversationErased",
     "ConversationRecord",
     "DEFAULT_DATABASE_URL",
+    "KeyEncryptionKey",
+    "KeyRotation",
+    "LocalKeyEncryptionKey",
     "ModelCall",
     "RecordOutcome",
     "Replay",

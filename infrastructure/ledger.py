@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
+from pathlib import Path
 from types import TracebackType
 from typing import Any, Self, overload
 
@@ -23,10 +24,11 @@ from chatledger.infrastructure.services.audit import Audit, GovernanceService, R
 from chatledger.infrastructure.services.reading import Reading
 from chatledger.infrastructure.services.recording import Recording, RecordOutcome
 from chatledger.infrastructure.storage.application import LedgerApplication, open_application
-from chatledger.infrastructure.storage.backends import Backend, backend_for
+from chatledger.infrastructure.storage.backends import Backend, backend_for, configured_kek
 from chatledger.infrastructure.storage.failures import guard_storage, storage_failures
-from chatledger.infrastructure.storage.keys import iter_all
+from chatledger.infrastructure.storage.keys import KeyRotation, iter_all
 from chatledger.infrastructure.storage.tables import SQLTables
+from chatledger.infrastructure.storage.wrapping import KeyEncryptionKey
 from chatledger.projections import HistoryEntry, HistoryView, MemoryView, Policy
 
 
@@ -72,8 +74,16 @@ class ChatLedger:
         *,
         max_content_bytes: int = DEFAULT_MAX_CONTENT_BYTES,
         pause_collector: bool = False,
+        key_file: str | Path | None = None,
+        kek: KeyEncryptionKey | None = None,
     ) -> ChatLedger:
         """Open the ledger at ``url``: ``memory://``, ``sqlite:///file.db`` or ``postgresql://...``.
+
+        Data keys are stored wrapped by a key-encryption key: ``kek`` (a KMS adapter, say),
+        else the key in ``key_file``, the URL's ``?key_file=``, $CHATLEDGER_KEK or
+        $CHATLEDGER_KEY_FILE; else, for SQLite, ``FILE.db.key`` beside the database (created on
+        first open), for memory a random one. PostgreSQL without one raises
+        KeyEncryptionKeyUnavailable, as does a KEK other than the one that wrapped the keys.
 
         Without a token counter, messages are counted with tiktoken's cl100k_base, loaded from
         local files when the first message is recorded (reading needs no encoding). With
@@ -88,8 +98,10 @@ class ChatLedger:
             token_counter = DeferredCounter()
         if max_content_bytes < 1:
             raise InvalidInput("max_content_bytes", f"must be at least 1, got {max_content_bytes}")
+        if kek is None and key_file is not None:
+            kek = configured_kek(key_file)
         with storage_failures(backend):
-            app = open_application(backend)
+            app = open_application(backend, kek)
         return cls(
             app,
             token_counter,
@@ -106,6 +118,18 @@ class ChatLedger:
     def tables(self) -> SQLTables | None:
         """The SQL database beside the events, for services' own tables; None in memory."""
         return self._app.tables
+
+    @property
+    def key_encryption_key(self) -> KeyEncryptionKey:
+        """What wraps the data keys; its ``source`` says where it came from."""
+        return self._app.keys.kek
+
+    def rotate_key_encryption_key(self, new: KeyEncryptionKey) -> KeyRotation:
+        """Re-wrap every data key under ``new`` (legacy unwrapped ones too), atomically.
+
+        Afterwards only ``new`` opens the database: configure it for every process.
+        """
+        return self._app.keys.rotate(new)
 
     @property
     def token_counter(self) -> TokenCounter:

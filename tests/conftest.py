@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import importlib
 import os
 from collections.abc import Iterator
@@ -36,6 +37,26 @@ def pytest_pycollect_makemodule(module_path: Path, parent: pytest.Collector) -> 
 
 
 TEST_DATABASE_VARIABLE = "CHATLEDGER_TEST_DATABASE_URL"
+KEK_VARIABLES = ("CHATLEDGER_KEK", "CHATLEDGER_KEY_FILE")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def session_kek() -> Iterator[None]:
+    """A key-encryption key for the whole run, unless one is configured: PostgreSQL needs one.
+
+    Set in the environment, so the CLI and servers the tests start use it too. Tests of the
+    defaults (a key file beside a SQLite database) remove it for themselves.
+    """
+    if any(os.environ.get(name) for name in KEK_VARIABLES):
+        yield
+        return
+    os.environ["CHATLEDGER_KEK"] = base64.b64encode(os.urandom(32)).decode("ascii")
+    try:
+        yield
+    finally:
+        del os.environ["CHATLEDGER_KEK"]
+
+
 BACKENDS = ["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
 

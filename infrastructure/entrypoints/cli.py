@@ -25,7 +25,7 @@ from chatledger.domain import (
     ToolCall,
     UnknownConversation,
 )
-from chatledger.infrastructure.entrypoints import cli_audit
+from chatledger.infrastructure.entrypoints import cli_audit, cli_keys
 from chatledger.infrastructure.entrypoints.terminal import (
     content_cell,
     describe,
@@ -152,6 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _command(commands, "demo", "record a sample conversation and explain its memory", run_demo)
     cli_audit.add_commands(commands, _command, open_ledger)
+    cli_keys.add_commands(commands, _command, open_ledger)
     # Listed for --help; main() hands them to their own parsers before this one runs.
     commands.add_parser("serve", help="serve the HTTP API and the history page (--help for more)")
     commands.add_parser("tenant", help="tenant add NAME: print a new API key for a tenant")

@@ -136,6 +136,16 @@ class DemoReport:
     history: tuple[HistoryEntry, ...]
     explanation: MemoryExplanation
     budget: int
+    key: str = "a key-encryption key"
+    """Where the key that wraps the data keys lives (a key file, a variable, memory)."""
+
+    @property
+    def key_notice(self) -> str:
+        """Where the key is, and what losing it means."""
+        return (
+            f"Message text is sealed under keys wrapped by {self.key}: keep it safe and apart "
+            "from the database's backups. Losing it loses every conversation's text."
+        )
 
 
 def run(ledger: ChatLedger, budget: int = BUDGET) -> DemoReport:
@@ -148,7 +158,9 @@ def run(ledger: ChatLedger, budget: int = BUDGET) -> DemoReport:
     explanation = explain_memory(history, policy, ledger.token_counter.request_overhead)
     # The view the store builds is the one just explained; record it as sent, for `audit`.
     ledger.record_model_call(conversation_id, ledger.memory(conversation_id, policy), model="demo")
-    return DemoReport(conversation_id, history, explanation, budget)
+    return DemoReport(
+        conversation_id, history, explanation, budget, key=ledger.key_encryption_key.source
+    )
 
 
 def report_json(report: DemoReport, url: str) -> dict[str, Any]:
@@ -162,6 +174,7 @@ def report_json(report: DemoReport, url: str) -> dict[str, Any]:
         "in_memory": len(view.entries),
         "tokens": view.tokens,
         "budget": report.budget,
+        "key_encryption_key": report.key,
         "messages": [
             {
                 "position": entry.position,
@@ -198,6 +211,7 @@ def render(report: DemoReport, url: str, console: Console) -> None:
     console.print(
         Text("Left out: " + ", ".join(f"{n} {reason.value}" for reason, n in left_out.items()))
     )
+    console.print(Text(report.key_notice, style="bold yellow"))
     # Just before the prompt changed: a point in time where the old prompt was in force.
     before_change = max(e.position for e in report.history if e.message.role == "system") - 1
     cli, activate = invoked_as()

@@ -20,6 +20,7 @@ from chatledger.infrastructure.storage.sealing import Sealer
 from chatledger.infrastructure.storage.serialization import PydanticMapper
 from chatledger.infrastructure.storage.tables import SQLTables
 from chatledger.infrastructure.storage.topics import topics_naming
+from chatledger.infrastructure.storage.wrapping import KeyEncryptionKey
 
 _ERASED_TOPICS = topics_naming(Conversation.Erased)
 SNAPSHOT_INTERVAL = 100
@@ -49,8 +50,11 @@ class LedgerApplication(Application[str]):
         "DEEPCOPY_FROM_AGGREGATE_CACHE": "n",
     }
 
-    def __init__(self, backend: Backend, env: EnvType | None = None) -> None:
+    def __init__(
+        self, backend: Backend, env: EnvType | None = None, kek: KeyEncryptionKey | None = None
+    ) -> None:
         self.backend = backend
+        self._kek = kek
         try:
             super().__init__(env={**backend.env, **(env or {})})
         except BaseException:
@@ -142,7 +146,7 @@ class LedgerApplication(Application[str]):
         mapper = self.factory.mapper(transcoder=JSONTranscoder(), mapper_class=PydanticMapper)
         assert isinstance(mapper, PydanticMapper)
         self.pydantic_mapper = mapper
-        self.keys = self.backend.key_store(getattr(self.factory, "datastore", None))
+        self.keys = self.backend.key_store(getattr(self.factory, "datastore", None), self._kek)
         self.sealer = Sealer(self.keys)
         mapper.sealer = self.sealer
         return mapper
@@ -152,12 +156,15 @@ INVALID_SCHEMA_NAME = "3F000"
 """PostgreSQL's SQLSTATE for a schema that does not exist."""
 
 
-def open_application(backend: Backend) -> LedgerApplication:
-    """The eventsourcing application on ``backend``, its tables created if they are not there."""
+def open_application(backend: Backend, kek: KeyEncryptionKey | None = None) -> LedgerApplication:
+    """The eventsourcing application on ``backend``, its tables created if they are not there.
+
+    ``kek`` wraps the data keys; without it, the backend's configured or default KEK.
+    """
     backend.probe()
     for attempt in range(OPEN_ATTEMPTS):
         try:
-            return LedgerApplication(backend)
+            return LedgerApplication(backend, kek=kek)
         except (DatabaseError, sqlite3.OperationalError) as failure:
             if getattr(failure.__cause__, "sqlstate", None) == INVALID_SCHEMA_NAME:
                 schema = backend.env.get("POSTGRES_SCHEMA", "")

@@ -13,10 +13,17 @@ import psycopg
 from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.sqlite import SQLiteDatastore
 
-from chatledger.domain import InvalidInput
-from chatledger.infrastructure.storage.keys import InMemoryKeyStore, KeyStore, SQLKeyStore
+from chatledger.domain import InvalidInput, KeyEncryptionKeyUnavailable
+from chatledger.infrastructure.storage.keys import InMemoryKeyStore, KeyStore, Purge, SQLKeyStore
 from chatledger.infrastructure.storage.recorders import PostgresRecorder
 from chatledger.infrastructure.storage.tables import SQLTables
+from chatledger.infrastructure.storage.wrapping import (
+    KEK_VARIABLE,
+    KEY_FILE_VARIABLE,
+    KeyEncryptionKey,
+    LocalKeyEncryptionKey,
+    write_key_file,
+)
 
 DEFAULT_DATABASE_URL = "sqlite:///chatledger.db"
 DATABASE_URL_VARIABLE = "CHATLEDGER_DATABASE_URL"
@@ -34,6 +41,8 @@ class Backend:
     reads_ahead: bool = False
     """Long reads fetch the next page while the last decodes: only where a read waits on a
     server with the interpreter lock released (PostgreSQL); elsewhere it measured no faster."""
+    key_file: str | None = None
+    """The key file the URL names (``?key_file=PATH``), holding the key-encryption key."""
 
     @property
     def location(self) -> str:
@@ -56,14 +65,52 @@ class Backend:
     def probe(self) -> None:
         """Raise the driver's error if the database cannot be reached (by default: nothing)."""
 
-    def key_store(self, datastore: Any) -> KeyStore:
-        """Where the conversations' data keys live: a table beside the events, or memory."""
+    def key_store(self, datastore: Any, kek: KeyEncryptionKey | None = None) -> KeyStore:
+        """Where the conversations' data keys live: a table beside the events, or memory.
+
+        ``kek`` wraps them; without one, the configured KEK (``configured_kek``), else this
+        backend's default. Raises KeyEncryptionKeyUnavailable if the stored keys were
+        wrapped by another.
+        """
+        kek = kek or configured_kek(self.key_file)
+        created = None
+        if kek is None:
+            kek, created = self.default_kek()
         tables = self.tables(datastore)
-        return InMemoryKeyStore() if tables is None else SQLKeyStore(tables)
+        store: KeyStore
+        if tables is None:
+            store = InMemoryKeyStore(kek)
+        else:
+            store = SQLKeyStore(tables, kek, self.purge(datastore, tables))
+        try:
+            store.check_kek()
+        except KeyEncryptionKeyUnavailable as failure:
+            if created is not None:
+                # A key made just now cannot be the one the keys were wrapped with.
+                created.unlink()
+                raise KeyEncryptionKeyUnavailable(
+                    f"the data keys in {self.location} are wrapped by a key-encryption key, "
+                    f"and its key file {str(created)!r} is missing",
+                    f"restore the key file, or name the key with ${KEY_FILE_VARIABLE} "
+                    f"or ${KEK_VARIABLE}; without it the text cannot be read",
+                ) from failure
+            raise
+        return store
+
+    def default_kek(self) -> tuple[KeyEncryptionKey, Path | None]:
+        """The KEK used when none is configured, and the key file created for it, if one was."""
+        return LocalKeyEncryptionKey.generate(), None
+
+    def purge(self, datastore: Any, tables: SQLTables) -> Purge:
+        """How this database forgets overwritten key bytes."""
+        return Purge()
 
 
 class MemoryBackend(Backend):
-    """Everything in this process's memory, for tests and throwaway ledgers."""
+    """Everything in this process's memory, for tests and throwaway ledgers.
+
+    Its KEK, unless one is configured, is random and lives as long as the ledger.
+    """
 
 
 class SQLiteBackend(Backend):
@@ -90,6 +137,39 @@ class SQLiteBackend(Backend):
             prefix="",
             blob_type="BLOB",
         )
+
+    @property
+    def default_key_file(self) -> Path | None:
+        """``FILE.db.key`` beside ``FILE.db``; None for an in-memory database."""
+        name = self.env["SQLITE_DBNAME"]
+        if name == ":memory:":
+            return None
+        path = Path(name).expanduser().resolve()
+        return path.with_name(path.name + ".key")
+
+    def default_kek(self) -> tuple[KeyEncryptionKey, Path | None]:
+        """The key file beside the database, created (mode 0600) on first open."""
+        path = self.default_key_file
+        if path is None:
+            return LocalKeyEncryptionKey.generate(), None
+        try:
+            kek = write_key_file(path)
+        except FileExistsError:
+            return LocalKeyEncryptionKey.from_file(path), None
+        kek.source = f"the key file {str(path)!r}, created beside the database"
+        return kek, path
+
+    def purge(self, datastore: Any, tables: SQLTables) -> Purge:
+        """Zero freed pages as the key is overwritten, then empty the WAL into the file."""
+        assert isinstance(datastore, SQLiteDatastore)
+
+        def checkpoint() -> None:
+            with datastore.get_connection(commit=True) as connection:
+                cursor = connection.cursor()
+                cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                cursor.fetchall()
+
+        return Purge(during=("PRAGMA secure_delete=ON",), after=checkpoint)
 
 
 class PostgresBackend(Backend):
@@ -134,6 +214,27 @@ class PostgresBackend(Backend):
             byte_order=' COLLATE "C"',
         )
 
+    def default_kek(self) -> tuple[KeyEncryptionKey, Path | None]:
+        """None: a server's database is opened by many processes, which must share one KEK."""
+        raise KeyEncryptionKeyUnavailable(
+            f"no key-encryption key is configured for the PostgreSQL store at {self.location}",
+            f"set ${KEY_FILE_VARIABLE} to a key file (`chatledger keys create FILE` makes "
+            f"one), or ${KEK_VARIABLE} to 32 random bytes in base64, or add ?key_file=FILE "
+            "to the URL; every process that opens the database needs the same key",
+        )
+
+    def purge(self, datastore: Any, tables: SQLTables) -> Purge:
+        """VACUUM the keys table, so the overwritten row versions leave its data file."""
+        assert isinstance(datastore, PostgresDatastore)
+        table = tables.name("keys")
+
+        def vacuum() -> None:
+            # The pool's connections are in autocommit mode: VACUUM refuses a transaction.
+            with datastore.get_connection() as connection:
+                connection.execute(f"VACUUM {table}")
+
+        return Purge(after=vacuum)
+
 
 def backend_for(url: str) -> Backend:
     """The backend for ``memory://``, ``sqlite:///path`` or ``postgresql://user@host:port/db``.
@@ -146,10 +247,12 @@ def backend_for(url: str) -> Backend:
     if scheme == "memory":
         return MemoryBackend(url, "memory", {"PERSISTENCE_MODULE": "eventsourcing.popo"})
     if scheme == "sqlite":
-        return SQLiteBackend(url, "sqlite", _sqlite_env(url))
+        env, key_file = _sqlite_env(url)
+        return SQLiteBackend(url, "sqlite", env, key_file=key_file)
     if scheme in POSTGRES_SCHEMES:
         env = _postgres_env(parts.netloc, parts.path, parts.query)
-        return PostgresBackend(url, "postgresql", env, reads_ahead=True)
+        key_file = parse_qs(parts.query).get("key_file", [None])[-1]
+        return PostgresBackend(url, "postgresql", env, reads_ahead=True, key_file=key_file)
     raise InvalidInput(
         "url",
         f"unsupported database URL {url!r}: use memory://, sqlite:///path/to/file.db "
@@ -162,9 +265,29 @@ def database_url(explicit: str | None = None) -> str:
     return explicit or os.environ.get(DATABASE_URL_VARIABLE) or DEFAULT_DATABASE_URL
 
 
-def _sqlite_env(url: str) -> dict[str, str]:
+def configured_kek(key_file: str | Path | None = None) -> KeyEncryptionKey | None:
+    """The KEK in ``key_file``, else in $CHATLEDGER_KEK or $CHATLEDGER_KEY_FILE; None if none."""
+    if key_file is not None:
+        return LocalKeyEncryptionKey.from_file(Path(key_file).expanduser())
+    text = os.environ.get(KEK_VARIABLE)
+    path = os.environ.get(KEY_FILE_VARIABLE)
+    if text and path:
+        raise KeyEncryptionKeyUnavailable(
+            f"both ${KEK_VARIABLE} and ${KEY_FILE_VARIABLE} are set", "set only one of them"
+        )
+    if text:
+        return LocalKeyEncryptionKey.from_base64(text, f"${KEK_VARIABLE}")
+    if path:
+        return LocalKeyEncryptionKey.from_file(Path(path).expanduser())
+    return None
+
+
+SQLITE_OPTIONS = {"key_file": "the file holding the key-encryption key (default: FILE.db.key)"}
+
+
+def _sqlite_env(url: str) -> tuple[dict[str, str], str | None]:
     path, _, query = url[len("sqlite://") :].partition("?")
-    _options(query, {}, "SQLite")
+    options = _options(query, SQLITE_OPTIONS, "SQLite")
     if not path.startswith("/") or path == "/":
         raise InvalidInput(
             "url", f"a SQLite URL names a file: sqlite:///path/to/file.db, got {url!r}"
@@ -175,13 +298,14 @@ def _sqlite_env(url: str) -> dict[str, str]:
         parent = Path(name).expanduser().resolve().parent
         if not parent.is_dir():
             raise InvalidInput("url", f"the directory {str(parent)!r} for {url!r} does not exist")
-    return {
+    env = {
         "PERSISTENCE_MODULE": "eventsourcing.sqlite",
         "SQLITE_DBNAME": name,
         "ORIGINATOR_ID_TYPE": "text",
         # Concurrent writers wait for each other rather than failing at once.
         "SQLITE_LOCK_TIMEOUT": "30",
     }
+    return env, options.get("key_file")
 
 
 POSTGRES_OPTIONS = {
@@ -195,6 +319,7 @@ POSTGRES_OPTIONS = {
     "max_overflow": "connections opened beyond pool_size under load",
     "lock_timeout": "seconds a write waits for a lock (0: no limit)",
     "connect_timeout": "seconds to wait for the server",
+    "key_file": "the file holding the key-encryption key",
 }
 """Every option a PostgreSQL URL may carry, and what it sets."""
 _WHOLE_NUMBER_OPTIONS = ("port", "pool_size", "max_overflow", "lock_timeout", "connect_timeout")

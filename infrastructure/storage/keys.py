@@ -1,7 +1,8 @@
 """Per-conversation data keys, in their own table: destroying one erases a conversation's text.
 
-The keys table is also the directory of conversations (when each began, its retention period and
-legal hold), so listing conversations never scans the event store.
+Each key is stored wrapped by the key-encryption key (``wrapping.py``), which is not in the
+database. The keys table is also the directory of conversations (when each began, its retention
+period and legal hold), so listing conversations never scans the event store.
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ import os
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,18 +22,50 @@ from chatledger.domain import utc_now
 from chatledger.domain.errors import ConversationErased as ConversationErased
 from chatledger.domain.governance import ConversationRecord as ConversationRecord
 from chatledger.infrastructure.storage.tables import SQLTables
+from chatledger.infrastructure.storage.wrapping import (
+    LEGACY_KEY_BYTES,
+    KeyEncryptionKey,
+    LocalKeyEncryptionKey,
+    envelope,
+    is_legacy,
+    mismatch,
+    unwrap,
+    wrapped_by,
+)
 
 KEY_BYTES = 32
 KEY_CACHE_SECONDS = 2.0
 """How long a process trusts a key it read; an erasure elsewhere takes effect here within this."""
 
 
+@dataclass(frozen=True)
+class Purge:
+    """How a database forgets the bytes of a key it overwrote, where the engine allows it."""
+
+    during: tuple[str, ...] = ()
+    """Statements run first in a transaction that overwrites key material."""
+    after: Callable[[], None] = lambda: None
+    """Run once that transaction committed (outside any transaction)."""
+
+
+@dataclass(frozen=True)
+class KeyRotation:
+    """What a rotation of the key-encryption key did."""
+
+    rewrapped: int
+    """Data keys now wrapped by the new KEK (the legacy ones included)."""
+    legacy: int
+    """Of those, keys that were stored unwrapped, from before keys were wrapped."""
+
+
 class KeyStore(ABC):
     """Creates, hands out and destroys conversation keys; keeps the conversation directory."""
 
-    def __init__(self) -> None:
+    def __init__(self, kek: KeyEncryptionKey | None = None) -> None:
         self._cache: dict[str, tuple[float, bytes | None, datetime | None]] = {}
         self._lock = threading.Lock()
+        self.kek = LocalKeyEncryptionKey.generate() if kek is None else kek
+        """What wraps every key this store writes and unwraps every key it reads."""
 
     def key(self, conversation_id: str, *, create: bool = False) -> bytes | None:
         """The conversation's key; None if it has none and ``create`` is False.
@@ -43,12 +77,13 @@ class KeyStore(ABC):
             cached = self._cache.get(conversation_id)
         if cached is not None and (cached[1] is None or now - cached[0] < KEY_CACHE_SECONDS):
             return _unless_erased(conversation_id, cached)
-        record, key = self._read(conversation_id)
+        record, stored = self._read(conversation_id)
         if record is None and create:
-            self._insert(conversation_id, os.urandom(KEY_BYTES), utc_now())
-            record, key = self._read(conversation_id)
+            self._insert(conversation_id, self._wrapped(conversation_id), utc_now())
+            record, stored = self._read(conversation_id)
         if record is None:
             return None
+        key = None if stored is None else unwrap(self.kek, stored, conversation_id)
         # Erasure is forever, so an erased conversation is remembered without expiry.
         entry = (now, None if record.erased_at is not None else key, record.erased_at)
         with self._lock:
@@ -68,14 +103,45 @@ class KeyStore(ABC):
         erased_at = utc_now()
         if record is None:
             self._insert(conversation_id, None, erased_at)
-        self._update(conversation_id, key=None, erased_at=erased_at, erasure_reason=reason)
+        # The row stays, as the directory entry and the audit trail; only the key goes.
+        self._update(
+            conversation_id, erasing=True, key=None, erased_at=erased_at, erasure_reason=reason
+        )
         with self._lock:
             self._cache[conversation_id] = (time.monotonic(), None, erased_at)
         return erased_at
 
     def restore(self, conversation_id: str, key: bytes, created_at: datetime) -> None:
         """Put back a key taken from a backup (never one that was destroyed)."""
-        self._insert(conversation_id, key, created_at)
+        self._insert(conversation_id, self._wrapped(conversation_id, key), created_at)
+
+    def rotate(self, new_kek: KeyEncryptionKey) -> KeyRotation:
+        """Re-wrap every data key under ``new_kek``, legacy bare keys too, in one transaction.
+
+        Afterwards the old KEK opens nothing, and this store uses the new one.
+        """
+        counts = [0, 0]
+
+        def rewrapped(conversation_id: str, stored: bytes) -> bytes:
+            counts[0] += 1
+            counts[1] += is_legacy(stored)
+            key = unwrap(self.kek, stored, conversation_id)
+            return envelope(new_kek, key, conversation_id)
+
+        self._rewrap_all(rewrapped)
+        self.kek = new_kek
+        return KeyRotation(rewrapped=counts[0], legacy=counts[1])
+
+    def check_kek(self) -> None:
+        """Raise KeyEncryptionKeyUnavailable if stored keys are wrapped by another KEK."""
+        stored = self._any_wrapped()
+        if stored is not None:
+            kek_id = wrapped_by(stored)
+            if kek_id != self.kek.id:
+                raise mismatch(self.kek, str(kek_id))
+
+    def _wrapped(self, conversation_id: str, key: bytes | None = None) -> bytes:
+        return envelope(self.kek, os.urandom(KEY_BYTES) if key is None else key, conversation_id)
 
     def record(self, conversation_id: str) -> ConversationRecord | None:
         """The directory entry of one conversation, if it has one."""
@@ -103,15 +169,23 @@ class KeyStore(ABC):
         """The row and its key."""
 
     @abstractmethod
-    def _update(self, conversation_id: str, **columns: Any) -> None:
-        """Set columns of an existing row."""
+    def _update(self, conversation_id: str, *, erasing: bool = False, **columns: Any) -> None:
+        """Set columns of an existing row; ``erasing``: purge the key material overwritten."""
+
+    @abstractmethod
+    def _rewrap_all(self, rewrapped: Callable[[str, bytes], bytes]) -> None:
+        """Replace every stored key with ``rewrapped(conversation_id, stored)``, atomically."""
+
+    @abstractmethod
+    def _any_wrapped(self) -> bytes | None:
+        """One stored wrapped key, if there is one."""
 
 
 class InMemoryKeyStore(KeyStore):
     """Keys in a dict, for memory:// ledgers."""
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, kek: KeyEncryptionKey | None = None) -> None:
+        super().__init__(kek)
         self._rows: dict[str, dict[str, Any]] = {}
 
     def conversations(self, *, after: str = "", limit: int = 1000) -> list[ConversationRecord]:
@@ -127,17 +201,41 @@ class InMemoryKeyStore(KeyStore):
         row = self._rows.get(conversation_id)
         return (None, None) if row is None else (_record(conversation_id, row), row["key"])
 
-    def _update(self, conversation_id: str, **columns: Any) -> None:
+    def _update(self, conversation_id: str, *, erasing: bool = False, **columns: Any) -> None:
         with self._lock:
             if conversation_id in self._rows:
                 self._rows[conversation_id].update(columns)
+
+    def _rewrap_all(self, rewrapped: Callable[[str, bytes], bytes]) -> None:
+        with self._lock:
+            new = {
+                i: rewrapped(i, row["key"])
+                for i, row in self._rows.items()
+                if row["key"] is not None
+            }
+            for conversation_id, stored in new.items():
+                self._rows[conversation_id]["key"] = stored
+
+    def _any_wrapped(self) -> bytes | None:
+        with self._lock:
+            return next(
+                (
+                    row["key"]
+                    for row in self._rows.values()
+                    if row["key"] is not None and not is_legacy(row["key"])
+                ),
+                None,
+            )
 
 
 class SQLKeyStore(KeyStore):
     """Keys in a ``chatledger_keys`` table beside the events (SQLite or PostgreSQL)."""
 
-    def __init__(self, tables: SQLTables) -> None:
-        super().__init__()
+    def __init__(
+        self, tables: SQLTables, kek: KeyEncryptionKey | None = None, purge: Purge | None = None
+    ) -> None:
+        super().__init__(kek)
+        self._purge = Purge() if purge is None else purge
         self._transaction = tables.transaction
         self._table = tables.name("keys")
         self._p = tables.placeholder
@@ -181,14 +279,43 @@ class SQLKeyStore(KeyStore):
         values = _decoded(row)
         return _record(conversation_id, values), values["key"]
 
-    def _update(self, conversation_id: str, **columns: Any) -> None:
+    def _update(self, conversation_id: str, *, erasing: bool = False, **columns: Any) -> None:
         assignments = ", ".join(f"{name} = {self._p}" for name in columns)
         values = [v.isoformat() if isinstance(v, datetime) else v for v in columns.values()]
         with self._transaction() as cursor:
+            for statement in self._purge.during if erasing else ():
+                cursor.execute(statement)
             cursor.execute(
                 f"UPDATE {self._table} SET {assignments} WHERE conversation_id = {self._p}",
                 (*values, conversation_id),
             )
+        if erasing:
+            self._purge.after()
+
+    def _rewrap_all(self, rewrapped: Callable[[str, bytes], bytes]) -> None:
+        with self._transaction() as cursor:
+            for statement in self._purge.during:
+                cursor.execute(statement)
+            cursor.execute(
+                f"SELECT conversation_id, key FROM {self._table} WHERE key IS NOT NULL "
+                f"ORDER BY conversation_id{self._byte_order}"
+            )
+            rows = [(row["conversation_id"], bytes(row["key"])) for row in cursor.fetchall()]
+            for conversation_id, stored in rows:
+                cursor.execute(
+                    f"UPDATE {self._table} SET key = {self._p} WHERE conversation_id = {self._p}",
+                    (rewrapped(conversation_id, stored), conversation_id),
+                )
+        self._purge.after()
+
+    def _any_wrapped(self) -> bytes | None:
+        with self._transaction() as cursor:
+            cursor.execute(
+                f"SELECT key FROM {self._table} WHERE key IS NOT NULL "
+                f"AND length(key) <> {LEGACY_KEY_BYTES} LIMIT 1"
+            )
+            row = cursor.fetchone()
+        return None if row is None else bytes(row["key"])
 
 
 def _unless_erased(

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from rich.console import Console
 
+from tests.bench.database import ensure_kek
+
 DEFAULT_SIZES = [100, 1_000, 10_000, 100_000]
 QUICK_SIZES = [20, 50]
 JSON_NAME = "latest.json"
@@ -72,6 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark with ``argv`` (default: the process's); return the exit code."""
     args = build_parser().parse_args(argv)
     console = Console()
+    ensure_kek()
     if not console.is_terminal:
         console = Console(width=REPORT_WIDTH)  # logs and files get the table unwrapped
     try:

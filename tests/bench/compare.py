@@ -19,7 +19,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.bench.database import bench_schema, server
+from tests.bench.database import bench_schema, ensure_kek, server
 
 WORKER = Path(__file__).with_name("compare_worker.py")
 HERE = Path(__file__).resolve().parents[2]
@@ -101,6 +101,7 @@ def table(samples: dict[str, dict[str, list[float]]], baseline: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Time the checkouts side by side and print the table."""
+    ensure_kek()
     parser = argparse.ArgumentParser(prog="python -m tests.bench.compare", description=__doc__)
     parser.add_argument("--before", type=Path, required=True, help="the other checkout")
     parser.add_argument("--after", type=Path, default=HERE, help="this checkout (default)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import tempfile
 import uuid
@@ -45,6 +46,18 @@ class BenchDatabase:
         return psycopg.connect(
             self.conninfo, autocommit=autocommit, options=f"-c search_path={self.schema}"
         )
+
+
+KEK_VARIABLES = ("CHATLEDGER_KEK", "CHATLEDGER_KEY_FILE")
+
+
+def ensure_kek() -> None:
+    """Give this run (and the workers it starts) a random KEK unless one is configured.
+
+    A PostgreSQL ledger refuses to open without one, and the bench's schemas live for one run.
+    """
+    if not any(os.environ.get(name) for name in KEK_VARIABLES):
+        os.environ["CHATLEDGER_KEK"] = base64.b64encode(os.urandom(32)).decode("ascii")
 
 
 @contextmanager
