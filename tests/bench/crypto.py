@@ -1,14 +1,16 @@
 """What erasure's cryptography costs a record, each piece timed on its own, side by side.
 
 ``python -m tests.bench.crypto`` times, per message, the plain sha256 digest that conversations
-of digest scheme 1 store beside the keyed HMAC that scheme 2 stores, the keyed claim id, and
-sealing and opening the text, in alternating rounds in one process. It prints a Markdown
-table to stdout. No database is involved: these are the CPU costs inside ``record()``.
+of digest scheme 1 store beside the keyed HMAC that scheme 2 stores, the keyed claim id,
+sealing and opening the text, and unwrapping a data key with the key-encryption key (done
+once per conversation per key-cache period), in alternating rounds in one process. It prints
+a Markdown table to stdout. No database is involved: these are the CPU costs inside ``record()``.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 from collections.abc import Callable
@@ -16,6 +18,7 @@ from collections.abc import Callable
 from chatledger import Message
 from chatledger.infrastructure.storage.keys import InMemoryKeyStore
 from chatledger.infrastructure.storage.sealing import Sealer
+from chatledger.infrastructure.storage.wrapping import LocalKeyEncryptionKey
 from tests.bench.timing import side_by_side
 
 CONVERSATION = "bench-crypto"
@@ -26,6 +29,9 @@ def subjects(message: Message) -> dict[str, Callable[[], object]]:
     sealer = Sealer(InMemoryKeyStore())
     canonical = message.canonical_json()
     sealed = sealer.seal(CONVERSATION, 2, canonical)
+    kek = LocalKeyEncryptionKey.generate()
+    context = CONVERSATION.encode()
+    wrapped = kek.wrap(os.urandom(32), context)
     return {
         "plain sha256 digest (scheme 1)": message.digest,
         "keyed HMAC digest (scheme 2)": lambda: sealer.digest(
@@ -34,6 +40,7 @@ def subjects(message: Message) -> dict[str, Callable[[], object]]:
         "keyed claim id (scheme 2)": lambda: sealer.claim_id(CONVERSATION, message.id),
         "seal the message text": lambda: sealer.seal(CONVERSATION, 2, canonical),
         "open the message text": lambda: sealer.open(CONVERSATION, 2, sealed),
+        "unwrap a data key (on a key-cache miss)": lambda: kek.unwrap(wrapped, context),
     }
 
 
