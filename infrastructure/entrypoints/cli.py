@@ -55,6 +55,8 @@ HISTORY_LIMIT = 20
 """Rows `history` shows unless asked for --limit N or --all."""
 
 _BATCH_FIELD = re.compile(r"messages\.(\d+)(.*)")
+_OPTIONS_WITH_VALUES = frozenset({"--db", "--encoding", "--model"})
+"""Global options whose value is the next argument (``--db URL``, not ``--db=URL``)."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -163,7 +165,7 @@ def _delegated(arguments: list[str]) -> int | None:
     """Run `serve` and `tenant`, which parse their own options; None for the rest."""
     index = 0
     while index < len(arguments) and arguments[index].startswith("-"):
-        index += 2 if arguments[index] == "--db" else 1
+        index += 2 if arguments[index] in _OPTIONS_WITH_VALUES else 1
     if index >= len(arguments) or arguments[index] not in ("serve", "tenant"):
         return None
     # Options given before the command go after it, where its own parser reads them.
