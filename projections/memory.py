@@ -12,7 +12,7 @@ Rules (the contract every function here implements):
    then its results in recorded order.
 3. From the newest unit backwards, units are taken while the budget holds, stopping at the first
    that does not fit; none is skipped or split. If the system prompt alone exceeds the budget, the
-   view is the system prompt alone.
+   view is the system prompt alone, and ``over_budget`` says so.
 4. With ``start_on_user``, leading units are dropped until the first is a user message.
 """
 
@@ -62,6 +62,17 @@ class MemoryView(BaseModel):
     def positions(self) -> tuple[int, ...]:
         """The history positions of the messages in the view."""
         return tuple(entry.position for entry in self.entries)
+
+    @property
+    def over_budget(self) -> bool:
+        """Whether the view exceeds its policy's budget: only when the system prompt alone does.
+
+        Derived from the view, never stored: tokens past ``max_tokens``, or more messages than
+        ``max_messages``.
+        """
+        if isinstance(self.policy, MessageWindow):
+            return len(self.entries) > self.policy.max_messages
+        return self.tokens > self.policy.max_tokens
 
     def to_openai(self) -> list[formats.OpenAIMessage]:
         """The view as an OpenAI Chat Completions ``messages`` list."""

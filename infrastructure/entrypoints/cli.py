@@ -466,10 +466,11 @@ def _on_line(exc: InvalidInput, lines: list[int]) -> InvalidInput:
 
 
 def memory_json(view: MemoryView) -> dict[str, Any]:
-    """The memory view as JSON: position, tokens, policy, and the messages to send."""
+    """The memory view as JSON: position, tokens, over_budget, policy, and the messages to send."""
     return {
         "position": view.position,
         "tokens": view.tokens,
+        "over_budget": view.over_budget,
         "policy": view.policy.model_dump(mode="json"),
         "positions": list(view.positions),
         "messages": [message.model_dump(mode="json") for message in view.messages],
