@@ -174,6 +174,8 @@ function renderHistory() {
   }
   list.replaceChildren(...items);
   list.scrollTop = list.scrollHeight;
+  // On a narrow screen the page itself scrolls: show the newest messages, beside the composer.
+  if (narrow() && $("memory").hidden) window.scrollTo(0, document.documentElement.scrollHeight);
 }
 
 function header(entry) {
@@ -203,6 +205,16 @@ function renderToolResult(entry) {
   const result = el("div", "tool-result");
   result.append(header(entry), renderContent(entry));
   return result;
+}
+
+function renderCalls(message) {
+  const calls = el("div", "tool-calls");
+  for (const call of message.tool_calls) {
+    const box = el("div", "tool-call");
+    box.append(el("code", "", `${call.name}(${call.arguments})`));
+    calls.append(box);
+  }
+  return calls;
 }
 
 function renderContent(entry) {
@@ -235,11 +247,21 @@ async function send(event) {
 
 // What the model saw
 
+// On a narrow screen the panel is below the history: bring it into view when it opens.
+const narrow = () => window.matchMedia("(max-width: 760px)").matches;
+
+function revealMemory() {
+  if (narrow()) $("memory").scrollIntoView({ block: "start" });
+}
+
 async function toggleMemory() {
   const panel = $("memory");
   panel.hidden = !panel.hidden;
   $("toggle-memory").setAttribute("aria-expanded", String(!panel.hidden));
-  if (!panel.hidden) await refreshMemory();
+  if (!panel.hidden) {
+    await refreshMemory();
+    revealMemory();
+  }
 }
 
 async function openMemoryAt(position) {
@@ -248,6 +270,7 @@ async function openMemoryAt(position) {
   $("memory").hidden = false;
   $("toggle-memory").setAttribute("aria-expanded", "true");
   await refreshMemory();
+  revealMemory();
 }
 
 async function loadCalls() {
@@ -314,7 +337,12 @@ async function refreshMemory(event) {
       .filter((entry) => entry.position <= view.position)
       .map((entry) => {
         const item = el("li", `entry ${entry.message.role}`);
-        item.append(header(entry), renderContent(entry));
+        item.append(header(entry));
+        // A message that is only tool calls has no text: its calls are what the model saw.
+        if (entry.erased || entry.message.content || !entry.message.tool_calls.length) {
+          item.append(renderContent(entry));
+        }
+        if (!entry.erased && entry.message.tool_calls.length) item.append(renderCalls(entry.message));
         const reason = reasons.get(entry.position);
         if (reason) {
           item.classList.add("excluded");
