@@ -2,7 +2,8 @@
 
 Each test looks at element boxes as a user would see them: nothing cut off, nothing to scroll
 sideways, the composer wide enough to type in; and the "what the model saw" panel showing the
-tool calls of a message that has nothing else.
+tool calls of a message that has nothing else. Then a loopback server's local tenant, which the
+page reads without signing in.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, FloatRect, Locator, Page, expect, sync_playwright
 
+from chatledger.domain import Message
 from tests.e2e.test_browser import CHROMIUM, LAUNCH_ARGS, SEED, write
 from tests.e2e.test_http_server import Running, running
 
@@ -149,3 +151,23 @@ def test_the_panel_shows_the_calls_of_a_message_that_is_only_tool_calls(
     assert box(page.locator("#memory"))["width"] <= screen["width"]
     keep_screenshot(page, tmp_path, f"panel-{screen['width']}")
     page.context.close()
+
+
+@SCREENS
+def test_a_loopback_page_shows_the_local_tenants_conversations_without_signing_in(
+    chromium: Browser, sqlite_url: str, screen: dict[str, int]
+) -> None:
+    with running(sqlite_url, local_tenant="local") as server:
+        server.ledger.record("local:from-the-cli", [Message.parse(m) for m in SEED["messages"]])
+        context = chromium.new_context(
+            base_url=server.url, viewport={"width": screen["width"], "height": screen["height"]}
+        )
+        page = context.new_page()
+        page.goto("/")
+
+        expect(page.locator("#conversation-id")).to_have_text("from-the-cli")
+        expect(page.locator("#history-length")).to_have_text("8 messages")
+        expect(page.locator("#conversation-list button")).to_have_text(["from-the-cli"])
+        expect(page.locator("#signin")).to_be_visible()
+        assert no_sideways_scroll(page)
+        context.close()

@@ -23,11 +23,12 @@ TRIP = {"role": "user", "content": "Plan a trip to Lisbon"}
 
 
 @contextmanager
-def serving(cwd: Path, *arguments: str) -> Iterator[str]:
+def serving(cwd: Path, *arguments: str, env: dict[str, str] | None = None) -> Iterator[str]:
     """Run ``chatledger ARGUMENTS --port P`` (arguments naming `serve`); yield the base URL."""
     port = free_port()
     environment = {k: v for k, v in os.environ.items() if k != "CHATLEDGER_DATABASE_URL"}
     environment["CHATLEDGER_SESSION_SECRET"] = "s" * 32
+    environment.update(env or {})
     process = subprocess.Popen(
         [str(EXECUTABLE), *arguments, "--port", str(port)],
         cwd=cwd,
@@ -180,3 +181,85 @@ def test_rotating_a_tenant_that_has_no_key_fails_naming_add(tmp_path: Path) -> N
 
     assert result.returncode == 2
     assert "tenant add globex" in result.stderr
+
+
+def test_a_conversation_recorded_with_tenant_is_the_tenants_over_http(tmp_path: Path) -> None:
+    key = new_key(tmp_path, "tenant", "add", "acme", "--json")["key"]
+    recorded = run(
+        "--tenant", "acme", "record", "trip", "--role", "user", "--content", "hi", cwd=tmp_path
+    )
+
+    with serving(tmp_path, "serve") as url:
+        history = httpx.get(
+            f"{url}/v1/conversations/trip/history",
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=10,
+        )
+
+    assert recorded.returncode == 0, recorded.stderr
+    assert "recorded in trip" in recorded.stdout
+    assert [entry["message"]["content"] for entry in history.json()["entries"]] == ["hi"]
+
+
+def test_a_conversation_recorded_over_http_is_read_with_tenant(tmp_path: Path) -> None:
+    key = new_key(tmp_path, "tenant", "add", "acme", "--json")["key"]
+    with serving(tmp_path, "serve") as url:
+        posted = httpx.post(
+            f"{url}/v1/conversations/trip/messages",
+            json=TRIP,
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=30,
+        )
+    assert posted.status_code == 201, posted.text
+
+    option = run("history", "trip", "--tenant", "acme", "--json", cwd=tmp_path)
+    variable = run("--json", "memory", "trip", cwd=tmp_path, env={"CHATLEDGER_TENANT": "acme"})
+    untenanted = run("history", "trip", cwd=tmp_path)
+
+    assert [json.loads(line)["message"]["content"] for line in option.stdout.splitlines()] == [
+        TRIP["content"]
+    ]
+    assert json.loads(variable.stdout)["messages"][0]["content"] == TRIP["content"]
+    assert untenanted.returncode == 1
+
+
+def test_a_tenant_name_that_is_not_valid_is_named(tmp_path: Path) -> None:
+    result = run(
+        "--tenant",
+        "Not A Tenant",
+        "record",
+        "trip",
+        "--role",
+        "user",
+        "--content",
+        "x",
+        cwd=tmp_path,
+    )
+
+    assert result.returncode == 2
+    assert "--tenant" in result.stderr
+
+
+def test_the_local_tenants_demo_is_read_on_a_loopback_server_without_a_key(
+    tmp_path: Path,
+) -> None:
+    local = {"CHATLEDGER_TENANT": "local"}
+    demo = run("--json", "demo", cwd=tmp_path, env=local)
+    conversation = str(json.loads(demo.stdout)["conversation_id"])
+
+    with serving(tmp_path, "serve", env=local) as url:
+        listed = httpx.get(f"{url}/v1/conversations", timeout=10)
+        written = httpx.post(f"{url}/v1/conversations/notes/messages", json=TRIP, timeout=10)
+
+    assert conversation.startswith("local:demo-")
+    assert [c["id"] for c in listed.json()["conversations"]] == [
+        conversation.removeprefix("local:")
+    ]
+    assert written.status_code == 401
+
+
+def test_serve_refuses_a_local_tenant_on_a_host_beyond_loopback(tmp_path: Path) -> None:
+    result = run("serve", "--host", "0.0.0.0", "--local-tenant", "local", cwd=tmp_path)
+
+    assert result.returncode == 2
+    assert "loopback" in result.stderr

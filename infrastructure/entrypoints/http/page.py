@@ -29,7 +29,7 @@ from chatledger.infrastructure.entrypoints.http.rate_limits import client_of
 from chatledger.infrastructure.entrypoints.http.schemas import SessionOut, ShowConversation, SignIn
 from chatledger.infrastructure.entrypoints.http.service import Service, service
 from chatledger.infrastructure.entrypoints.http.sessions import COOKIE_NAME, Session, new_session_id
-from chatledger.infrastructure.entrypoints.http.tenants import ledger_id
+from chatledger.infrastructure.entrypoints.tenancy import ledger_id
 
 router = APIRouter()
 
@@ -67,7 +67,8 @@ def current_session(
     """The browser session: its tenant and the conversation its page shows.
 
     Without one, the 401 problem says in ``anonymous_writes`` whether this server lets the
-    page start one by writing (POST /v1/session/conversations), or only by signing in.
+    page start one by writing (POST /v1/session/conversations), or only by signing in; and in
+    ``local_tenant`` which tenant the page may read without one (a loopback server's), if any.
     """
     if principal is None or principal.session is None:
         anonymous = svc.page_tenant is not None
@@ -78,6 +79,7 @@ def current_session(
             + (", or start a conversation (POST /v1/session/conversations)" if anonymous else ""),
             field="cookie",
             anonymous_writes=anonymous,
+            local_tenant=principal.tenant if principal is not None and principal.local else None,
         )
     assert principal.session_id is not None
     return session_out(svc, principal.session_id, principal.session)

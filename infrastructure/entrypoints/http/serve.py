@@ -23,12 +23,14 @@ from chatledger.infrastructure.entrypoints.http.tenants import (
     TenantDirectory,
     tenant_directory,
 )
+from chatledger.infrastructure.entrypoints.tenancy import TENANT_VARIABLE
 from chatledger.infrastructure.ledger import ChatLedger
 from chatledger.infrastructure.storage.backends import backend_for, database_url
 from chatledger.infrastructure.tokens import DeferredCounter
 
 SESSION_SECRET_VARIABLE = "CHATLEDGER_SESSION_SECRET"
 DEFAULT_PAGE_TENANT = "web"
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 OK, FAILED, BAD_INPUT = 0, 1, 2
 SECURITY_NOTES = """\
 security (infrastructure/entrypoints/http/SECURITY.md has the details):
@@ -39,6 +41,8 @@ security (infrastructure/entrypoints/http/SECURITY.md has the details):
   - 429 with Retry-After past the failed authentications a client may make a minute and
     the writes a key or session may make a second
   - no /docs page (it would load scripts from a CDN); the schema is at /openapi.json
+  - on a loopback --host only, --local-tenant (or $CHATLEDGER_TENANT) lets requests from this
+    machine read that one tenant without a key: every local user and process can
 """
 
 
@@ -66,6 +70,13 @@ def serve_main(argv: Sequence[str] | None = None) -> int:
         metavar="NAME",
         help=f"tenant of anonymous page sessions, with --allow-anonymous-writes "
         f"(default: {DEFAULT_PAGE_TENANT!r})",
+    )
+    parser.add_argument(
+        "--local-tenant",
+        metavar="NAME",
+        help=f"let the page read this tenant's conversations without a key, from this machine "
+        f"only: needs a loopback --host (default: ${TENANT_VARIABLE} on a loopback host, as the "
+        "CLI's default --tenant; writes still need a key or session)",
     )
     parser.add_argument(
         "--secure-cookies",
@@ -99,6 +110,17 @@ def serve_main(argv: Sequence[str] | None = None) -> int:
     if args.page_tenant is not None and not args.allow_anonymous_writes:
         print("chatledger serve: --page-tenant needs --allow-anonymous-writes", file=sys.stderr)
         return BAD_INPUT
+    loopback = args.host in LOOPBACK_HOSTS
+    if args.local_tenant is not None and not loopback:
+        print(
+            f"chatledger serve: --local-tenant needs a loopback --host, not {args.host!r}: "
+            "elsewhere anyone who reaches the port could read",
+            file=sys.stderr,
+        )
+        return BAD_INPUT
+    local_tenant = (
+        (args.local_tenant or os.environ.get(TENANT_VARIABLE) or None) if loopback else None
+    )
     import uvicorn
 
     page_tenant = (args.page_tenant or DEFAULT_PAGE_TENANT) if args.allow_anonymous_writes else None
@@ -114,6 +136,7 @@ def serve_main(argv: Sequence[str] | None = None) -> int:
             max_body_bytes=args.max_body_bytes,
             auth_failures_per_minute=args.auth_failures_per_minute or None,
             writes_per_second=args.writes_per_second or None,
+            local_tenant=local_tenant,
         )
     except InvalidInput as exc:
         print(f"chatledger serve: {exc.field}: {exc.problem}", file=sys.stderr)
