@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -28,6 +29,10 @@ from chatledger.domain import Message
 from chatledger.projections import formats
 from chatledger.projections.history import HistoryEntry
 from chatledger.projections.policies import MessageWindow, Policy
+
+if TYPE_CHECKING:
+    # Type-level only (see formats.py): no SDK is imported at run time.
+    from openai.types.chat import ChatCompletionMessageParam
 
 
 class Exclusion(StrEnum):
@@ -74,12 +79,12 @@ class MemoryView(BaseModel):
             return len(self.entries) > self.policy.max_messages
         return self.tokens > self.policy.max_tokens
 
-    def to_openai(self) -> list[formats.OpenAIMessage]:
-        """The view as an OpenAI Chat Completions ``messages`` list."""
+    def to_openai(self) -> list[ChatCompletionMessageParam]:
+        """The view as an OpenAI Chat Completions ``messages`` list (the SDK's type)."""
         return formats.to_openai(self.messages)
 
-    def to_anthropic(self) -> formats.AnthropicRequest:
-        """The view as Anthropic Messages ``system`` and ``messages``."""
+    def to_anthropic(self) -> formats.AnthropicParams:
+        """The view as Anthropic Messages ``system`` and ``messages`` (the SDK's types)."""
         return formats.to_anthropic(self.messages)
 
 

@@ -19,6 +19,7 @@ from chatledger.infrastructure.entrypoints.http.schemas import (
 from chatledger.infrastructure.entrypoints.http.service import Service, service
 from chatledger.infrastructure.storage.keys import ConversationErased
 from chatledger.projections import MemoryView, MessageWindow, Policy, TokenWindow, explain_memory
+from chatledger.projections.formats import anthropic_request, openai_messages
 
 router = APIRouter(prefix="/v1/conversations", tags=["memory"])
 
@@ -83,9 +84,9 @@ def memory(
     if format != "chatledger":
         refuse_unsendable(view)
     if format == "openai":
-        return OpenAIMemory(messages=view.to_openai())
+        return OpenAIMemory(messages=openai_messages(view.messages))
     if format == "anthropic":
-        rendered = view.to_anthropic()
+        rendered = anthropic_request(view.messages)
         return AnthropicMemory(system=rendered["system"], messages=rendered["messages"])
     return memory_out(conversation.id, view)
 
