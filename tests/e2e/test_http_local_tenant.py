@@ -57,6 +57,14 @@ def test_a_request_naming_another_host_reads_nothing(server: Running) -> None:
     assert response.status_code == 401
 
 
+@pytest.mark.parametrize("header", ["X-Forwarded-For", "Forwarded"])
+def test_a_request_a_proxy_forwarded_reads_nothing(server: Running, header: str) -> None:
+    with server.client() as anonymous:
+        response = anonymous.get("/v1/conversations", headers={header: "for=203.0.113.7"})
+
+    assert response.status_code == 401
+
+
 def test_the_session_problem_names_the_local_tenant_for_the_page(server: Running) -> None:
     with server.client() as anonymous:
         response = anonymous.get("/v1/session")

@@ -177,4 +177,8 @@ _LOOPBACK_ADDRESSES = frozenset({"127.0.0.1", "::1"})
 
 
 def _from_loopback(request: Request) -> bool:
-    return request.client is not None and request.client.host in _LOOPBACK_ADDRESSES
+    # A proxy on this machine connects from loopback too: what it forwards is not local.
+    forwarded = "forwarded" in request.headers or "x-forwarded-for" in request.headers
+    return (
+        not forwarded and request.client is not None and request.client.host in _LOOPBACK_ADDRESSES
+    )
