@@ -263,3 +263,25 @@ def test_serve_refuses_a_local_tenant_on_a_host_beyond_loopback(tmp_path: Path) 
 
     assert result.returncode == 2
     assert "loopback" in result.stderr
+
+
+def test_revoking_a_key_ends_the_browser_sessions_it_signed_in(tmp_path: Path) -> None:
+    acme = new_key(tmp_path, "tenant", "add", "acme", "--json")
+    other = new_key(tmp_path, "tenant", "add", "acme", "--json")
+
+    with serving(tmp_path, "serve") as url:
+        revoked_browser = httpx.Client(base_url=url, timeout=10)
+        kept_browser = httpx.Client(base_url=url, timeout=10)
+        for browser, shown in ((revoked_browser, acme), (kept_browser, other)):
+            signed_in = browser.post(
+                "/v1/session", json={"api_key": shown["key"]}, headers={"Origin": url}
+            )
+            assert signed_in.status_code == 200, signed_in.text
+        before = revoked_browser.get("/v1/conversations").status_code
+        run("tenant", "revoke", str(acme["key_id"]), cwd=tmp_path)
+        after = revoked_browser.get("/v1/conversations").status_code
+        kept = kept_browser.get("/v1/conversations").status_code
+        revoked_browser.close()
+        kept_browser.close()
+
+    assert (before, after, kept) == (200, 401, 200)

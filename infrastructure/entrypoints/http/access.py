@@ -46,14 +46,20 @@ class Principal:
 
 
 def read_session(svc: Service, cookie: str | None) -> tuple[str, Session] | None:
-    """The session a cookie names, if its signature checks and the session is live."""
+    """The session a cookie names, if its signature checks, it is live and its key not revoked."""
     if not cookie:
         return None
     session_id = svc.signer.unsign(cookie)
     if session_id is None:
         return None
     session = svc.sessions.get(session_id)
-    return None if session is None else (session_id, session)
+    if session is None:
+        return None
+    if session.key_id is not None and not svc.tenants.has_key(session.key_id):
+        # The key that signed the session in was revoked: so is the session.
+        svc.sessions.delete(session_id)
+        return None
+    return session_id, session
 
 
 def identify(

@@ -29,6 +29,7 @@ from chatledger.infrastructure.entrypoints.http.rate_limits import client_of
 from chatledger.infrastructure.entrypoints.http.schemas import SessionOut, ShowConversation, SignIn
 from chatledger.infrastructure.entrypoints.http.service import Service, service
 from chatledger.infrastructure.entrypoints.http.sessions import COOKIE_NAME, Session, new_session_id
+from chatledger.infrastructure.entrypoints.http.tenants import hash_key, key_id_of
 from chatledger.infrastructure.entrypoints.tenancy import ledger_id
 
 router = APIRouter()
@@ -101,7 +102,8 @@ def sign_in(
     old = read_session(svc, request.cookies.get(COOKIE_NAME))
     if old is not None:
         svc.sessions.delete(old[0])
-    session = Session(tenant=tenant, signed_in=True).started(new_conversation_id())
+    key_id = key_id_of(hash_key(body.api_key))
+    session = Session(tenant=tenant, signed_in=True, key_id=key_id).started(new_conversation_id())
     return session_out(svc, start_session(request, response, svc, session), session)
 
 

@@ -100,14 +100,17 @@ class TenantDirectory(ABC):
         ]
         return sorted(records, key=lambda record: (record.tenant, record.created_at))
 
+    def has_key(self, key_id: str) -> bool:
+        """Whether a key with this id exists (is not revoked)."""
+        return len(self._matching(key_id)) == 1
+
     def revoke(self, key_id: str) -> KeyRecord:
         """Remove the key with this id: it authenticates nothing from now on.
 
         Raises InvalidInput if no key has this id.
         """
         check_key_id(key_id)
-        digits = key_id[len(KEY_ID_PREFIX) :]
-        found = [row for row in self._rows() if row[0].startswith(digits)]
+        found = self._matching(key_id)
         if len(found) != 1:
             raise InvalidInput(
                 "key_id", f"no key has the id {key_id!r}: `chatledger tenant list` shows them"
@@ -119,6 +122,11 @@ class TenantDirectory(ABC):
     def tenants(self) -> list[str]:
         """The names of every tenant with a key, sorted."""
         return sorted({name for _, name, _ in self._rows()})
+
+    def _matching(self, key_id: str) -> list[tuple[str, str, datetime]]:
+        """The rows whose hash the id starts; a store may look them up faster."""
+        digits = key_id[len(KEY_ID_PREFIX) :]
+        return [row for row in self._rows() if row[0].startswith(digits)]
 
     @abstractmethod
     def _insert(self, key_hash: str, tenant: str, created_at: datetime) -> None: ...
@@ -188,6 +196,27 @@ class SQLTenantDirectory(TenantDirectory):
     def _rows(self) -> list[tuple[str, str, datetime]]:
         with self._tables.transaction() as cursor:
             cursor.execute(f"SELECT key_sha256, tenant, created_at FROM {self._table}")
+            return [
+                (
+                    str(row["key_sha256"]),
+                    str(row["tenant"]),
+                    datetime.fromisoformat(str(row["created_at"])),
+                )
+                for row in cursor.fetchall()
+            ]
+
+    def _matching(self, key_id: str) -> list[tuple[str, str, datetime]]:
+        # Checked on every request a signed-in session makes: one indexed prefix lookup.
+        p = self._tables.placeholder
+        digits = key_id[len(KEY_ID_PREFIX) :]
+        if _KEY_ID.fullmatch(key_id) is None:
+            return []
+        with self._tables.transaction() as cursor:
+            cursor.execute(
+                f"SELECT key_sha256, tenant, created_at FROM {self._table} "
+                f"WHERE key_sha256 >= {p} AND key_sha256 < {p}",
+                (digits, digits + "g"),
+            )
             return [
                 (
                     str(row["key_sha256"]),
