@@ -2,17 +2,29 @@
 
 Both take the view's messages (system prompt first, tool exchanges whole) and return plain JSON
 data shaped as each provider's published request types, ready to pass to its SDK.
+
+``to_openai`` and ``to_anthropic`` are typed with the SDKs' own parameter types, imported for
+the type checker only: ``messages=view.to_openai()`` then passes ``mypy --strict`` with no
+cast, and nothing here imports an SDK at run time (neither is a dependency; where one is not
+installed, its types are Any to the checker). The SDKs' TypedDicts are invariant in every
+key, so no TypedDict of ours could match them structurally. The plain shapes below
+(``OpenAIMessage``, ``AnthropicRequest``) are what the HTTP schema documents; a test
+validates every rendering against the SDKs' types at run time.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any, Literal, NotRequired
+from typing import TYPE_CHECKING, Any, Literal, NotRequired, cast
 
 from typing_extensions import TypedDict  # pydantic reads these as schemas only from here on 3.11
 
 from chatledger.domain import Message
+
+if TYPE_CHECKING:
+    from anthropic.types import MessageParam
+    from openai.types.chat import ChatCompletionMessageParam
 
 ANTHROPIC_FIRST_USER_TEXT = "(continuing the conversation)"
 """The text of the user turn put before a view that starts with the assistant: Anthropic's
@@ -70,8 +82,21 @@ class AnthropicRequest(TypedDict):
     messages: list[AnthropicMessage]
 
 
-def to_openai(messages: Sequence[Message]) -> list[OpenAIMessage]:
-    """The messages as an OpenAI Chat Completions ``messages`` list."""
+class AnthropicParams(TypedDict):
+    """``system`` and ``messages`` of an Anthropic Messages request, as the SDK types them."""
+
+    system: str | None
+    messages: list[MessageParam]
+
+
+def to_openai(messages: Sequence[Message]) -> list[ChatCompletionMessageParam]:
+    """The messages as an OpenAI Chat Completions ``messages`` list, typed as the SDK's."""
+    # The same dicts: openai_messages builds exactly the SDK's message shapes (tested).
+    return cast("list[ChatCompletionMessageParam]", openai_messages(messages))
+
+
+def openai_messages(messages: Sequence[Message]) -> list[OpenAIMessage]:
+    """The messages as an OpenAI Chat Completions ``messages`` list, in chatledger's types."""
     return [_openai(message) for message in messages]
 
 
@@ -103,8 +128,16 @@ def _openai(message: Message) -> OpenAIMessage:
 
 def to_anthropic(
     messages: Sequence[Message], *, first_user_text: str = ANTHROPIC_FIRST_USER_TEXT
+) -> AnthropicParams:
+    """The messages as Anthropic Messages ``system`` and ``messages``, typed as the SDK's."""
+    # The same dicts: anthropic_request builds exactly the SDK's message shapes (tested).
+    return cast("AnthropicParams", anthropic_request(messages, first_user_text=first_user_text))
+
+
+def anthropic_request(
+    messages: Sequence[Message], *, first_user_text: str = ANTHROPIC_FIRST_USER_TEXT
 ) -> AnthropicRequest:
-    """The messages as Anthropic Messages ``system`` and ``messages``.
+    """The messages as Anthropic Messages ``system`` and ``messages``, in chatledger's types.
 
     The system prompt goes apart; tool calls become ``tool_use`` blocks and their results
     ``tool_result`` blocks in a user turn; consecutive turns of one role merge into one, and a

@@ -12,7 +12,7 @@ Rules (the contract every function here implements):
    then its results in recorded order.
 3. From the newest unit backwards, units are taken while the budget holds, stopping at the first
    that does not fit; none is skipped or split. If the system prompt alone exceeds the budget, the
-   view is the system prompt alone.
+   view is the system prompt alone, and ``over_budget`` says so.
 4. With ``start_on_user``, leading units are dropped until the first is a user message.
 """
 
@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -28,6 +29,10 @@ from chatledger.domain import Message
 from chatledger.domain.policies import MessageWindow, Policy
 from chatledger.projections import formats
 from chatledger.projections.history import HistoryEntry
+
+if TYPE_CHECKING:
+    # Type-level only (see formats.py): no SDK is imported at run time.
+    from openai.types.chat import ChatCompletionMessageParam
 
 
 class Exclusion(StrEnum):
@@ -63,12 +68,23 @@ class MemoryView(BaseModel):
         """The history positions of the messages in the view."""
         return tuple(entry.position for entry in self.entries)
 
-    def to_openai(self) -> list[formats.OpenAIMessage]:
-        """The view as an OpenAI Chat Completions ``messages`` list."""
+    @property
+    def over_budget(self) -> bool:
+        """Whether the view exceeds its policy's budget: only when the system prompt alone does.
+
+        Derived from the view, never stored: tokens past ``max_tokens``, or more messages than
+        ``max_messages``.
+        """
+        if isinstance(self.policy, MessageWindow):
+            return len(self.entries) > self.policy.max_messages
+        return self.tokens > self.policy.max_tokens
+
+    def to_openai(self) -> list[ChatCompletionMessageParam]:
+        """The view as an OpenAI Chat Completions ``messages`` list (the SDK's type)."""
         return formats.to_openai(self.messages)
 
-    def to_anthropic(self) -> formats.AnthropicRequest:
-        """The view as Anthropic Messages ``system`` and ``messages``."""
+    def to_anthropic(self) -> formats.AnthropicParams:
+        """The view as Anthropic Messages ``system`` and ``messages`` (the SDK's types)."""
         return formats.to_anthropic(self.messages)
 
 

@@ -26,6 +26,7 @@ from chatledger.domain import (
     UnknownConversation,
 )
 from chatledger.infrastructure.entrypoints import cli_audit, cli_keys
+from chatledger.infrastructure.entrypoints.tenancy import TENANT_VARIABLE, ledger_id
 from chatledger.infrastructure.entrypoints.terminal import (
     content_cell,
     describe,
@@ -54,6 +55,8 @@ HISTORY_LIMIT = 20
 """Rows `history` shows unless asked for --limit N or --all."""
 
 _BATCH_FIELD = re.compile(r"messages\.(\d+)(.*)")
+_OPTIONS_WITH_VALUES = frozenset({"--db", "--encoding", "--model", "--tenant"})
+"""Global options whose value is the next argument (``--db URL``, not ``--db=URL``)."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -69,6 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else BAD_INPUT
     command: Callable[[argparse.Namespace], int] = args.command
     try:
+        _in_tenant(args)
         code = command(args)
         sys.stdout.flush()
         return code
@@ -163,7 +167,7 @@ def _delegated(arguments: list[str]) -> int | None:
     """Run `serve` and `tenant`, which parse their own options; None for the rest."""
     index = 0
     while index < len(arguments) and arguments[index].startswith("-"):
-        index += 2 if arguments[index] == "--db" else 1
+        index += 2 if arguments[index] in _OPTIONS_WITH_VALUES else 1
     if index >= len(arguments) or arguments[index] not in ("serve", "tenant"):
         return None
     # Options given before the command go after it, where its own parser reads them.
@@ -172,6 +176,20 @@ def _delegated(arguments: list[str]) -> int | None:
     from chatledger.infrastructure.entrypoints.http import serve_main, tenant_main
 
     return serve_main(rest) if arguments[index] == "serve" else tenant_main(rest)
+
+
+def _in_tenant(args: argparse.Namespace) -> None:
+    """Point CONV at the tenant's conversation, ``NAME:CONV``; keep CONV to show."""
+    args.tenant = args.tenant or os.environ.get(TENANT_VARIABLE) or None
+    conversation = getattr(args, "conversation", None)
+    args.shown = conversation
+    if args.tenant is not None and conversation is not None:
+        try:
+            args.conversation = ledger_id(args.tenant, conversation)
+        except InvalidInput as exc:
+            raise InvalidInput(
+                "--tenant" if exc.field == "tenant" else "CONV", exc.problem
+            ) from None
 
 
 class _Parser(argparse.ArgumentParser):
@@ -207,6 +225,13 @@ def _add_common_options(parser: argparse.ArgumentParser, *, argparse_defaults: b
         default=False if argparse_defaults else argparse.SUPPRESS,
         help="machine output: JSON (lines) on stdout",
     )
+    parser.add_argument(
+        "--tenant",
+        metavar="NAME",
+        default=default,
+        help=f"the tenant whose conversation CONV names, stored as NAME:CONV as the HTTP "
+        f"service stores it (default: ${TENANT_VARIABLE}, else none)",
+    )
     counter = parser.add_mutually_exclusive_group()
     counter.add_argument(
         "--encoding", metavar="NAME", default=default, help="tiktoken encoding (cl100k_base)"
@@ -238,7 +263,7 @@ def run_record(args: argparse.Namespace) -> int:
     if args.json:
         _print_json_lines(entry.model_dump(mode="json") for entry in entries)
     else:
-        table = Table("#", "id", "role", "tokens", title=f"recorded in {args.conversation}")
+        table = Table("#", "id", "role", "tokens", title=f"recorded in {args.shown}")
         style_columns(table)
         for entry in entries:
             table.add_row(
@@ -268,7 +293,7 @@ def run_history(args: argparse.Namespace) -> int:
     tools = any(entry.message.tool_calls or entry.message.tool_call_id for entry in view)
     headers = ["#", "time (UTC)", "role", *(["name"] if names else []), "content"]
     headers += [*(["tools"] if tools else []), "tokens"]
-    table = Table(*headers, title=f"{args.conversation}: {len(view)} of {view.length} messages")
+    table = Table(*headers, title=f"{args.shown}: {len(view)} of {view.length} messages")
     style_columns(table)
     for entry in view:
         cells: list[str | Text] = [
@@ -310,7 +335,7 @@ def run_memory(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(memory_json(view))
     else:
-        _console().print(memory_table(view, title=f"{args.conversation}: {describe(policy)}"))
+        _console().print(memory_table(view, title=f"{args.shown}: {describe(policy)}"))
     return OK
 
 
@@ -320,7 +345,7 @@ def run_demo(args: argparse.Namespace) -> int:
     from chatledger.infrastructure.entrypoints import demo
 
     with open_ledger(args) as ledger:
-        report = demo.run(ledger)
+        report = demo.run(ledger, tenant=args.tenant)
     where = without_password(database_url(args.db))
     if args.json:
         _print_json(demo.report_json(report, where))
@@ -464,10 +489,11 @@ def _on_line(exc: InvalidInput, lines: list[int]) -> InvalidInput:
 
 
 def memory_json(view: MemoryView) -> dict[str, Any]:
-    """The memory view as JSON: position, tokens, policy, and the messages to send."""
+    """The memory view as JSON: position, tokens, over_budget, policy, and the messages to send."""
     return {
         "position": view.position,
         "tokens": view.tokens,
+        "over_budget": view.over_budget,
         "policy": view.policy.model_dump(mode="json"),
         "positions": list(view.positions),
         "messages": [message.model_dump(mode="json") for message in view.messages],

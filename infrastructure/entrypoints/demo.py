@@ -15,6 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from chatledger.domain import Message, ToolCall
+from chatledger.infrastructure.entrypoints.tenancy import ledger_id
 from chatledger.infrastructure.entrypoints.terminal import (
     ROLE_STYLES,
     content_cell,
@@ -148,9 +149,11 @@ class DemoReport:
         )
 
 
-def run(ledger: ChatLedger, budget: int = BUDGET) -> DemoReport:
+def run(ledger: ChatLedger, budget: int = BUDGET, *, tenant: str | None = None) -> DemoReport:
     """Record the script in a fresh conversation and explain its memory under ``budget``."""
     conversation_id = "demo-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
+    if tenant is not None:
+        conversation_id = ledger_id(tenant, conversation_id)
     for turn in script():
         ledger.record(conversation_id, turn)
     history = ledger.history(conversation_id).entries

@@ -23,6 +23,12 @@ def memory_table(view: MemoryView, *, title: str) -> Table:
     ].footer = f"{count} message{'' if count == 1 else 's'}, at position {view.position}"
     table.columns[4].footer = "request total"
     table.columns[5].footer = str(view.tokens)
+    if view.over_budget:
+        table.caption = Text(
+            f"over budget: the system prompt alone makes a {view.tokens}-token request, past "
+            f"{describe(view.policy)}; it is shown alone",
+            style="bold red",
+        )
     for entry in view.entries:
         table.add_row(
             str(entry.position),

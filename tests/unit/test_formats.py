@@ -15,7 +15,13 @@ from pydantic import TypeAdapter
 
 from chatledger.domain import Message, ToolCall
 from chatledger.projections import HistoryEntry, MessageWindow, memory_of
-from chatledger.projections.formats import ANTHROPIC_FIRST_USER_TEXT, to_anthropic, to_openai
+from chatledger.projections.formats import (
+    ANTHROPIC_FIRST_USER_TEXT,
+    anthropic_request,
+    openai_messages,
+    to_anthropic,
+    to_openai,
+)
 
 OPENAI_MESSAGE: TypeAdapter[Any] = TypeAdapter(ChatCompletionMessageParam)
 ANTHROPIC_MESSAGE: TypeAdapter[Any] = TypeAdapter(MessageParam)
@@ -66,7 +72,7 @@ def entries(messages: list[Message]) -> list[HistoryEntry]:
 
 
 def test_openai_rendering_is_a_valid_chat_completions_messages_list() -> None:
-    rendered = to_openai(exchange())
+    rendered = openai_messages(exchange())
 
     for message in rendered:
         assert_valid(OPENAI_MESSAGE, message)
@@ -81,7 +87,7 @@ def test_openai_rendering_is_a_valid_chat_completions_messages_list() -> None:
 
 
 def test_openai_tool_calls_carry_their_ids_and_raw_arguments() -> None:
-    rendered = to_openai(exchange())
+    rendered = openai_messages(exchange())
 
     assert rendered[2]["tool_calls"][0] == {
         "id": "call_0",
@@ -95,14 +101,14 @@ def test_openai_tool_calls_carry_their_ids_and_raw_arguments() -> None:
 def test_openai_assistant_that_only_calls_tools_has_null_content() -> None:
     call = Message(role="assistant", tool_calls=(ToolCall(id="c", name="now"),))
 
-    (rendered,) = to_openai([call])
+    (rendered,) = openai_messages([call])
 
     assert rendered["content"] is None
     assert_valid(OPENAI_MESSAGE, rendered)
 
 
 def test_anthropic_rendering_puts_the_system_prompt_apart() -> None:
-    rendered = to_anthropic(exchange())
+    rendered = anthropic_request(exchange())
 
     assert rendered["system"] == "You are a travel assistant."
     assert all(turn["role"] in {"user", "assistant"} for turn in rendered["messages"])
@@ -110,12 +116,12 @@ def test_anthropic_rendering_puts_the_system_prompt_apart() -> None:
 
 
 def test_anthropic_rendering_is_valid_message_params() -> None:
-    for turn in to_anthropic(exchange())["messages"]:
+    for turn in anthropic_request(exchange())["messages"]:
         assert_valid(ANTHROPIC_MESSAGE, turn)
 
 
 def test_anthropic_tool_calls_become_tool_use_blocks_with_parsed_input() -> None:
-    assistant = to_anthropic(exchange())["messages"][1]
+    assistant = anthropic_request(exchange())["messages"][1]
 
     assert assistant["role"] == "assistant"
     assert assistant["content"] == [
@@ -126,7 +132,7 @@ def test_anthropic_tool_calls_become_tool_use_blocks_with_parsed_input() -> None
 
 
 def test_anthropic_results_of_one_exchange_share_one_user_turn() -> None:
-    results = to_anthropic(exchange())["messages"][2]
+    results = anthropic_request(exchange())["messages"][2]
 
     assert results == {
         "role": "user",
@@ -145,7 +151,7 @@ def test_anthropic_merges_consecutive_turns_of_one_role() -> None:
         Message(role="assistant", content="four"),
     ]
 
-    rendered = to_anthropic(messages)["messages"]
+    rendered = anthropic_request(messages)["messages"]
 
     assert rendered == [
         {
@@ -167,7 +173,7 @@ def test_anthropic_user_text_after_tool_results_joins_their_turn_after_them() ->
         Message(role="user", content="thanks"),
     ]
 
-    last = to_anthropic(messages)["messages"][-1]
+    last = anthropic_request(messages)["messages"][-1]
 
     assert [block["type"] for block in last["content"]] == ["tool_result", "text"]
 
@@ -175,7 +181,7 @@ def test_anthropic_user_text_after_tool_results_joins_their_turn_after_them() ->
 def test_anthropic_first_turn_is_a_user_turn() -> None:
     messages = [Message(role="assistant", content="Hello! How can I help?")]
 
-    rendered = to_anthropic(messages)["messages"]
+    rendered = anthropic_request(messages)["messages"]
 
     assert rendered[0] == {
         "role": "user",
@@ -194,7 +200,7 @@ def test_anthropic_tool_input_that_is_not_a_json_object_is_kept_whole() -> None:
         ),
     )
 
-    blocks = to_anthropic([Message(role="user", content="go"), call])["messages"][1]["content"]
+    blocks = anthropic_request([Message(role="user", content="go"), call])["messages"][1]["content"]
 
     assert [block["input"] for block in blocks] == [
         {"arguments": "not json"},
@@ -204,7 +210,9 @@ def test_anthropic_tool_input_that_is_not_a_json_object_is_kept_whole() -> None:
 
 
 def test_anthropic_drops_empty_text_which_the_api_rejects() -> None:
-    rendered = to_anthropic([Message(role="user", content=""), Message(role="user", content="hi")])
+    rendered = anthropic_request(
+        [Message(role="user", content=""), Message(role="user", content="hi")]
+    )
 
     assert rendered["messages"] == [{"role": "user", "content": [{"type": "text", "text": "hi"}]}]
 
@@ -234,7 +242,7 @@ def test_anthropic_turns_alternate_start_on_user_and_answer_every_tool_use(
         else:
             messages.append(Message(role="assistant", content=f"m{index}"))
 
-    turns = to_anthropic(messages)["messages"]
+    turns = anthropic_request(messages)["messages"]
 
     roles = [turn["role"] for turn in turns]
     assert all(a != b for a, b in itertools.pairwise(roles))
@@ -245,3 +253,10 @@ def test_anthropic_turns_alternate_start_on_user_and_answer_every_tool_use(
         assert used == answered
     for turn in turns:
         assert_valid(ANTHROPIC_MESSAGE, turn)
+
+
+def test_the_sdk_typed_renderings_are_the_same_data_as_chatledgers() -> None:
+    messages = exchange()
+
+    assert to_openai(messages) == openai_messages(messages)
+    assert to_anthropic(messages) == anthropic_request(messages)

@@ -425,3 +425,21 @@ def test_explanation_holds_the_same_view_as_the_reference() -> None:
     explanation = explain_memory(SCRIPT, policy, request_overhead=3)
 
     assert explanation.view == memory_of(SCRIPT, policy, request_overhead=3)
+
+
+def test_a_system_prompt_over_the_token_budget_is_shown_alone_and_said_to_be_over() -> None:
+    entries = history(system("a long prompt"), user(), reply(), tokens=[14, 3, 3])
+
+    view = memory_of(entries, TokenWindow(max_tokens=5), request_overhead=0)
+
+    assert view.messages == (entries[0].message,)
+    assert view.over_budget is True
+
+
+def test_a_view_within_its_budget_is_not_over_budget() -> None:
+    entries = history(system(), user(), reply(), tokens=[2, 2, 2])
+
+    view = memory_of(entries, TokenWindow(max_tokens=5), request_overhead=0)
+
+    assert view.tokens <= 5
+    assert view.over_budget is False

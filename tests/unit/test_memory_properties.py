@@ -161,6 +161,21 @@ def test_view_is_never_over_budget_unless_it_is_the_system_prompt_alone(
 
 @PROPERTY
 @given(histories(), policies, overheads)
+def test_a_view_says_it_is_over_budget_exactly_when_it_is(
+    entries: tuple[HistoryEntry, ...], policy: Policy, overhead: int
+) -> None:
+    view = memory_of(entries, policy, overhead)
+
+    if isinstance(policy, MessageWindow):
+        assert view.over_budget is (len(view.entries) > policy.max_messages)
+    else:
+        assert view.over_budget is (view.tokens > policy.max_tokens)
+    if view.over_budget:
+        assert view.entries == (current_prompt(entries),)
+
+
+@PROPERTY
+@given(histories(), policies, overheads)
 def test_view_has_no_orphan_result_and_no_unanswered_call(
     entries: tuple[HistoryEntry, ...], policy: Policy, overhead: int
 ) -> None:

@@ -17,7 +17,7 @@ from chatledger.infrastructure.entrypoints.http.problems import ProblemError
 from chatledger.infrastructure.entrypoints.http.rate_limits import client_of, writer
 from chatledger.infrastructure.entrypoints.http.service import Service, service
 from chatledger.infrastructure.entrypoints.http.sessions import COOKIE_NAME, Session
-from chatledger.infrastructure.entrypoints.http.tenants import CONVERSATION_ID, ledger_id
+from chatledger.infrastructure.entrypoints.tenancy import CONVERSATION_ID, ledger_id
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 """Methods that change nothing: every other one is a write."""
@@ -37,6 +37,8 @@ class Principal:
     tenant: str
     session_id: str | None = None
     session: Session | None = None
+    local: bool = False
+    """A read on a loopback server with neither key nor session: the local tenant's."""
 
     def reaches(self, conversation: str) -> bool:
         """Whether the caller may read or write the tenant's ``conversation``."""
@@ -44,14 +46,20 @@ class Principal:
 
 
 def read_session(svc: Service, cookie: str | None) -> tuple[str, Session] | None:
-    """The session a cookie names, if its signature checks and the session is live."""
+    """The session a cookie names, if its signature checks, it is live and its key not revoked."""
     if not cookie:
         return None
     session_id = svc.signer.unsign(cookie)
     if session_id is None:
         return None
     session = svc.sessions.get(session_id)
-    return None if session is None else (session_id, session)
+    if session is None:
+        return None
+    if session.key_id is not None and not svc.tenants.has_key(session.key_id):
+        # The key that signed the session in was revoked: so is the session.
+        svc.sessions.delete(session_id)
+        return None
+    return session_id, session
 
 
 def identify(
@@ -63,6 +71,8 @@ def identify(
     """The caller, by API key first, else by session cookie; None when neither is sent.
 
     A key that is not valid is 401; a cookie that is not valid is ignored, as if not sent.
+    With neither, a read from loopback to a loopback host name is the local tenant's, when
+    the server has one (a DNS-rebinding page names another host, so it gets nothing).
     A write the cookie authenticates must pass the CSRF check (403 otherwise). A client
     past its failed authentications, or a credential past its writes, gets 429.
     """
@@ -81,6 +91,13 @@ def identify(
         return Principal(tenant)
     found = read_session(svc, cookie)
     if found is None:
+        if (
+            svc.local_tenant is not None
+            and not write
+            and is_local(request)
+            and _from_loopback(request)
+        ):
+            return Principal(svc.local_tenant, local=True)
         return None
     session_id, session = found
     if write:
@@ -160,3 +177,14 @@ def _unauthorized(detail: str, challenge: str, field: str | None = None) -> Prob
 def is_local(request: Request) -> bool:
     """Whether the request came to a loopback host name (cookies need no Secure flag there)."""
     return (request.url.hostname or "") in {"localhost", "127.0.0.1", "::1", "[::1]"}
+
+
+_LOOPBACK_ADDRESSES = frozenset({"127.0.0.1", "::1"})
+
+
+def _from_loopback(request: Request) -> bool:
+    # A proxy on this machine connects from loopback too: what it forwards is not local.
+    forwarded = "forwarded" in request.headers or "x-forwarded-for" in request.headers
+    return (
+        not forwarded and request.client is not None and request.client.host in _LOOPBACK_ADDRESSES
+    )

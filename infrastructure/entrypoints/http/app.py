@@ -21,7 +21,8 @@ from chatledger.infrastructure.entrypoints.http.sessions import (
     InMemorySessionStore,
     SQLSessionStore,
 )
-from chatledger.infrastructure.entrypoints.http.tenants import TenantDirectory, check_tenant_name
+from chatledger.infrastructure.entrypoints.http.tenants import TenantDirectory
+from chatledger.infrastructure.entrypoints.tenancy import check_tenant_name
 from chatledger.infrastructure.ledger import ChatLedger
 
 DESCRIPTION = """\
@@ -48,6 +49,7 @@ def create_app(
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     auth_failures_per_minute: int | None = DEFAULT_AUTH_FAILURES_PER_MINUTE,
     writes_per_second: int | None = DEFAULT_WRITES_PER_SECOND,
+    local_tenant: str | None = None,
 ) -> FastAPI:
     """The HTTP service over ``ledger``.
 
@@ -74,9 +76,14 @@ def create_app(
         writes_per_second: writes an API key or a browser session may make a second (and a
             client address, for the writes that start sessions); past it 429 with
             Retry-After. None: no limit.
+        local_tenant: lets requests with neither a key nor a session *read* (GET, HEAD) this
+            tenant's conversations when they come from a loopback address to a loopback host
+            name; for a server bound to loopback only (`chatledger serve` checks). Writes
+            are unchanged. None (the default): every read needs a key or a session.
     """
-    if page_tenant is not None:
-        check_tenant_name(page_tenant)
+    for tenant in (page_tenant, local_tenant):
+        if tenant is not None:
+            check_tenant_name(tenant)
     tables = ledger.tables
     app = FastAPI(
         title="chatledger",
@@ -97,6 +104,7 @@ def create_app(
         rates=RateLimits(
             auth_failures_per_minute=auth_failures_per_minute, writes_per_second=writes_per_second
         ),
+        local_tenant=local_tenant,
     )
     problems.install(app)
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)

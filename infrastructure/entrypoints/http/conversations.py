@@ -27,7 +27,7 @@ from chatledger.infrastructure.entrypoints.http.schemas import (
     Turn,
 )
 from chatledger.infrastructure.entrypoints.http.service import Service, service
-from chatledger.infrastructure.entrypoints.http.tenants import external_id, ledger_id
+from chatledger.infrastructure.entrypoints.tenancy import external_id, ledger_id
 
 router = APIRouter(prefix="/v1/conversations", tags=["conversations"])
 

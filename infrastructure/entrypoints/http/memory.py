@@ -19,6 +19,7 @@ from chatledger.infrastructure.entrypoints.http.schemas import (
 )
 from chatledger.infrastructure.entrypoints.http.service import Service, service
 from chatledger.projections import MemoryView, MessageWindow, Policy, TokenWindow, explain_memory
+from chatledger.projections.formats import anthropic_request, openai_messages
 
 router = APIRouter(prefix="/v1/conversations", tags=["memory"])
 
@@ -73,16 +74,19 @@ def memory(
     """The messages to send to the model next (or as of `at`) under the window policy.
 
     The `openai` format is the `messages` of a Chat Completions request; the `anthropic` format
-    the `system` and `messages` of a Messages request. Headers give the view's position and
-    token total, which recording the model call needs.
+    the `system` and `messages` of a Messages request. Either answers 422 `nothing-to-send` when
+    the view holds no user or assistant message (a provider would reject the request). Headers
+    give the view's position and token total, which recording the model call needs.
     """
     view = svc.ledger.memory(conversation.ledger_id, window, at=at)
     response.headers["ChatLedger-Position"] = str(view.position)
     response.headers["ChatLedger-Tokens"] = str(view.tokens)
+    if format != "chatledger":
+        refuse_unsendable(view)
     if format == "openai":
-        return OpenAIMemory(messages=view.to_openai())
+        return OpenAIMemory(messages=openai_messages(view.messages))
     if format == "anthropic":
-        rendered = view.to_anthropic()
+        rendered = anthropic_request(view.messages)
         return AnthropicMemory(system=rendered["system"], messages=rendered["messages"])
     return memory_out(conversation.id, view)
 
@@ -111,12 +115,38 @@ def explanation(
     )
 
 
+def refuse_unsendable(view: MemoryView) -> None:
+    """422 ``nothing-to-send`` for a view with no user or assistant message: none can send it."""
+    if any(message.role != "system" for message in view.messages):
+        return
+    field = "max_messages" if isinstance(view.policy, MessageWindow) else "max_tokens"
+    if view.over_budget:
+        reason = (
+            f"the system prompt alone makes a {view.tokens}-token request, over {field}="
+            f"{getattr(view.policy, field)}, so no user or assistant message fits: "
+            f"raise {field}"
+        )
+    elif view.policy.start_on_user:
+        reason = "no user message starts the window: raise the budget, or leave out start_on_user"
+    else:
+        reason = "the conversation has no user or assistant message to send yet"
+    raise ProblemError(
+        422,
+        "nothing-to-send",
+        f"{reason}; format=chatledger shows the view as it is",
+        field=field,
+        over_budget=view.over_budget,
+        tokens=view.tokens,
+    )
+
+
 def memory_out(conversation: str, view: MemoryView) -> MemoryOut:
     """A memory view in chatledger's own shape."""
     return MemoryOut(
         conversation_id=conversation,
         position=view.position,
         tokens=view.tokens,
+        over_budget=view.over_budget,
         policy=view.policy,
         entries=list(view.entries),
     )

@@ -29,7 +29,8 @@ from chatledger.infrastructure.entrypoints.http.rate_limits import client_of
 from chatledger.infrastructure.entrypoints.http.schemas import SessionOut, ShowConversation, SignIn
 from chatledger.infrastructure.entrypoints.http.service import Service, service
 from chatledger.infrastructure.entrypoints.http.sessions import COOKIE_NAME, Session, new_session_id
-from chatledger.infrastructure.entrypoints.http.tenants import ledger_id
+from chatledger.infrastructure.entrypoints.http.tenants import hash_key, key_id_of
+from chatledger.infrastructure.entrypoints.tenancy import ledger_id
 
 router = APIRouter()
 
@@ -67,7 +68,8 @@ def current_session(
     """The browser session: its tenant and the conversation its page shows.
 
     Without one, the 401 problem says in ``anonymous_writes`` whether this server lets the
-    page start one by writing (POST /v1/session/conversations), or only by signing in.
+    page start one by writing (POST /v1/session/conversations), or only by signing in; and in
+    ``local_tenant`` which tenant the page may read without one (a loopback server's), if any.
     """
     if principal is None or principal.session is None:
         anonymous = svc.page_tenant is not None
@@ -78,6 +80,7 @@ def current_session(
             + (", or start a conversation (POST /v1/session/conversations)" if anonymous else ""),
             field="cookie",
             anonymous_writes=anonymous,
+            local_tenant=principal.tenant if principal is not None and principal.local else None,
         )
     assert principal.session_id is not None
     return session_out(svc, principal.session_id, principal.session)
@@ -99,7 +102,8 @@ def sign_in(
     old = read_session(svc, request.cookies.get(COOKIE_NAME))
     if old is not None:
         svc.sessions.delete(old[0])
-    session = Session(tenant=tenant, signed_in=True).started(new_conversation_id())
+    key_id = key_id_of(hash_key(body.api_key))
+    session = Session(tenant=tenant, signed_in=True, key_id=key_id).started(new_conversation_id())
     return session_out(svc, start_session(request, response, svc, session), session)
 
 

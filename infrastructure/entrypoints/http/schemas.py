@@ -75,6 +75,9 @@ class MemoryOut(BaseModel):
     conversation_id: str
     position: int
     tokens: int
+    over_budget: bool = Field(
+        description="The system prompt alone exceeds the budget: the view is that prompt alone"
+    )
     policy: Policy
     entries: list[HistoryEntry]
 

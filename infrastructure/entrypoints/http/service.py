@@ -25,6 +25,8 @@ class Service:
     page_tenant: str | None
     """The tenant of anonymous page sessions (anonymous writes); None: none are taken."""
     rates: RateLimits
+    local_tenant: str | None = None
+    """The tenant a loopback server's page reads without a key or session; None: none."""
 
 
 def service(request: Request) -> Service:

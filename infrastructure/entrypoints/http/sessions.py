@@ -39,6 +39,8 @@ class Session:
     current: str | None = None
     signed_in: bool = False
     """True when an API key signed the session in: it reaches every conversation of its tenant."""
+    key_id: str | None = None
+    """The id of the key that signed it in: revoking the key ends the session."""
     touched_at: float = field(default_factory=time.time)
 
     def reaches(self, conversation: str) -> bool:
@@ -183,6 +185,8 @@ class SQLSessionStore(SessionStore):
             conversations=tuple(data["conversations"]),
             current=data["current"],
             signed_in=data["signed_in"],
+            # Sessions stored before keys had ids were bound to no key.
+            key_id=data.get("key_id"),
             touched_at=data["touched_at"],
         )
 
@@ -194,6 +198,7 @@ class SQLSessionStore(SessionStore):
                 "conversations": list(session.conversations),
                 "current": session.current,
                 "signed_in": session.signed_in,
+                "key_id": session.key_id,
                 "touched_at": session.touched_at,
             }
         )

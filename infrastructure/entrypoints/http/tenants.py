@@ -1,8 +1,7 @@
 """Tenants and their API keys: keys are shown once and stored only as sha256 hashes.
 
 Every conversation belongs to one tenant: a tenant's conversation ``X`` is the ledger's
-conversation ``"{tenant}:{X}"``. Tenant names and external ids admit no ``:``, so no id a tenant
-sends can name a conversation outside its own prefix.
+conversation ``"{tenant}:{X}"`` (``tenancy.py``, which the command line shares).
 """
 
 from __future__ import annotations
@@ -13,46 +12,20 @@ import secrets
 import threading
 import weakref
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from datetime import datetime
 
 from chatledger.domain import InvalidInput, utc_now
+from chatledger.infrastructure.entrypoints.tenancy import check_tenant_name
 from chatledger.infrastructure.ledger import ChatLedger
 from chatledger.infrastructure.storage.tables import SQLTables
 
-TENANT_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")
-CONVERSATION_ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$"
-"""The conversation ids the HTTP API accepts (a pattern for the OpenAPI schema too)."""
 KEY_PREFIX = "cl_"
+KEY_ID_PREFIX = "key_"
+KEY_ID_HEX = 12
+"""Hex digits of a key's sha256 in its id: enough that no two keys share one in practice."""
 
-_CONVERSATION = re.compile(CONVERSATION_ID)
-
-
-def check_tenant_name(name: object) -> str:
-    """Return the name if it is a valid tenant name, else raise InvalidInput."""
-    if not isinstance(name, str) or TENANT_NAME.fullmatch(name) is None:
-        raise InvalidInput(
-            "tenant",
-            "must be 1-40 lowercase letters, digits and -, starting with a letter or digit; "
-            f"got {str(name)[:60]!r}",
-        )
-    return name
-
-
-def ledger_id(tenant: str, conversation: str) -> str:
-    """The ledger's id of a tenant's conversation."""
-    if _CONVERSATION.fullmatch(conversation) is None:
-        raise InvalidInput(
-            "conversation_id",
-            "must be 1-100 letters, digits and . _ -, starting with a letter or digit; "
-            f"got {conversation[:60]!r}",
-        )
-    return f"{check_tenant_name(tenant)}:{conversation}"
-
-
-def external_id(tenant: str, conversation_id: str) -> str | None:
-    """The tenant's own id of a ledger conversation, or None if it is not the tenant's."""
-    prefix = f"{tenant}:"
-    return conversation_id[len(prefix) :] if conversation_id.startswith(prefix) else None
+_KEY_ID = re.compile(rf"{KEY_ID_PREFIX}[0-9a-f]{{{KEY_ID_HEX}}}")
 
 
 def hash_key(key: str) -> str:
@@ -60,25 +33,100 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+def key_id_of(key_hash: str) -> str:
+    """A key's id: the start of its stored hash, which says nothing about the key itself."""
+    return KEY_ID_PREFIX + key_hash[:KEY_ID_HEX]
+
+
+def check_key_id(key_id: object) -> str:
+    """Return the key id if it is well formed, else raise InvalidInput."""
+    if not isinstance(key_id, str) or _KEY_ID.fullmatch(key_id) is None:
+        raise InvalidInput(
+            "key_id",
+            f"must be {KEY_ID_PREFIX} and {KEY_ID_HEX} hex digits, as `chatledger tenant list` "
+            f"shows it; got {str(key_id)[:60]!r}",
+        )
+    return key_id
+
+
+@dataclass(frozen=True)
+class KeyRecord:
+    """One of a tenant's API keys, as it may be shown: its id and when it was made, never it."""
+
+    tenant: str
+    key_id: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class NewKey:
+    """A key just made: the key itself, to show once, and its record."""
+
+    key: str
+    record: KeyRecord
+
+
 class TenantDirectory(ABC):
-    """Which tenant an API key belongs to; keys are kept as hashes only."""
+    """Which tenant an API key belongs to; keys are kept as hashes only.
+
+    Every request looks its key up afresh, so a revoked key is refused from the next request on.
+    """
 
     def add(self, tenant: str) -> str:
         """Give ``tenant`` a new API key and return it; it cannot be read back later."""
+        return self.new_key(tenant).key
+
+    def new_key(self, tenant: str) -> NewKey:
+        """Give ``tenant`` a new API key; return it (to show once) with its record."""
         check_tenant_name(tenant)
         key = KEY_PREFIX + secrets.token_urlsafe(32)
-        self._insert(hash_key(key), tenant, utc_now())
-        return key
+        key_hash = hash_key(key)
+        created_at = utc_now()
+        self._insert(key_hash, tenant, created_at)
+        return NewKey(key, KeyRecord(tenant, key_id_of(key_hash), created_at))
 
     def tenant_for(self, key: str) -> str | None:
-        """The tenant the key belongs to, or None for an unknown key."""
+        """The tenant the key belongs to, or None for an unknown or revoked key."""
         if not key.startswith(KEY_PREFIX) or len(key) > 200:
             return None
         return self._lookup(hash_key(key))
 
-    @abstractmethod
+    def keys(self, tenant: str | None = None) -> list[KeyRecord]:
+        """Every key's record (or only ``tenant``'s), by tenant, oldest first."""
+        records = [
+            KeyRecord(name, key_id_of(key_hash), created_at)
+            for key_hash, name, created_at in self._rows()
+            if tenant is None or name == tenant
+        ]
+        return sorted(records, key=lambda record: (record.tenant, record.created_at))
+
+    def has_key(self, key_id: str) -> bool:
+        """Whether a key with this id exists (is not revoked)."""
+        return len(self._matching(key_id)) == 1
+
+    def revoke(self, key_id: str) -> KeyRecord:
+        """Remove the key with this id: it authenticates nothing from now on.
+
+        Raises InvalidInput if no key has this id.
+        """
+        check_key_id(key_id)
+        found = self._matching(key_id)
+        if len(found) != 1:
+            raise InvalidInput(
+                "key_id", f"no key has the id {key_id!r}: `chatledger tenant list` shows them"
+            )
+        key_hash, tenant, created_at = found[0]
+        self._delete(key_hash)
+        return KeyRecord(tenant, key_id, created_at)
+
     def tenants(self) -> list[str]:
         """The names of every tenant with a key, sorted."""
+        return sorted({name for _, name, _ in self._rows()})
+
+    def _matching(self, key_id: str) -> list[tuple[str, str, datetime]]:
+        """The rows whose hash the id starts; a store may look them up faster."""
+        digits = key_id[len(KEY_ID_PREFIX) :]
+        return [row for row in self._rows() if row[0].startswith(digits)]
 
     @abstractmethod
     def _insert(self, key_hash: str, tenant: str, created_at: datetime) -> None: ...
@@ -86,24 +134,36 @@ class TenantDirectory(ABC):
     @abstractmethod
     def _lookup(self, key_hash: str) -> str | None: ...
 
+    @abstractmethod
+    def _rows(self) -> list[tuple[str, str, datetime]]:
+        """Every key's hash, tenant and creation time."""
+
+    @abstractmethod
+    def _delete(self, key_hash: str) -> None: ...
+
 
 class InMemoryTenantDirectory(TenantDirectory):
     """Tenants in a dict, for memory:// ledgers and tests."""
 
     def __init__(self) -> None:
-        self._tenants: dict[str, str] = {}
+        self._tenants: dict[str, tuple[str, datetime]] = {}
         self._lock = threading.Lock()
-
-    def tenants(self) -> list[str]:
-        """The names of every tenant with a key, sorted."""
-        return sorted(set(self._tenants.values()))
 
     def _insert(self, key_hash: str, tenant: str, created_at: datetime) -> None:
         with self._lock:
-            self._tenants[key_hash] = tenant
+            self._tenants[key_hash] = (tenant, created_at)
 
     def _lookup(self, key_hash: str) -> str | None:
-        return self._tenants.get(key_hash)
+        found = self._tenants.get(key_hash)
+        return None if found is None else found[0]
+
+    def _rows(self) -> list[tuple[str, str, datetime]]:
+        with self._lock:
+            return [(key_hash, *row) for key_hash, row in self._tenants.items()]
+
+    def _delete(self, key_hash: str) -> None:
+        with self._lock:
+            self._tenants.pop(key_hash, None)
 
 
 class SQLTenantDirectory(TenantDirectory):
@@ -116,12 +176,6 @@ class SQLTenantDirectory(TenantDirectory):
             f"CREATE TABLE IF NOT EXISTS {self._table} ("
             "key_sha256 TEXT PRIMARY KEY, tenant TEXT NOT NULL, created_at TEXT NOT NULL)"
         )
-
-    def tenants(self) -> list[str]:
-        """The names of every tenant with a key, sorted."""
-        with self._tables.transaction() as cursor:
-            cursor.execute(f"SELECT DISTINCT tenant FROM {self._table}")
-            return sorted(row["tenant"] for row in cursor.fetchall())
 
     def _insert(self, key_hash: str, tenant: str, created_at: datetime) -> None:
         p = self._tables.placeholder
@@ -138,6 +192,44 @@ class SQLTenantDirectory(TenantDirectory):
             cursor.execute(f"SELECT tenant FROM {self._table} WHERE key_sha256 = {p}", (key_hash,))
             row = cursor.fetchone()
         return None if row is None else str(row["tenant"])
+
+    def _rows(self) -> list[tuple[str, str, datetime]]:
+        with self._tables.transaction() as cursor:
+            cursor.execute(f"SELECT key_sha256, tenant, created_at FROM {self._table}")
+            return [
+                (
+                    str(row["key_sha256"]),
+                    str(row["tenant"]),
+                    datetime.fromisoformat(str(row["created_at"])),
+                )
+                for row in cursor.fetchall()
+            ]
+
+    def _matching(self, key_id: str) -> list[tuple[str, str, datetime]]:
+        # Checked on every request a signed-in session makes: one indexed prefix lookup.
+        p = self._tables.placeholder
+        digits = key_id[len(KEY_ID_PREFIX) :]
+        if _KEY_ID.fullmatch(key_id) is None:
+            return []
+        with self._tables.transaction() as cursor:
+            cursor.execute(
+                f"SELECT key_sha256, tenant, created_at FROM {self._table} "
+                f"WHERE key_sha256 >= {p} AND key_sha256 < {p}",
+                (digits, digits + "g"),
+            )
+            return [
+                (
+                    str(row["key_sha256"]),
+                    str(row["tenant"]),
+                    datetime.fromisoformat(str(row["created_at"])),
+                )
+                for row in cursor.fetchall()
+            ]
+
+    def _delete(self, key_hash: str) -> None:
+        p = self._tables.placeholder
+        with self._tables.transaction() as cursor:
+            cursor.execute(f"DELETE FROM {self._table} WHERE key_sha256 = {p}", (key_hash,))
 
 
 _IN_MEMORY: weakref.WeakKeyDictionary[ChatLedger, TenantDirectory] = weakref.WeakKeyDictionary()

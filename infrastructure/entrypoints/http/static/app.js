@@ -5,7 +5,8 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const state = { session: null, entries: [], calls: [] };
+// local: on a loopback server, the tenant the page reads without a session, and what it shows.
+const state = { session: null, local: null, entries: [], calls: [] };
 
 class Problem extends Error {
   constructor(body, status) {
@@ -44,8 +45,9 @@ function randomKey() {
   return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-const conversationPath = () =>
-  `/v1/conversations/${encodeURIComponent(state.session.conversation)}`;
+const current = () => (state.session ? state.session.conversation : state.local?.conversation);
+
+const conversationPath = () => `/v1/conversations/${encodeURIComponent(current())}`;
 
 // Session and conversations
 
@@ -55,14 +57,35 @@ async function start() {
   } catch (error) {
     if (error.status !== 401) throw error;
     state.session = null;
+    if (error.body.local_tenant) {
+      // A loopback server's local tenant: readable here without a session; writing signs in.
+      await startLocal(error.body.local_tenant, !error.body.anonymous_writes);
+      return;
+    }
     if (!error.body.anonymous_writes) {
       $("signin").hidden = false;
       $("workspace").hidden = true;
       return;
     }
   }
+  state.local = null;
   $("tenant").textContent = state.session ? state.session.tenant : "none yet";
   $("conversation-id").textContent = state.session ? state.session.conversation : "none yet";
+  await Promise.all([loadConversations(), loadHistory()]);
+}
+
+async function startLocal(tenant, signInToWrite) {
+  const { conversations } = await api("GET", "/v1/conversations?limit=200");
+  const ids = conversations.map((c) => c.id);
+  const shown = state.local && ids.includes(state.local.conversation) ? state.local.conversation : ids[0];
+  state.local = { tenant, conversation: shown };
+  $("signin").hidden = !signInToWrite;
+  $("signin").classList.add("compact");
+  $("signin-note").textContent =
+    `Reading tenant ${tenant} from this machine. To write, sign in with a tenant's API key.`;
+  $("workspace").hidden = false;
+  $("tenant").textContent = `${tenant} (read-only, this machine)`;
+  $("conversation-id").textContent = shown ?? "none yet";
   await Promise.all([loadConversations(), loadHistory()]);
 }
 
@@ -73,18 +96,18 @@ async function ensureSession() {
 
 async function loadConversations() {
   const list = $("conversation-list");
-  if (!state.session) {
+  if (!state.session && !state.local) {
     list.replaceChildren();
     return;
   }
   const { conversations } = await api("GET", "/v1/conversations?limit=200");
   const ids = conversations.map((c) => c.id);
-  if (!ids.includes(state.session.conversation)) ids.unshift(state.session.conversation);
+  if (current() && !ids.includes(current())) ids.unshift(current());
   const erased = new Set(conversations.filter((c) => c.erased_at).map((c) => c.id));
   list.replaceChildren(
     ...ids.map((id) => {
       const item = el("li");
-      const button = el("button", id === state.session.conversation ? "current" : "", id);
+      const button = el("button", id === current() ? "current" : "", id);
       button.type = "button";
       if (erased.has(id)) button.append(el("span", "badge", "erased"));
       button.addEventListener("click", () => showConversation(id));
@@ -95,7 +118,11 @@ async function loadConversations() {
 }
 
 async function showConversation(id) {
-  state.session = await api("PUT", "/v1/session/conversation", { conversation: id });
+  if (state.session) {
+    state.session = await api("PUT", "/v1/session/conversation", { conversation: id });
+  } else if (state.local) {
+    state.local.conversation = id;
+  }
   await start();
   if (!$("memory").hidden) await refreshMemory();
 }
@@ -111,7 +138,7 @@ async function newConversation() {
 async function loadHistory() {
   let entries = [];
   let before = null;
-  if (!state.session) {
+  if (!current()) {
     state.entries = entries;
     $("history-length").textContent = "";
     renderHistory();
@@ -174,6 +201,8 @@ function renderHistory() {
   }
   list.replaceChildren(...items);
   list.scrollTop = list.scrollHeight;
+  // On a narrow screen the page itself scrolls: show the newest messages, beside the composer.
+  if (narrow() && $("memory").hidden) window.scrollTo(0, document.documentElement.scrollHeight);
 }
 
 function header(entry) {
@@ -203,6 +232,16 @@ function renderToolResult(entry) {
   const result = el("div", "tool-result");
   result.append(header(entry), renderContent(entry));
   return result;
+}
+
+function renderCalls(message) {
+  const calls = el("div", "tool-calls");
+  for (const call of message.tool_calls) {
+    const box = el("div", "tool-call");
+    box.append(el("code", "", `${call.name}(${call.arguments})`));
+    calls.append(box);
+  }
+  return calls;
 }
 
 function renderContent(entry) {
@@ -235,11 +274,21 @@ async function send(event) {
 
 // What the model saw
 
+// On a narrow screen the panel is below the history: bring it into view when it opens.
+const narrow = () => window.matchMedia("(max-width: 760px)").matches;
+
+function revealMemory() {
+  if (narrow()) $("memory").scrollIntoView({ block: "start" });
+}
+
 async function toggleMemory() {
   const panel = $("memory");
   panel.hidden = !panel.hidden;
   $("toggle-memory").setAttribute("aria-expanded", String(!panel.hidden));
-  if (!panel.hidden) await refreshMemory();
+  if (!panel.hidden) {
+    await refreshMemory();
+    revealMemory();
+  }
 }
 
 async function openMemoryAt(position) {
@@ -248,11 +297,12 @@ async function openMemoryAt(position) {
   $("memory").hidden = false;
   $("toggle-memory").setAttribute("aria-expanded", "true");
   await refreshMemory();
+  revealMemory();
 }
 
 async function loadCalls() {
   try {
-    if (!state.session) throw new Problem({}, 404);
+    if (!current()) throw new Problem({}, 404);
     state.calls = await api("GET", `${conversationPath()}/model-calls`);
   } catch (error) {
     if (error.status !== 404) throw error;
@@ -314,7 +364,12 @@ async function refreshMemory(event) {
       .filter((entry) => entry.position <= view.position)
       .map((entry) => {
         const item = el("li", `entry ${entry.message.role}`);
-        item.append(header(entry), renderContent(entry));
+        item.append(header(entry));
+        // A message that is only tool calls has no text: its calls are what the model saw.
+        if (entry.erased || entry.message.content || !entry.message.tool_calls.length) {
+          item.append(renderContent(entry));
+        }
+        if (!entry.erased && entry.message.tool_calls.length) item.append(renderCalls(entry.message));
         const reason = reasons.get(entry.position);
         if (reason) {
           item.classList.add("excluded");

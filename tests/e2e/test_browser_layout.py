@@ -1,0 +1,173 @@
+"""The history page at a phone's width and a desktop's, in a real headless Chromium.
+
+Each test looks at element boxes as a user would see them: nothing cut off, nothing to scroll
+sideways, the composer wide enough to type in; and the "what the model saw" panel showing the
+tool calls of a message that has nothing else. Then a loopback server's local tenant, which the
+page reads without signing in.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, FloatRect, Locator, Page, expect, sync_playwright
+
+from chatledger.domain import Message
+from tests.e2e.test_browser import CHROMIUM, LAUNCH_ARGS, SEED, write
+from tests.e2e.test_http_server import Running, running
+
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 800}
+SCREENS = pytest.mark.parametrize("screen", [PHONE, DESKTOP], ids=["phone", "desktop"])
+SCREENSHOT_DIRECTORY_VARIABLE = "CHATLEDGER_SCREENSHOT_DIR"
+"""Where to keep the screenshots each width's test takes (default: the test's tmp_path)."""
+
+PORTO_CALL = 'weather({"city": "Porto"})'
+CALLS_ONLY = {
+    "messages": [
+        *SEED["messages"],
+        {"role": "user", "content": "And Porto?"},
+        {
+            "role": "assistant",
+            "tool_calls": [{"id": "call_1", "name": "weather", "arguments": '{"city": "Porto"}'}],
+        },
+        {"role": "tool", "tool_call_id": "call_1", "content": '{"temp_c": 18}'},
+    ]
+}
+"""The browser tests' conversation, then an assistant message that is only a tool call."""
+CALLS_ONLY_POSITION = 10
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Browser]:
+    assert CHROMIUM.exists(), f"{CHROMIUM} is missing: run `apt-get install chromium`"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=LAUNCH_ARGS, headless=True
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def server(sqlite_url: str) -> Iterator[Running]:
+    with running(sqlite_url, page_tenant="web") as started:
+        yield started
+
+
+def opened(chromium: Browser, server: Running, screen: dict[str, int]) -> Page:
+    """The page at ``screen``'s size, showing a conversation with a tool-call-only message."""
+    context = chromium.new_context(
+        base_url=server.url, viewport={"width": screen["width"], "height": screen["height"]}
+    )
+    page = context.new_page()
+    page.goto("/")
+    page.click("#new-conversation")
+    expect(page.locator("#conversation-id")).to_have_text(re.compile(r"^chat-"))
+    conversation = page.locator("#conversation-id").inner_text()
+    response = write(page, server, f"/v1/conversations/{conversation}/messages", CALLS_ONLY)
+    assert response.status == 201, response.text()
+    page.reload()
+    expect(page.locator("#history-length")).to_have_text("11 messages")
+    return page
+
+
+def box(locator: Locator) -> FloatRect:
+    found = locator.bounding_box()
+    assert found is not None, f"{locator} is not shown"
+    return found
+
+
+def assert_inside(locator: Locator, screen: dict[str, int]) -> None:
+    """The element is wholly inside the viewport: not cut off on any side."""
+    shown = box(locator)
+    assert shown["x"] >= 0, shown
+    assert shown["y"] >= 0, shown
+    assert shown["x"] + shown["width"] <= screen["width"], shown
+    assert shown["y"] + shown["height"] <= screen["height"], shown
+
+
+def no_sideways_scroll(page: Page) -> bool:
+    return bool(page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"))
+
+
+def keep_screenshot(page: Page, tmp_path: Path, name: str) -> None:
+    directory = Path(os.environ.get(SCREENSHOT_DIRECTORY_VARIABLE) or tmp_path)
+    shot = directory / f"{name}.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 10_000
+
+
+@SCREENS
+def test_the_header_and_the_composer_fit_the_screen(
+    chromium: Browser, server: Running, screen: dict[str, int], tmp_path: Path
+) -> None:
+    page = opened(chromium, server, screen)
+
+    assert no_sideways_scroll(page)
+    for button in ("#new-conversation", "#toggle-memory"):
+        assert_inside(page.locator(button), screen)
+    assert box(page.locator("#content"))["width"] >= 250
+    assert_inside(page.locator("#content"), screen)
+    assert_inside(page.locator("#composer button[type=submit]"), screen)
+    keep_screenshot(page, tmp_path, f"page-{screen['width']}")
+    page.context.close()
+
+
+@SCREENS
+def test_a_message_sent_from_the_composer_appears(
+    chromium: Browser, server: Running, screen: dict[str, int]
+) -> None:
+    page = opened(chromium, server, screen)
+
+    page.fill("#content", "Typed on this screen")
+    page.click("#composer button[type=submit]")
+
+    expect(page.locator("#history .entry").last).to_contain_text("Typed on this screen")
+    assert_inside(page.locator("#composer button[type=submit]"), screen)
+    page.context.close()
+
+
+@SCREENS
+def test_the_panel_shows_the_calls_of_a_message_that_is_only_tool_calls(
+    chromium: Browser, server: Running, screen: dict[str, int], tmp_path: Path
+) -> None:
+    page = opened(chromium, server, screen)
+
+    page.click("#toggle-memory")
+
+    panel = page.locator("#memory-entries")
+    calls_only = panel.locator(".entry").nth(CALLS_ONLY_POSITION - 1)
+    expect(calls_only).to_contain_text(f"#{CALLS_ONLY_POSITION}")
+    expect(calls_only.locator(".tool-call")).to_have_text(PORTO_CALL)
+    expect(panel.locator(".entry.assistant").first.locator(".tool-call")).to_have_text(
+        'weather({"city": "Lisbon"})'
+    )
+    assert no_sideways_scroll(page)
+    assert box(page.locator("#memory"))["width"] <= screen["width"]
+    keep_screenshot(page, tmp_path, f"panel-{screen['width']}")
+    page.context.close()
+
+
+@SCREENS
+def test_a_loopback_page_shows_the_local_tenants_conversations_without_signing_in(
+    chromium: Browser, sqlite_url: str, screen: dict[str, int]
+) -> None:
+    with running(sqlite_url, local_tenant="local") as server:
+        server.ledger.record("local:from-the-cli", [Message.parse(m) for m in SEED["messages"]])
+        context = chromium.new_context(
+            base_url=server.url, viewport={"width": screen["width"], "height": screen["height"]}
+        )
+        page = context.new_page()
+        page.goto("/")
+
+        expect(page.locator("#conversation-id")).to_have_text("from-the-cli")
+        expect(page.locator("#history-length")).to_have_text("8 messages")
+        expect(page.locator("#conversation-list button")).to_have_text(["from-the-cli"])
+        expect(page.locator("#signin")).to_be_visible()
+        assert no_sideways_scroll(page)
+        context.close()
