@@ -36,9 +36,9 @@ class Limits(BaseModel):
     """A message's ``metadata`` as compact UTF-8 JSON."""
     max_metadata_depth: int = Field(default=32, ge=1, le=MAX_POSITION)
     """Levels of objects and arrays in ``metadata``, the metadata object itself the first."""
-    max_batch_messages: int = Field(default=1000, ge=1, le=MAX_POSITION)
+    max_batch_messages: int = Field(default=100_000, ge=1, le=MAX_POSITION)
     """Messages recorded in one call (one atomic save)."""
-    max_batch_bytes: int = Field(default=16 * 1024 * _KIB, ge=1, le=MAX_POSITION)
+    max_batch_bytes: int = Field(default=256 * 1024 * _KIB, ge=1, le=MAX_POSITION)
     """The content, tool arguments and metadata of one call's messages together, in bytes."""
 
     def __init__(self, **data: object) -> None:

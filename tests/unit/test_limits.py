@@ -33,8 +33,8 @@ def test_the_defaults_are_the_documented_ones() -> None:
         "max_tool_calls": 128,
         "max_metadata_bytes": 16 * 1024,
         "max_metadata_depth": 32,
-        "max_batch_messages": 1000,
-        "max_batch_bytes": 16 * 1024 * 1024,
+        "max_batch_messages": 100_000,
+        "max_batch_bytes": 256 * 1024 * 1024,
     }
 
 
