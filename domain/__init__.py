@@ -41,12 +41,14 @@ from chatledger.domain.governance import (
     due_for_erasure,
     erased_message,
 )
+from chatledger.domain.limits import MAX_POSITION, Limits, check_count
 from chatledger.domain.messages import (
     DEFAULT_MAX_CONTENT_BYTES,
     Message,
     Role,
     ToolCall,
     check_conversation_id,
+    check_text,
 )
 from chatledger.domain.policies import MessageWindow, Policy, TokenWindow
 from chatledger.domain.ports import TokenCounter
@@ -66,6 +68,8 @@ __all__ = [
     "InvalidInput",
     "InvalidMessage",
     "KeyEncryptionKeyUnavailable",
+    "Limits",
+    "MAX_POSITION",
     "MalformedLine",
     "Message",
     "MessageKey",
@@ -86,7 +90,9 @@ __all__ = [
     "Usage",
     "WriteContention",
     "check_conversation_id",
+    "check_count",
     "check_governable",
+    "check_text",
     "due_for_erasure",
     "erased_message",
     "payload_digest",

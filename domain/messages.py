@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from typing import Annotated, Any, Literal
 from uuid import uuid4
@@ -18,7 +19,8 @@ from pydantic import (
     ValidationError,
 )
 
-from chatledger.domain.errors import InvalidConversationId, InvalidMessage
+from chatledger.domain.errors import InvalidConversationId, InvalidInput, InvalidMessage
+from chatledger.domain.limits import Limits, field_path
 
 Role = Literal["system", "user", "assistant", "tool"]
 
@@ -153,11 +155,7 @@ class Message(_Frozen):
                 _check_json_text(self.metadata)
             except ValueError as exc:
                 raise InvalidMessage("metadata", str(exc)) from None
-            size = len(json.dumps(self.metadata, ensure_ascii=False).encode("utf-8"))
-            if size > MAX_METADATA_BYTES:
-                raise InvalidMessage(
-                    "metadata", f"must be at most {MAX_METADATA_BYTES} bytes as JSON, got {size}"
-                )
+            _check_json_numbers(self.metadata, "metadata")
 
     def canonical_json(self) -> bytes:
         """The message as canonical JSON (sorted keys, no spaces, UTF-8): what digests cover."""
@@ -170,6 +168,47 @@ class Message(_Frozen):
         """A sha256 of the message's canonical JSON: equal messages, equal digests."""
         return hashlib.sha256(self.canonical_json()).hexdigest()
 
+    def check_limits(self, limits: Limits) -> int:
+        """Raise InvalidMessage naming the limit and the field a part of the message is over.
+
+        Returns the bytes the message's content, tool arguments and metadata hold, which a
+        batch's own limit adds up.
+        """
+        self.check_size(limits.max_content_bytes)
+        size = _utf8_size(self.content)
+        if len(self.tool_calls) > limits.max_tool_calls:
+            raise InvalidMessage(
+                "tool_calls",
+                f"holds {len(self.tool_calls)} tool calls, over the limit max_tool_calls "
+                f"of {limits.max_tool_calls}",
+            )
+        for index, call in enumerate(self.tool_calls):
+            arguments = _utf8_size(call.arguments)
+            if arguments > limits.max_arguments_bytes:
+                raise InvalidMessage(
+                    f"tool_calls.{index}.arguments",
+                    f"is {arguments} bytes, over the limit max_arguments_bytes of "
+                    f"{limits.max_arguments_bytes} bytes",
+                )
+            size += arguments
+        if self.metadata:
+            depth = _json_depth(self.metadata)
+            if depth > limits.max_metadata_depth:
+                raise InvalidMessage(
+                    "metadata",
+                    f"is nested {depth} levels deep, over the limit max_metadata_depth of "
+                    f"{limits.max_metadata_depth}",
+                )
+            metadata = len(json.dumps(self.metadata, ensure_ascii=False).encode("utf-8"))
+            if metadata > limits.max_metadata_bytes:
+                raise InvalidMessage(
+                    "metadata",
+                    f"is {metadata} bytes as JSON, over the limit max_metadata_bytes of "
+                    f"{limits.max_metadata_bytes} bytes",
+                )
+            size += metadata
+        return size
+
     def check_size(self, max_content_bytes: int) -> None:
         """Raise InvalidMessage when the content is larger than ``max_content_bytes`` (UTF-8)."""
         if self.content is None:
@@ -180,7 +219,8 @@ class Message(_Frozen):
         size = len(self.content.encode("utf-8"))
         if size > max_content_bytes:
             raise InvalidMessage(
-                "content", f"is {size} bytes, over the limit of {max_content_bytes} bytes"
+                "content",
+                f"is {size} bytes, over the limit max_content_bytes of {max_content_bytes} bytes",
             )
 
 
@@ -192,7 +232,7 @@ def _invalid(exc: ValidationError) -> InvalidMessage:
     if isinstance(cause, InvalidMessage):
         location.append(cause.field)
         problem = cause.problem
-    field = ".".join(location) or "message"
+    field = field_path(location) or "message"
     if error["type"] == "string_too_short":
         problem = "must not be empty"
     if error["type"] == "string_unicode" and isinstance(error["input"], str):
@@ -219,3 +259,52 @@ def check_conversation_id(conversation_id: object) -> str:
             f"or digit; got {conversation_id[:60]!r}"
         )
     return conversation_id
+
+
+def check_text(field: str, value: object, *, max_length: int | None = None) -> str:
+    """Return ``value`` if it is text every store keeps (no NUL, no lone surrogate), else raise.
+
+    Raises InvalidInput naming ``field``: such text can never be stored, so no retry helps.
+    """
+    if not isinstance(value, str):
+        raise InvalidInput(field, f"must be a string, got {type(value).__name__}")
+    if max_length is not None and len(value) > max_length:
+        raise InvalidInput(field, f"must be at most {max_length} characters, got {len(value)}")
+    try:
+        return _check_text(value)
+    except ValueError as exc:
+        raise InvalidInput(field, str(exc)) from None
+
+
+def _utf8_size(text: str | None) -> int:
+    return 0 if text is None else len(text.encode("utf-8"))
+
+
+def _check_json_numbers(value: JsonValue, field: str) -> None:
+    """Raise InvalidMessage naming the path of a NaN or an infinity: JSON has no such number."""
+    pending: list[tuple[JsonValue, tuple[object, ...]]] = [(value, (field,))]
+    while pending:
+        item, path = pending.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            raise InvalidMessage(
+                field_path(path), f"must be a finite number, got {item!r}: JSON has no {item!r}"
+            )
+        if isinstance(item, dict):
+            pending += [(child, (*path, key)) for key, child in item.items()]
+        elif isinstance(item, list):
+            pending += [(child, (*path, index)) for index, child in enumerate(item)]
+
+
+def _json_depth(value: JsonValue) -> int:
+    """Levels of objects and arrays in ``value``: 1 for a flat object."""
+    deepest = 0
+    pending: list[tuple[JsonValue, int]] = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, dict):
+            deepest = max(deepest, depth)
+            pending += [(child, depth + 1) for child in item.values()]
+        elif isinstance(item, list):
+            deepest = max(deepest, depth)
+            pending += [(child, depth + 1) for child in item]
+    return deepest

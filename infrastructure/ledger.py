@@ -9,14 +9,16 @@ from types import TracebackType
 from typing import Any, Self, overload
 
 from chatledger.domain import (
-    DEFAULT_MAX_CONTENT_BYTES,
     ConversationRecord,
     InvalidInput,
+    Limits,
     Message,
     ModelCall,
     RetentionReport,
     TokenCounter,
     check_conversation_id,
+    check_count,
+    check_text,
 )
 from chatledger.domain.audit import Usage
 from chatledger.infrastructure.services import transfer, verification
@@ -50,19 +52,17 @@ class ChatLedger:
         app: LedgerApplication,
         token_counter: TokenCounter,
         *,
-        max_content_bytes: int = DEFAULT_MAX_CONTENT_BYTES,
+        limits: Limits | None = None,
+        max_content_bytes: int | None = None,
         pause_collector: bool = False,
     ) -> None:
-        if max_content_bytes < 1:
-            raise InvalidInput("max_content_bytes", f"must be at least 1, got {max_content_bytes}")
+        limits = _limits(limits, max_content_bytes)
         self._app = app
         self._counter = token_counter
         self._reading = Reading(
             app, request_overhead=token_counter.request_overhead, pause_collector=pause_collector
         )
-        self._recording = Recording(
-            app, self._reading, token_counter, max_content_bytes=max_content_bytes
-        )
+        self._recording = Recording(app, self._reading, token_counter, limits=limits)
         self._audit = Audit(app.events, self._reading, self._recording, token_counter.name)
         self._governance = GovernanceService(app.events, app.keys, self._reading, self._recording)
 
@@ -72,7 +72,8 @@ class ChatLedger:
         url: str,
         token_counter: TokenCounter | None = None,
         *,
-        max_content_bytes: int = DEFAULT_MAX_CONTENT_BYTES,
+        limits: Limits | None = None,
+        max_content_bytes: int | None = None,
         pause_collector: bool = False,
         key_file: str | Path | None = None,
         kek: KeyEncryptionKey | None = None,
@@ -89,25 +90,21 @@ class ChatLedger:
         local files when the first message is recorded (reading needs no encoding). With
         ``pause_collector``, whole-history reads pause Python's cyclic garbage collector while
         they build their entries: faster, but it changes the host process's collection, so it
-        is off unless the application asks for it.
+        is off unless the application asks for it. ``limits`` bounds what one message and one
+        batch may hold (``Limits()``, the defaults, if not given); ``max_content_bytes`` alone
+        changes only the content limit.
         """
         backend = backend_for(url)
         if token_counter is None:
             from chatledger.infrastructure.tokens import DeferredCounter
 
             token_counter = DeferredCounter()
-        if max_content_bytes < 1:
-            raise InvalidInput("max_content_bytes", f"must be at least 1, got {max_content_bytes}")
+        limits = _limits(limits, max_content_bytes)
         if kek is None and key_file is not None:
             kek = configured_kek(key_file)
         with storage_failures(backend):
             app = open_application(backend, kek)
-        return cls(
-            app,
-            token_counter,
-            max_content_bytes=max_content_bytes,
-            pause_collector=pause_collector,
-        )
+        return cls(app, token_counter, limits=limits, pause_collector=pause_collector)
 
     @property
     def backend(self) -> str:
@@ -238,8 +235,8 @@ class ChatLedger:
 
     def conversations(self, *, after: str = "", limit: int = 100) -> list[ConversationRecord]:
         """Conversations in id order, after ``after``, at most ``limit``."""
-        if not isinstance(limit, int) or limit < 1:
-            raise InvalidInput("limit", f"must be an integer >= 1, got {limit!r}")
+        check_text("after", after)
+        check_count("limit", limit, minimum=1)
         return self._app.keys.conversations(after=after, limit=limit)
 
     def conversation(self, conversation_id: str) -> ConversationRecord | None:
@@ -264,6 +261,9 @@ class ChatLedger:
     ) -> ModelCall:
         """Record that ``view`` was sent to ``model``: positions, policy, counter, payload hash."""
         check_conversation_id(conversation_id)
+        check_text("model", model)
+        if response_id is not None:
+            check_text("response_id", response_id)
         return self._audit.record_model_call(
             conversation_id, view, model=model, usage=usage, response_id=response_id
         )
@@ -327,6 +327,7 @@ class ChatLedger:
     def erase(self, conversation_id: str, *, reason: str) -> datetime:
         """Crypto-shred the conversation: destroy its key and record the erasure."""
         check_conversation_id(conversation_id)
+        check_text("reason", reason)
         return self._governance.erase(conversation_id, reason=reason)
 
     def set_retention(self, conversation_id: str, retention: timedelta | None) -> None:
@@ -337,6 +338,8 @@ class ChatLedger:
     def set_legal_hold(self, conversation_id: str, reason: str | None) -> None:
         """Place a legal hold with a reason, or lift it with None."""
         check_conversation_id(conversation_id)
+        if reason is not None:
+            check_text("reason", reason)
         self._governance.set_legal_hold(conversation_id, reason)
 
     def apply_retention(
@@ -344,3 +347,18 @@ class ChatLedger:
     ) -> RetentionReport:
         """Erase the conversations whose retention ran out, except those on legal hold."""
         return self._governance.apply_retention(now=now, dry_run=dry_run)
+
+
+def _limits(limits: Limits | None, max_content_bytes: int | None) -> Limits:
+    """The limits to record under: ``limits``, or the defaults with ``max_content_bytes``."""
+    if max_content_bytes is None:
+        return limits if limits is not None else Limits()
+    if limits is not None:
+        raise InvalidInput("max_content_bytes", "give it in limits, or limits without it")
+    if (
+        not isinstance(max_content_bytes, int)
+        or isinstance(max_content_bytes, bool)
+        or max_content_bytes < 1
+    ):
+        raise InvalidInput("max_content_bytes", f"must be at least 1, got {max_content_bytes!r}")
+    return Limits(max_content_bytes=max_content_bytes)

@@ -13,6 +13,7 @@ from chatledger.domain import (
     InvalidInput,
     UnreadableEvent,
     check_conversation_id,
+    check_count,
 )
 from chatledger.domain.conversation import STARTED_VERSION
 from chatledger.infrastructure.storage.application import LedgerApplication
@@ -67,10 +68,8 @@ class Reading:
         check_conversation_id(conversation_id)
         for field, value in (("after", after), ("before", before), ("at", at)):
             _check_position(field, value)
-        if limit is not None and (
-            not isinstance(limit, int) or isinstance(limit, bool) or limit < 1
-        ):
-            raise InvalidInput("limit", f"must be an integer >= 1, got {limit!r}")
+        if limit is not None:
+            check_count("limit", limit, minimum=1)
         # The newest page tells the length itself when it is not empty: one query, not two.
         newest = limit is not None and after is None
         length = None if newest and before is None and at is None else self.head(conversation_id)
@@ -101,6 +100,7 @@ class Reading:
         """
         check_conversation_id(conversation_id)
         _check_position("at", at)
+        _check_budget(policy)
         upper = None if at is None else at + STARTED_VERSION
         head, entries = self._newest_first(conversation_id, upper, policy)
         if head is None:
@@ -269,8 +269,16 @@ def _next_page_size(policy: Policy, page_size: int, messages: int, tokens: int) 
 
 
 def _check_position(field: str, value: int | None) -> None:
-    if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
-        raise InvalidInput(field, f"must be a position (an integer >= 0), got {value!r}")
+    if value is not None:
+        check_count(field, value)
+
+
+def _check_budget(policy: Policy) -> None:
+    """A window's budget is bounded too: a message window's becomes the rows a read asks for."""
+    if policy.kind == "message_window":
+        check_count("max_messages", policy.max_messages, minimum=1)
+    else:
+        check_count("max_tokens", policy.max_tokens, minimum=1)
 
 
 def _check_at(at: int, length: int) -> None:

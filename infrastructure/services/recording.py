@@ -16,13 +16,14 @@ from chatledger.domain import (
     Conversation,
     DomainEvent,
     IdempotencyConflict,
-    InvalidInput,
     InvalidMessage,
+    Limits,
     Message,
     MessageKey,
     TokenCounter,
     WriteContention,
     check_conversation_id,
+    check_count,
     project_conversation,
 )
 from chatledger.domain.audit import KEYED_PAYLOAD, canonical_payload, payload_digest
@@ -55,12 +56,12 @@ class Recording:
         reading: Reading,
         counter: TokenCounter,
         *,
-        max_content_bytes: int,
+        limits: Limits,
     ) -> None:
         self._app = app
         self._reading = reading
         self._counter = counter
-        self._max_content_bytes = max_content_bytes
+        self._limits = limits
 
     @overload
     def record(
@@ -109,12 +110,9 @@ class Recording:
         """
         check_conversation_id(conversation_id)
         batch = self._validated(messages)
-        if expected_version is not None and (
-            not isinstance(expected_version, int) or expected_version < 0
-        ):
-            raise InvalidInput(
-                "expected_version", f"must be an integer >= 0, got {expected_version!r}"
-            )
+        if expected_version is not None:
+            # Integers only: True is an int to Python, but no version a caller means.
+            check_count("expected_version", expected_version)
         return self._record_batch(conversation_id, batch, expected_version)
 
     def _validated(self, messages: Message | Sequence[Message]) -> list[Message]:
@@ -126,13 +124,27 @@ class Recording:
             batch = list(messages)
         if not batch:
             raise InvalidMessage("messages", "must not be empty")
+        limits = self._limits
+        if len(batch) > limits.max_batch_messages:
+            raise InvalidMessage(
+                "messages",
+                f"holds {len(batch)} messages, over the limit max_batch_messages of "
+                f"{limits.max_batch_messages}",
+            )
+        size = 0
         by_id: dict[str, Message] = {}
         for index, message in enumerate(batch):
             if not isinstance(message, Message):
                 raise InvalidMessage(
                     f"messages.{index}", f"is a {type(message).__name__}, not a Message"
                 )
-            message.check_size(self._max_content_bytes)
+            size += message.check_limits(limits)
+            if size > limits.max_batch_bytes:
+                raise InvalidMessage(
+                    "messages",
+                    f"hold over {size} bytes of content, tool arguments and metadata, over the "
+                    f"limit max_batch_bytes of {limits.max_batch_bytes} bytes",
+                )
             earlier = by_id.setdefault(message.id, message)
             if earlier is not message and earlier.digest() != message.digest():
                 raise InvalidMessage(

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from anthropic.types import MessageParam
 from hypothesis import given
 from hypothesis import strategies as st
@@ -260,3 +262,34 @@ def test_the_sdk_typed_renderings_are_the_same_data_as_chatledgers() -> None:
 
     assert to_openai(messages) == openai_messages(messages)
     assert to_anthropic(messages) == anthropic_request(messages)
+
+
+UNPORTABLE_ARGUMENTS = [
+    '{"a": "\\ud800"}',  # JSON escapes that decode to a lone surrogate
+    "NaN",
+    '{"a": Infinity}',
+    '{"a": -Infinity}',
+    '{"a": 1e400}',
+    "[" * 100 + "]" * 100,
+    "[" * 100_000,
+    "1" * 5000,
+]
+
+
+def refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+@pytest.mark.parametrize("arguments", UNPORTABLE_ARGUMENTS)
+def test_every_rendering_of_any_recordable_arguments_is_json(arguments: str) -> None:
+    messages = [
+        Message(role="user", content="go"),
+        Message(role="assistant", tool_calls=(ToolCall(id="c", name="f", arguments=arguments),)),
+        Message(role="tool", tool_call_id="c", content="ok"),
+    ]
+
+    for rendered in (to_openai(messages), to_anthropic(messages)):
+        text = json.dumps(rendered, ensure_ascii=False, allow_nan=False)
+        json.loads(text.encode("utf-8"), parse_constant=refuse_constant)
+    tool_use = anthropic_request(messages)["messages"][1]["content"][0]
+    assert tool_use["input"] == {"arguments": arguments}

@@ -103,10 +103,16 @@ BAD: list[tuple[str, Callable[[], object], str, str]] = [
         "contains a lone surrogate at index 2",
     ),
     (
-        "metadata over 16 KiB as JSON",
-        lambda: Message(role="user", metadata={"a": "x" * 20_000}),
-        "metadata",
-        "must be at most 16384 bytes as JSON, got 20009",
+        "NaN in metadata",
+        lambda: Message(role="user", metadata={"a": [1, float("nan")]}),
+        "metadata.a.1",
+        "must be a finite number, got nan: JSON has no nan",
+    ),
+    (
+        "an infinity in metadata (what 1e400 parses to)",
+        lambda: Message(role="user", metadata={"a": {"b": float("inf")}}),
+        "metadata.a.b",
+        "must be a finite number, got inf: JSON has no inf",
     ),
     ("an empty id", lambda: Message(id="", role="user"), "id", "must not be empty"),
     (

@@ -6,8 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path
 
-from chatledger.domain import InvalidInput
+from chatledger.domain import MAX_POSITION, InvalidInput
 from chatledger.infrastructure.entrypoints.http.access import Conversation, existing_conversation
+from chatledger.infrastructure.entrypoints.http.bodies import JSONRoute
 from chatledger.infrastructure.entrypoints.http.memory import RESPONSES, memory_out
 from chatledger.infrastructure.entrypoints.http.schemas import (
     BreakOut,
@@ -20,7 +21,7 @@ from chatledger.infrastructure.entrypoints.http.schemas import (
 )
 from chatledger.infrastructure.entrypoints.http.service import Service, service
 
-router = APIRouter(prefix="/v1/conversations", tags=["audit"])
+router = APIRouter(prefix="/v1/conversations", tags=["audit"], route_class=JSONRoute)
 
 
 @router.post("/{conversation_id}/model-calls", status_code=201, responses=RESPONSES)
@@ -52,7 +53,7 @@ def model_calls(
 
 @router.get("/{conversation_id}/model-calls/{number}/replay", responses=RESPONSES)
 def replay_model_call(
-    number: Annotated[int, Path(ge=1)],
+    number: Annotated[int, Path(ge=1, le=MAX_POSITION)],
     conversation: Annotated[Conversation, Depends(existing_conversation)],
     svc: Annotated[Service, Depends(service)],
 ) -> ReplayOut:

@@ -9,7 +9,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Response
 
-from chatledger.domain import ConversationRecord, InvalidInput, Message
+from chatledger.domain import MAX_POSITION, ConversationRecord, InvalidInput, Message
 from chatledger.infrastructure.entrypoints.http.access import (
     Conversation,
     Principal,
@@ -17,6 +17,7 @@ from chatledger.infrastructure.entrypoints.http.access import (
     existing_conversation,
     named_conversation,
 )
+from chatledger.infrastructure.entrypoints.http.bodies import JSONRoute
 from chatledger.infrastructure.entrypoints.http.problems import Problem, ProblemError
 from chatledger.infrastructure.entrypoints.http.schemas import (
     ConversationList,
@@ -29,7 +30,7 @@ from chatledger.infrastructure.entrypoints.http.schemas import (
 from chatledger.infrastructure.entrypoints.http.service import Service, service
 from chatledger.infrastructure.entrypoints.tenancy import external_id, ledger_id
 
-router = APIRouter(prefix="/v1/conversations", tags=["conversations"])
+router = APIRouter(prefix="/v1/conversations", tags=["conversations"], route_class=JSONRoute)
 
 PROBLEMS: dict[int | str, dict[str, object]] = {
     status: {"model": Problem, "description": description}
@@ -41,7 +42,7 @@ PROBLEMS: dict[int | str, dict[str, object]] = {
 }
 
 _IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9._:@-]{1,150}")
-_IF_MATCH = re.compile(r'(?:W/)?"?(\d{1,18})"?')
+_IF_MATCH = re.compile(r'(?:W/)?"?(\d{1,16})"?')
 _SCAN_PAGE = 200
 
 
@@ -106,6 +107,7 @@ def _started(
         409: {"model": Problem, "description": "If-Match version or idempotency conflict"},
         410: {"model": Problem, "description": "The conversation was erased"},
         413: {"model": Problem, "description": "The body is over the size limit"},
+        415: {"model": Problem, "description": "The body is not sent as application/json"},
     },
 )
 def record(
@@ -147,8 +149,12 @@ def history(
     response: Response,
     conversation: Annotated[Conversation, Depends(existing_conversation)],
     svc: Annotated[Service, Depends(service)],
-    before: Annotated[int | None, Query(ge=1, description="Only positions before this")] = None,
-    after: Annotated[int | None, Query(ge=0, description="Only positions after this")] = None,
+    before: Annotated[
+        int | None, Query(ge=1, le=MAX_POSITION, description="Only positions before this")
+    ] = None,
+    after: Annotated[
+        int | None, Query(ge=0, le=MAX_POSITION, description="Only positions after this")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> HistoryPage:
     """Recorded messages, oldest first: the newest `limit` before `before`, or, with `after`,
@@ -171,7 +177,7 @@ def _expected_version(if_match: str | None) -> int | None:
     if if_match is None:
         return None
     matched = _IF_MATCH.fullmatch(if_match.strip())
-    if matched is None:
+    if matched is None or int(matched.group(1)) > MAX_POSITION:
         raise ProblemError(
             422,
             "invalid-input",

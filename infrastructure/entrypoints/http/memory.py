@@ -6,8 +6,9 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from chatledger.domain import ConversationErased
+from chatledger.domain import MAX_POSITION, ConversationErased
 from chatledger.infrastructure.entrypoints.http.access import Conversation, existing_conversation
+from chatledger.infrastructure.entrypoints.http.bodies import JSONRoute
 from chatledger.infrastructure.entrypoints.http.conversations import PROBLEMS
 from chatledger.infrastructure.entrypoints.http.problems import Problem, ProblemError
 from chatledger.infrastructure.entrypoints.http.schemas import (
@@ -21,7 +22,7 @@ from chatledger.infrastructure.entrypoints.http.service import Service, service
 from chatledger.projections import MemoryView, MessageWindow, Policy, TokenWindow, explain_memory
 from chatledger.projections.formats import anthropic_request, openai_messages
 
-router = APIRouter(prefix="/v1/conversations", tags=["memory"])
+router = APIRouter(prefix="/v1/conversations", tags=["memory"], route_class=JSONRoute)
 
 RESPONSES: dict[int | str, dict[str, object]] = {
     **PROBLEMS,
@@ -31,10 +32,11 @@ RESPONSES: dict[int | str, dict[str, object]] = {
 
 def policy(
     max_tokens: Annotated[
-        int | None, Query(ge=1, description="Token budget of the request")
+        int | None, Query(ge=1, le=MAX_POSITION, description="Token budget of the request")
     ] = None,
     max_messages: Annotated[
-        int | None, Query(ge=1, description="Message budget, system prompt included")
+        int | None,
+        Query(ge=1, le=MAX_POSITION, description="Message budget, system prompt included"),
     ] = None,
     start_on_user: Annotated[
         bool, Query(description="Drop leading messages until the first is a user message")
@@ -55,7 +57,10 @@ def policy(
 
 
 AtQuery = Annotated[
-    int | None, Query(ge=0, description="The position to compute the view at; default: newest")
+    int | None,
+    Query(
+        ge=0, le=MAX_POSITION, description="The position to compute the view at; default: newest"
+    ),
 ]
 
 

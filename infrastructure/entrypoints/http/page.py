@@ -23,6 +23,7 @@ from chatledger.infrastructure.entrypoints.http.access import (
     is_local,
     read_session,
 )
+from chatledger.infrastructure.entrypoints.http.bodies import JSONRoute
 from chatledger.infrastructure.entrypoints.http.csrf import check_not_cross_site
 from chatledger.infrastructure.entrypoints.http.problems import ProblemError
 from chatledger.infrastructure.entrypoints.http.rate_limits import client_of
@@ -32,7 +33,7 @@ from chatledger.infrastructure.entrypoints.http.sessions import COOKIE_NAME, Ses
 from chatledger.infrastructure.entrypoints.http.tenants import hash_key, key_id_of
 from chatledger.infrastructure.entrypoints.tenancy import ledger_id
 
-router = APIRouter()
+router = APIRouter(route_class=JSONRoute)
 
 PAGE_HEADERS = {
     # Everything the page needs comes from this server; nothing may frame it.
@@ -57,7 +58,7 @@ def page() -> Response:
     return HTMLResponse(html, headers=PAGE_HEADERS)
 
 
-session_router = APIRouter(prefix="/v1/session", tags=["browser session"])
+session_router = APIRouter(prefix="/v1/session", tags=["browser session"], route_class=JSONRoute)
 
 
 @session_router.get("")

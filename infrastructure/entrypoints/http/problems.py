@@ -25,6 +25,7 @@ from chatledger.domain import (
     UnknownConversation,
     WriteContention,
 )
+from chatledger.domain.limits import field_path
 
 MEDIA_TYPE = "application/problem+json"
 TYPE_PREFIX = "urn:chatledger:problem:"
@@ -175,7 +176,7 @@ def _field_error(error: Any) -> FieldError:
         reason = (error.get("ctx") or {}).get("error", detail)
         where = f" at character {loc[0]}" if loc else ""
         loc, detail = [], f"is not valid JSON: {reason}{where}"
-    field = ".".join(loc) or (location or "body")
+    field = field_path(loc) or (location or "body")
     return FieldError(field=field, detail=detail)
 
 

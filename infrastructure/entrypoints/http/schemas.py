@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
-from chatledger.domain import Message, ModelCall, Usage
+from chatledger.domain import MAX_POSITION, Message, ModelCall, Usage
 from chatledger.projections import HistoryEntry, Policy
 from chatledger.projections.formats import AnthropicMessage, OpenAIMessage
 
@@ -115,7 +115,7 @@ class ModelCallIn(_In):
     model: str = Field(min_length=1, max_length=200)
     policy: Policy
     position: int | None = Field(
-        default=None, ge=0, description="The view's position; default: the newest"
+        default=None, ge=0, le=MAX_POSITION, description="The view's position; default: the newest"
     )
     response_id: str | None = Field(default=None, max_length=200)
     usage: Usage | None = None
