@@ -25,7 +25,6 @@ from chatledger.domain.limits import Limits, field_path
 Role = Literal["system", "user", "assistant", "tool"]
 
 MAX_ID_LENGTH = 200
-MAX_METADATA_BYTES = 16 * 1024
 DEFAULT_MAX_CONTENT_BYTES = 1024 * 1024
 
 _CONVERSATION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@-]{0,199}")
