@@ -12,32 +12,11 @@ import re
 import shlex
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-EXECUTABLE = Path(sys.executable).with_name("chatledger")
-
-Result = subprocess.CompletedProcess[str]
-
-
-def run(
-    *args: str, cwd: Path, stdin: str | None = None, env: dict[str, str] | None = None
-) -> Result:
-    """``chatledger ARGS`` in ``cwd``, as a user's shell runs it, no database variable set."""
-    environment = {k: v for k, v in os.environ.items() if k != "CHATLEDGER_DATABASE_URL"}
-    environment.update(env or {})
-    return subprocess.run(
-        [str(EXECUTABLE), *args],
-        cwd=cwd,
-        input=stdin,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+from tests.cli import EXECUTABLE, Result, run
 
 
 def in_terminal(command: str, *, cwd: Path) -> Result:

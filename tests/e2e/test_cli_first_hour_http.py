@@ -16,7 +16,8 @@ from pathlib import Path
 
 import httpx
 
-from tests.e2e.test_cli_first_hour import EXECUTABLE, lines, run
+from tests.cli import EXECUTABLE, run
+from tests.e2e.test_cli_first_hour import lines
 from tests.e2e.test_http_server import free_port
 
 TRIP = {"role": "user", "content": "Plan a trip to Lisbon"}

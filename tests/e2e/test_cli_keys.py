@@ -3,31 +3,19 @@
 from __future__ import annotations
 
 import json
-import os
 import stat
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-Result = subprocess.CompletedProcess[str]
+from tests.cli import Result, run
+
 KEK_VARIABLES = ("CHATLEDGER_KEK", "CHATLEDGER_KEY_FILE", "CHATLEDGER_DATABASE_URL")
 
 
 def chatledger(*args: str, cwd: Path, env: dict[str, str] | None = None) -> Result:
     """Run ``chatledger ARGS`` in ``cwd`` with no KEK configured, unless ``env`` gives one."""
-    environment = {k: v for k, v in os.environ.items() if k not in KEK_VARIABLES}
-    environment.update(env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "chatledger.infrastructure.entrypoints.cli", *args],
-        cwd=cwd,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return run(*args, cwd=cwd, env=env, unset=KEK_VARIABLES)
 
 
 def test_the_demo_says_where_its_key_file_is_and_that_losing_it_loses_the_text(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.e2e.test_cli_first_hour import run
+from tests.cli import run
 
 TRIP = [
     {"role": "system", "content": "You are a travel assistant."},
