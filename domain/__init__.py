@@ -44,16 +44,30 @@ from chatledger.domain.governance import (
 from chatledger.domain.limits import MAX_POSITION, Limits, check_count
 from chatledger.domain.messages import (
     DEFAULT_MAX_CONTENT_BYTES,
+    INSTRUCTION_ROLES,
+    Format,
     Message,
     Role,
     ToolCall,
     check_conversation_id,
     check_text,
 )
+from chatledger.domain.parts import (
+    Attachment,
+    AudioPart,
+    FilePart,
+    ImagePart,
+    Part,
+    ReasoningPart,
+    RefusalPart,
+    TextPart,
+)
 from chatledger.domain.policies import MessageWindow, Policy, TokenWindow
 from chatledger.domain.ports import TokenCounter
 
 __all__ = [
+    "Attachment",
+    "AudioPart",
     "ChatLedgerError",
     "ConcurrencyConflict",
     "Conversation",
@@ -62,8 +76,12 @@ __all__ = [
     "DEFAULT_MAX_CONTENT_BYTES",
     "DomainEvent",
     "EncodingUnavailable",
+    "FilePart",
+    "Format",
     "Governance",
+    "INSTRUCTION_ROLES",
     "IdempotencyConflict",
+    "ImagePart",
     "InvalidConversationId",
     "InvalidInput",
     "InvalidMessage",
@@ -76,11 +94,15 @@ __all__ = [
     "MessageWindow",
     "ModelCall",
     "ModelCallLog",
+    "Part",
     "Policy",
+    "ReasoningPart",
+    "RefusalPart",
     "RetentionReport",
     "Role",
     "SealBroken",
     "StorageUnavailable",
+    "TextPart",
     "TokenCounter",
     "TokenWindow",
     "ToolCall",

@@ -179,17 +179,17 @@ class Conversation(BaseModel):
         )
 
     def repeats_prompt(self, message: Message, prompt: Message | None) -> bool:
-        """Whether ``message`` is a system message saying what the current prompt says.
+        """Whether ``message`` is an instruction (system or developer) repeating the current one.
 
         ``prompt`` is the current system prompt's message, which a conversation of the keyed
         scheme keeps no trace of in its state (a digest of it would confirm a guess of the
         text after erasure); one of the plain scheme compares its stored digest.
         """
-        if message.role != "system" or self.system_position is None:
+        if not message.is_instruction or self.system_position is None:
             return False
         if prompt is not None:
-            return prompt.content == message.content
-        return self.system_digest == _text_digest(self.id, message.content)
+            return (prompt.role, prompt.content) == (message.role, message.content)
+        return self.system_digest == _instruction_digest(self.id, message)
 
     def record(
         self,
@@ -210,7 +210,7 @@ class Conversation(BaseModel):
         if self.erased_at is not None:
             raise ConversationErased(self.id, self.erased_at)
         system_position = self.system_position
-        if message.role == "system":
+        if message.is_instruction:
             if self.repeats_prompt(message, prompt):
                 return None
             system_position = self.message_count + 1
@@ -243,10 +243,10 @@ class Conversation(BaseModel):
             changes: dict[str, Any] = {"version": event.originator_version}
             changes["modified_on"] = event.timestamp
             changes["head"] = event.chain
-            if event.message.role == "system":
+            if event.message.is_instruction:
                 changes["system_position"] = event.position
                 if self.digests == PLAIN:
-                    changes["system_digest"] = _text_digest(self.id, event.message.content)
+                    changes["system_digest"] = _instruction_digest(self.id, event.message)
             return self.model_copy(update=changes)
         if isinstance(event, Conversation.Erased):
             return self.model_copy(
@@ -382,6 +382,14 @@ def erasure_link(previous: str, *, position: int, timestamp: datetime) -> str:
     micros = (timestamp - _EPOCH) // timedelta(microseconds=1)
     fields = json.dumps(["erased", previous, position, micros], separators=(",", ":"))
     return hashlib.sha256(fields.encode("utf-8")).hexdigest()
+
+
+def _instruction_digest(conversation_id: str, message: Message) -> str:
+    # A system prompt of text digests as it always did; others say their role and form too.
+    text = message.text_form()
+    if message.role != "system" or isinstance(message.content, tuple):
+        text = f"{message.role}\n{text}"
+    return _text_digest(conversation_id, text)
 
 
 def _text_digest(conversation_id: str, text: str | None) -> str:

@@ -36,6 +36,10 @@ class Limits(BaseModel):
     """A message's ``metadata`` as compact UTF-8 JSON."""
     max_metadata_depth: int = Field(default=32, ge=1, le=MAX_POSITION)
     """Levels of objects and arrays in ``metadata``, the metadata object itself the first."""
+    max_attachment_bytes: int = Field(default=20 * 1024 * _KIB, ge=1, le=MAX_POSITION)
+    """One part's binary data (an image, a file, audio), decoded."""
+    attachment_threshold_bytes: int = Field(default=32 * _KIB, ge=0, le=MAX_POSITION)
+    """Binary data over this size is stored apart, once a conversation, not in the event."""
     max_batch_messages: int = Field(default=100_000, ge=1, le=MAX_POSITION)
     """Messages recorded in one call (one atomic save)."""
     max_batch_bytes: int = Field(default=256 * 1024 * _KIB, ge=1, le=MAX_POSITION)

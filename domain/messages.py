@@ -1,124 +1,116 @@
-"""Messages and tool calls: what was said, as frozen, validated pydantic models."""
+"""Messages and tool calls: what was said, as frozen, validated pydantic models.
+
+A message's ``content`` is text (every message before content parts, and most since) or a
+tuple of parts (``chatledger.domain.parts``). Fields added with parts are left out of a
+message's stored and digested form while they hold their defaults, so a message of plain text
+keeps the digest it had before them and old hash chains still verify.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import math
 import re
-from typing import Annotated, Any, Literal
-from uuid import uuid4
+from typing import Any, ClassVar, Literal
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    JsonValue,
-    StrictStr,
-    StringConstraints,
-    ValidationError,
-)
+from pydantic import Field, JsonValue
 
 from chatledger.domain.errors import InvalidConversationId, InvalidInput, InvalidMessage
-from chatledger.domain.limits import Limits, field_path
+from chatledger.domain.limits import Limits
+from chatledger.domain.parts import (
+    ROLE_PARTS,
+    Extra,
+    Part,
+    ReasoningPart,
+    TextPart,
+    compact,
+    decoded_size,
+)
+from chatledger.domain.validation import (
+    Frozen,
+    Identifier,
+    Text,
+    check_json_numbers,
+    check_json_text,
+    check_text_value,
+    check_texts,
+    json_depth,
+    new_id,
+    utf8_size,
+)
 
-Role = Literal["system", "user", "assistant", "tool"]
+Role = Literal["system", "developer", "user", "assistant", "tool"]
 
-MAX_ID_LENGTH = 200
+INSTRUCTION_ROLES = frozenset({"system", "developer"})
+"""Roles that fill the instruction slot: one current instruction message, replaced by a new one."""
+
+Format = Literal["openai", "responses", "anthropic"]
+"""The provider shapes a message is imported from: OpenAI Chat Completions, OpenAI Responses
+items, Anthropic Messages."""
+
 DEFAULT_MAX_CONTENT_BYTES = 1024 * 1024
 
 _CONVERSATION_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:@-]{0,199}")
 
 
-def _check_text(value: str) -> str:
-    """Reject text that no database or provider will carry faithfully."""
-    if "\x00" in value:
-        raise ValueError("contains a NUL character")
+def _check_extra(extra: Extra, field: str) -> None:
     try:
-        value.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise ValueError(f"contains a lone surrogate at index {exc.start}") from None
-    return value
+        check_json_text(extra)
+    except ValueError as exc:
+        raise InvalidMessage(field, str(exc)) from None
+    check_json_numbers(extra, field)
 
 
-def _check_json_text(value: JsonValue) -> None:
-    if isinstance(value, str):
-        _check_text(value)
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            _check_text(key)
-            _check_json_text(item)
-    elif isinstance(value, list):
-        for item in value:
-            _check_json_text(item)
-
-
-# A text's own checks (_check_text) run with each model's rules below. The messages users see
-# are written by _invalid below.
-Text = StrictStr
-Identifier = Annotated[StrictStr, StringConstraints(min_length=1, max_length=MAX_ID_LENGTH)]
-
-
-def _check_texts(texts: dict[str, str | None]) -> None:
-    for field, text in texts.items():
-        if text is not None:
-            try:
-                _check_text(text)
-            except ValueError as exc:
-                raise InvalidMessage(field, str(exc)) from None
-
-
-def _new_id() -> str:
-    return uuid4().hex
-
-
-class _Frozen(BaseModel):
-    """A frozen, strict model whose rules run whenever it is built from a dict or JSON object.
-
-    The rules run in ``__init__``, and pydantic calls an overridden ``__init__`` to build a
-    model from a dict or a JSON object: directly, by ``model_validate``, or inside another
-    model. A model passed in already built is taken as built: it was checked when it was
-    built. Whatever builds one without its ``__init__`` (``model_construct``, a store reading
-    back what it sealed) skips the rules.
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    def __init__(self, **data: Any) -> None:
-        try:
-            super().__init__(**data)
-        except ValidationError as exc:
-            raise _invalid(exc) from None
-        self._check_rules()
-
-    def _check_rules(self) -> None:
-        """Raise InvalidMessage, naming the field, for a rule the field types do not state."""
-
-
-class ToolCall(_Frozen):
+class ToolCall(Frozen):
     """One function call requested by the model; ``arguments`` is its raw JSON text, verbatim."""
 
+    _noun: ClassVar[str] = "tool call"
+
     id: Identifier
+    """The call id results answer: Chat Completions' ``id``, Responses' ``call_id``,
+    Anthropic's ``tool_use`` id."""
     name: Identifier
     arguments: Text = ""
+    item_id: Identifier | None = None
+    """The Responses ``function_call`` item's own ``id`` (``fc_...``), when it had one."""
+    extra: Extra = Field(default_factory=dict)
+    """The provider's fields of the call that no field here holds."""
 
     def _check_rules(self) -> None:
-        _check_texts({"id": self.id, "name": self.name, "arguments": self.arguments})
+        check_texts(
+            {"id": self.id, "name": self.name, "arguments": self.arguments, "item_id": self.item_id}
+        )
+        if self.extra:
+            _check_extra(self.extra, "extra")
+
+    def stored_form(self) -> dict[str, Any]:
+        """The call as stored and digested: ``item_id`` and ``extra`` only when set."""
+        data: dict[str, Any] = {"id": self.id, "name": self.name, "arguments": self.arguments}
+        if self.item_id is not None:
+            data["item_id"] = self.item_id
+        if self.extra:
+            data["extra"] = self.extra
+        return data
 
 
-class Message(_Frozen):
+class Message(Frozen):
     """One message exchanged with an LLM.
 
     Construction validates everything and raises :class:`InvalidMessage` naming the field.
     """
 
-    id: Identifier = Field(default_factory=_new_id)
+    id: Identifier = Field(default_factory=new_id)
     role: Role
-    content: Text | None = None
+    content: Text | tuple[Part, ...] | None = None
+    """Text, or parts (images, files, audio, refusals, reasoning) in the order they came."""
     name: Identifier | None = None
     tool_calls: tuple[ToolCall, ...] = ()
     tool_call_id: Identifier | None = None
     metadata: dict[str, JsonValue] = Field(default_factory=dict)
+    format: Format | None = None
+    """The provider shape the message was imported from: ``extra`` holds that shape's fields."""
+    extra: Extra = Field(default_factory=dict)
+    """The provider's message fields that no field here holds, kept for its renderings."""
 
     @classmethod
     def parse(cls, data: Any) -> Message:
@@ -127,15 +119,66 @@ class Message(_Frozen):
             raise InvalidMessage("message", f"must be a JSON object, got {type(data).__name__}")
         return cls(**data)
 
+    @property
+    def parts(self) -> tuple[Part, ...]:
+        """The content as parts: text content is one text part, none is no part."""
+        if isinstance(self.content, tuple):
+            return self.content
+        if self.content is None:
+            return ()
+        return (TextPart(text=self.content),)
+
+    @property
+    def text(self) -> str | None:
+        """The message's text: the content, or its text parts joined by newlines."""
+        if not isinstance(self.content, tuple):
+            return self.content
+        texts = [part.text for part in self.content if part.type == "text"]
+        return "\n".join(texts) if texts else None
+
+    def text_form(self) -> str | None:
+        """The content as one text: itself when text, else its canonical JSON."""
+        if not isinstance(self.content, tuple):
+            return self.content
+        return json.dumps(
+            [compact(part) for part in self.content],
+            sort_keys=True,
+            separators=(",", ":"),
+            ensure_ascii=False,
+        )
+
+    @property
+    def reasoning(self) -> tuple[ReasoningPart, ...]:
+        """The reasoning parts, in order."""
+        return tuple(part for part in self.parts if isinstance(part, ReasoningPart))
+
+    @property
+    def is_instruction(self) -> bool:
+        """Whether the message fills the instruction slot (a system or developer message)."""
+        return self.role in INSTRUCTION_ROLES
+
     def _check_rules(self) -> None:
-        _check_texts(
+        check_texts(
             {
                 "id": self.id,
-                "content": self.content,
+                "content": self.content if isinstance(self.content, str) else None,
                 "name": self.name,
                 "tool_call_id": self.tool_call_id,
             }
         )
+        if isinstance(self.content, tuple):
+            allowed = ROLE_PARTS[self.role]
+            for index, part in enumerate(self.content):
+                if part.type not in allowed:
+                    raise InvalidMessage(
+                        f"content.{index}.type",
+                        f"{self.role} messages hold {', '.join(sorted(allowed))} parts, "
+                        f"not {part.type}",
+                    )
+        if self.extra:
+            _check_extra(self.extra, "extra")
+        if self.extra and self.format is None:
+            raise InvalidMessage("extra", "needs the format its fields belong to")
         if self.tool_calls and self.role != "assistant":
             raise InvalidMessage(
                 "tool_calls", f"only assistant messages carry tool calls, not {self.role}"
@@ -150,16 +193,31 @@ class Message(_Frozen):
                 "tool_call_id", f"is only allowed on tool messages, not {self.role}"
             )
         if self.metadata:
-            try:
-                _check_json_text(self.metadata)
-            except ValueError as exc:
-                raise InvalidMessage("metadata", str(exc)) from None
-            _check_json_numbers(self.metadata, "metadata")
+            _check_extra(self.metadata, "metadata")
+
+    def stored_form(self) -> dict[str, Any]:
+        """The message as JSON data, as stored and digested.
+
+        Every field a message of plain text had before content parts, always; those added
+        since, only when they differ from their defaults; parts with their type and the fields
+        they set. A message of plain text thus has the form (and digest) it always had.
+        """
+        data = self.model_dump(mode="json", exclude={"content", "format", "extra", "tool_calls"})
+        content = self.content
+        data["content"] = (
+            [compact(part) for part in content] if isinstance(content, tuple) else content
+        )
+        data["tool_calls"] = [call.stored_form() for call in self.tool_calls]
+        if self.format is not None:
+            data["format"] = self.format
+        if self.extra:
+            data["extra"] = self.extra
+        return data
 
     def canonical_json(self) -> bytes:
         """The message as canonical JSON (sorted keys, no spaces, UTF-8): what digests cover."""
         canonical = json.dumps(
-            self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+            self.stored_form(), sort_keys=True, separators=(",", ":"), ensure_ascii=False
         )
         return canonical.encode("utf-8")
 
@@ -174,7 +232,7 @@ class Message(_Frozen):
         batch's own limit adds up.
         """
         self.check_size(limits.max_content_bytes)
-        size = _utf8_size(self.content)
+        size = self._content_bytes(limits)
         if len(self.tool_calls) > limits.max_tool_calls:
             raise InvalidMessage(
                 "tool_calls",
@@ -182,7 +240,7 @@ class Message(_Frozen):
                 f"of {limits.max_tool_calls}",
             )
         for index, call in enumerate(self.tool_calls):
-            arguments = _utf8_size(call.arguments)
+            arguments = utf8_size(call.arguments)
             if arguments > limits.max_arguments_bytes:
                 raise InvalidMessage(
                     f"tool_calls.{index}.arguments",
@@ -191,7 +249,7 @@ class Message(_Frozen):
                 )
             size += arguments
         if self.metadata:
-            depth = _json_depth(self.metadata)
+            depth = json_depth(self.metadata)
             if depth > limits.max_metadata_depth:
                 raise InvalidMessage(
                     "metadata",
@@ -208,8 +266,37 @@ class Message(_Frozen):
             size += metadata
         return size
 
+    def _content_bytes(self, limits: Limits) -> int:
+        """The content's bytes; an inline part's base64 data must be within max_part_bytes."""
+        if not isinstance(self.content, tuple):
+            return utf8_size(self.content)
+        size = 0
+        for index, part in enumerate(self.content):
+            data = getattr(part, "data", None)
+            if isinstance(data, str) and decoded_size(data) > limits.max_attachment_bytes:
+                raise InvalidMessage(
+                    f"content.{index}.data",
+                    f"holds {decoded_size(data)} bytes, over the limit max_attachment_bytes "
+                    f"of {limits.max_attachment_bytes} bytes",
+                )
+            size += len(json.dumps(compact(part), ensure_ascii=False).encode("utf-8"))
+        return size
+
     def check_size(self, max_content_bytes: int) -> None:
-        """Raise InvalidMessage when the content is larger than ``max_content_bytes`` (UTF-8)."""
+        """Raise InvalidMessage when the text is larger than ``max_content_bytes`` (UTF-8).
+
+        Parts count their text; base64 data has its own limit (``Limits.max_attachment_bytes``).
+        """
+        if isinstance(self.content, tuple):
+            texts = [part.text_of() for part in self.content]
+            size = sum(utf8_size(text) for text in texts)
+            if size > max_content_bytes:
+                raise InvalidMessage(
+                    "content",
+                    f"holds {size} bytes of text, over the limit max_content_bytes of "
+                    f"{max_content_bytes} bytes",
+                )
+            return
         if self.content is None:
             return
         # A str holds at most 4 bytes of UTF-8 a character: skip encoding when it cannot be over.
@@ -221,31 +308,6 @@ class Message(_Frozen):
                 "content",
                 f"is {size} bytes, over the limit max_content_bytes of {max_content_bytes} bytes",
             )
-
-
-def _invalid(exc: ValidationError) -> InvalidMessage:
-    error = exc.errors(include_url=False)[0]
-    location = [str(part) for part in error["loc"]]
-    cause = (error.get("ctx") or {}).get("error")
-    problem = str(cause) if isinstance(cause, ValueError) else error["msg"]
-    if isinstance(cause, InvalidMessage):
-        location.append(cause.field)
-        problem = cause.problem
-    field = field_path(location) or "message"
-    if error["type"] == "string_too_short":
-        problem = "must not be empty"
-    if error["type"] == "string_unicode" and isinstance(error["input"], str):
-        try:
-            _check_text(error["input"])  # the same words as a surrogate found by our own checks
-        except ValueError as text_error:
-            problem = str(text_error)
-    if error["type"] == "string_too_long":
-        problem = f"must be at most {MAX_ID_LENGTH} characters, got {len(error['input'])}"
-    if error["type"] == "literal_error" and field == "role":
-        problem = f"must be one of system, user, assistant, tool; got {error['input']!r}"
-    elif error["type"] == "extra_forbidden":
-        problem = "is not a message field"
-    return InvalidMessage(field, problem)
 
 
 def check_conversation_id(conversation_id: object) -> str:
@@ -270,40 +332,6 @@ def check_text(field: str, value: object, *, max_length: int | None = None) -> s
     if max_length is not None and len(value) > max_length:
         raise InvalidInput(field, f"must be at most {max_length} characters, got {len(value)}")
     try:
-        return _check_text(value)
+        return check_text_value(value)
     except ValueError as exc:
         raise InvalidInput(field, str(exc)) from None
-
-
-def _utf8_size(text: str | None) -> int:
-    return 0 if text is None else len(text.encode("utf-8"))
-
-
-def _check_json_numbers(value: JsonValue, field: str) -> None:
-    """Raise InvalidMessage naming the path of a NaN or an infinity: JSON has no such number."""
-    pending: list[tuple[JsonValue, tuple[object, ...]]] = [(value, (field,))]
-    while pending:
-        item, path = pending.pop()
-        if isinstance(item, float) and not math.isfinite(item):
-            raise InvalidMessage(
-                field_path(path), f"must be a finite number, got {item!r}: JSON has no {item!r}"
-            )
-        if isinstance(item, dict):
-            pending += [(child, (*path, key)) for key, child in item.items()]
-        elif isinstance(item, list):
-            pending += [(child, (*path, index)) for index, child in enumerate(item)]
-
-
-def _json_depth(value: JsonValue) -> int:
-    """Levels of objects and arrays in ``value``: 1 for a flat object."""
-    deepest = 0
-    pending: list[tuple[JsonValue, int]] = [(value, 1)]
-    while pending:
-        item, depth = pending.pop()
-        if isinstance(item, dict):
-            deepest = max(deepest, depth)
-            pending += [(child, depth + 1) for child in item.values()]
-        elif isinstance(item, list):
-            deepest = max(deepest, depth)
-            pending += [(child, depth + 1) for child in item]
-    return deepest

@@ -332,8 +332,9 @@ class TiktokenCounter:
         """Tokens this message adds to a request, its per-message overhead included."""
         length = self.encode_length
         tokens = self._per_message + self._role_tokens[message.role]
-        if message.content:
-            tokens += length(message.content)
+        text = message.text
+        if text:
+            tokens += length(text)
         if message.name is not None:
             tokens += length(message.name) + self._per_name
         if message.tool_call_id is not None:

@@ -50,7 +50,7 @@ class OpenAIToolCall(TypedDict):
 class OpenAIMessage(TypedDict):
     """One Chat Completions message; which keys appear depends on the role."""
 
-    role: Literal["system", "user", "assistant", "tool"]
+    role: Literal["system", "developer", "user", "assistant", "tool"]
     content: str | None
     name: NotRequired[str]
     tool_calls: NotRequired[list[OpenAIToolCall]]
@@ -105,11 +105,11 @@ def _openai(message: Message) -> OpenAIMessage:
     if message.role == "tool":
         return {
             "role": "tool",
-            "content": message.content or "",
+            "content": message.text or "",
             "tool_call_id": message.tool_call_id or "",
         }
     # Only an assistant message that calls tools may go without content.
-    content = message.content
+    content = message.text
     if content is None and not message.tool_calls:
         content = ""
     rendered: OpenAIMessage = {"role": message.role, "content": content}
@@ -147,8 +147,8 @@ def anthropic_request(
     system: str | None = None
     turns: list[AnthropicMessage] = []
     for message in messages:
-        if message.role == "system":
-            system = message.content
+        if message.is_instruction:
+            system = message.text
             continue
         role: Literal["user", "assistant"] = "assistant" if message.role == "assistant" else "user"
         blocks = _anthropic_blocks(message)
@@ -166,13 +166,13 @@ def anthropic_request(
 def _anthropic_blocks(message: Message) -> list[AnthropicBlock]:
     if message.role == "tool":
         result: AnthropicBlock = {"type": "tool_result", "tool_use_id": message.tool_call_id or ""}
-        if message.content:
-            result["content"] = message.content
+        if message.text:
+            result["content"] = message.text
         return [result]
     # Anthropic rejects empty text blocks.
     blocks: list[AnthropicBlock] = []
-    if message.content:
-        blocks.append({"type": "text", "text": message.content})
+    if message.text:
+        blocks.append({"type": "text", "text": message.text})
     for call in message.tool_calls:
         blocks.append(
             {"type": "tool_use", "id": call.id, "name": call.name, "input": _input(call.arguments)}

@@ -2,9 +2,10 @@
 
 Rules (the contract every function here implements):
 
-1. The current system prompt (the last system message recorded) comes first when there is one;
-   no other system message appears, and it is never evicted.
-2. Non-system messages form units. An assistant message with tool calls opens a tool exchange
+1. The current system prompt (the last instruction recorded: a ``system`` or ``developer``
+   message) comes first when there is one; no other instruction appears, and it is never
+   evicted.
+2. Other messages form units. An assistant message with tool calls opens a tool exchange
    waiting for each call id; a tool message joins the most recent exchange still waiting for its
    ``tool_call_id`` (ids may be reused across turns). A tool message with no such exchange is an
    orphan and never appears. An exchange with any call unanswered never appears. Every other
@@ -171,7 +172,7 @@ def _walk_forward(history: Iterable[HistoryEntry]) -> _Walk:
     waiting: dict[str | None, list[_Gathering]] = {}
     for entry in history:
         message = entry.message
-        if message.role == "system":
+        if message.is_instruction:
             if system_prompt is not None:
                 excluded[system_prompt.position] = Exclusion.REPLACED_SYSTEM_PROMPT
             system_prompt = entry
@@ -208,7 +209,7 @@ def _units_newest_first(newest_first: Iterable[HistoryEntry]) -> Iterator[_Unit]
     results: dict[str | None, list[HistoryEntry]] = {}
     for entry in newest_first:
         message = entry.message
-        if message.role == "system":
+        if message.is_instruction:
             continue
         if message.role == "tool":
             results.setdefault(message.tool_call_id, []).append(entry)

@@ -13,7 +13,7 @@ class FakeTokenCounter:
 
     def count(self, message: Message) -> int:
         """Three plus the words the message carries."""
-        words = len((message.content or "").split())
+        words = len((message.text or "").split())
         for call in message.tool_calls:
             words += len(call.name.split()) + len(call.arguments.split())
         return 3 + words

@@ -54,7 +54,7 @@ def content_cell(entry: HistoryEntry) -> Text:
     """A one-line preview of a message's content (never read as rich markup)."""
     if entry.erased:
         return Text("(erased)", style="italic")
-    text = " ".join((entry.message.content or "").split())
+    text = " ".join((entry.message.text or "").split())
     if len(text) > PREVIEW_CHARACTERS:
         text = text[: PREVIEW_CHARACTERS - 1] + "…"
     return Text(text, no_wrap=True, overflow="ellipsis")

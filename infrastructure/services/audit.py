@@ -82,7 +82,7 @@ class Audit:
             raise InvalidInput("view", f"was computed at position {view.position}, past the end")
         if not view.entries and view.position == 0:
             raise UnknownConversation(conversation_id)
-        system = [e.position for e in view.entries if e.message.role == "system"]
+        system = [e.position for e in view.entries if e.message.is_instruction]
         payload = self._recording.payload_digest(conversation_id, view.messages)
 
         def make(version: int) -> DomainEvent:

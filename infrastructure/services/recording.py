@@ -161,7 +161,7 @@ class Recording:
         resolved: dict[str, HistoryEntry] = {}  # message id -> entry recorded earlier
         # Whether a system message changes the prompt cannot be told from a stale state (no
         # clash would reveal it), so such batches always read the newest state.
-        fresh_state = any(message.role == "system" for message in batch)
+        fresh_state = any(message.is_instruction for message in batch)
         for attempt in range(MAX_WRITE_ATTEMPTS):
             state = self._load(conversation_id, fresh=fresh_state)
             version = state.message_count if state else 0
@@ -202,7 +202,7 @@ class Recording:
                     events.append(self._claim_event(state, message, position, digest))
                     continue
                 events += [event, self._claim_event(state, message, event.position, digest)]
-                if message.role == "system":
+                if message.is_instruction:
                     prompt = message
                 state = state.apply(event)
                 outcome[message.id] = event.position
@@ -268,7 +268,7 @@ class Recording:
 
     def _prompt(self, state: Conversation, batch: list[Message]) -> Message | None:
         """The current system prompt's message, when the batch may repeat it."""
-        if state.system_position is None or not any(m.role == "system" for m in batch):
+        if state.system_position is None or not any(m.is_instruction for m in batch):
             return None
         return self._reading.entry_at(state.id, state.system_position, {}).message
 

@@ -32,9 +32,16 @@ class PydanticMapper(Mapper[str]):
     def to_stored_event(self, domain_event: DomainEventProtocol[str]) -> StoredEvent:
         """Serialise one pydantic event."""
         event = cast(BaseModel, domain_event)
+        recorded = isinstance(event, Conversation.MessageRecorded)
         data = event.model_dump(
-            mode="json", exclude={"originator_id", "originator_version", "erased"}
+            mode="json",
+            exclude={"originator_id", "originator_version", "erased", "message"}
+            if recorded
+            else {"originator_id", "originator_version", "erased"},
         )
+        if recorded:
+            # The message's stored form: a message of plain text is stored as it always was.
+            data["message"] = cast(Conversation.MessageRecorded, event).message.stored_form()
         if self.sealer is not None and isinstance(event, Conversation.MessageRecorded):
             data["message"] = {
                 "role": event.message.role,

@@ -28,7 +28,7 @@ _ROLES = {"human": "user", "ai": "assistant", "system": "system", "tool": "tool"
 
 def langchain_message(message: Message) -> BaseMessage:
     """The same message as LangChain represents it."""
-    content = message.content or ""
+    content = message.text or ""
     if message.role == "system":
         return SystemMessage(content=content, id=message.id)
     if message.role == "user":

@@ -31,6 +31,8 @@ def test_the_defaults_are_the_documented_ones() -> None:
         "max_content_bytes": 1024 * 1024,
         "max_arguments_bytes": 256 * 1024,
         "max_tool_calls": 128,
+        "max_attachment_bytes": 20 * 1024 * 1024,
+        "attachment_threshold_bytes": 32 * 1024,
         "max_metadata_bytes": 16 * 1024,
         "max_metadata_depth": 32,
         "max_batch_messages": 100_000,

@@ -125,7 +125,7 @@ BAD: list[tuple[str, Callable[[], object], str, str]] = [
         "an unknown role",
         lambda: Message.parse({"role": "wizard"}),
         "role",
-        "must be one of system, user, assistant, tool; got 'wizard'",
+        "must be one of system, developer, user, assistant, tool; got 'wizard'",
     ),
     (
         "an unknown field",

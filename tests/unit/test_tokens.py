@@ -110,7 +110,7 @@ def test_a_message_holding_special_token_text_counts_without_raising(
 
     count = gpt4.count(message)
 
-    assert count == 3 + gpt4.encode_length("user") + gpt4.encode_length(message.content or "")
+    assert count == 3 + gpt4.encode_length("user") + gpt4.encode_length(message.text or "")
 
 
 def test_a_message_without_content_counts_its_framing_and_role(gpt4: TiktokenCounter) -> None:

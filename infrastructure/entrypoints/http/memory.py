@@ -122,7 +122,7 @@ def explanation(
 
 def refuse_unsendable(view: MemoryView) -> None:
     """422 ``nothing-to-send`` for a view with no user or assistant message: none can send it."""
-    if any(message.role != "system" for message in view.messages):
+    if any(not message.is_instruction for message in view.messages):
         return
     field = "max_messages" if isinstance(view.policy, MessageWindow) else "max_tokens"
     if view.over_budget:
