@@ -127,7 +127,7 @@ KEYED_PAYLOAD = "hmac-sha256:"
 def canonical_payload(messages: Iterable[Message]) -> bytes:
     """The messages as canonical JSON (sorted keys, no spaces, UTF-8), as payload digests cover."""
     payload = json.dumps(
-        [message.model_dump(mode="json") for message in messages],
+        [message.stored_form() for message in messages],
         sort_keys=True,
         separators=(",", ":"),
         ensure_ascii=False,

@@ -47,7 +47,7 @@ def export_lines(store: LedgerApplication, conversation_id: str) -> Iterator[dic
                     "counter": event.counter,
                     "hash": event.chain,
                     "erased": event.erased,
-                    "message": event.message.model_dump(mode="json"),
+                    "message": event.message.stored_form(),
                 }
         if len(page) < PAGE:
             break

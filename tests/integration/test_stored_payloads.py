@@ -15,6 +15,7 @@ from chatledger.domain.conversation import genesis
 from chatledger.infrastructure.storage.keys import InMemoryKeyStore
 from chatledger.infrastructure.storage.sealing import Sealer
 from chatledger.infrastructure.storage.serialization import PydanticMapper
+from tests.fixtures.make_stored_events_v2 import stored_events
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
@@ -76,3 +77,47 @@ def test_stored_v1_chain_still_verifies(version_1: list[Any]) -> None:
             assert event.chain == event.link(link)
             assert event.digest == event.message.digest()
             link = event.chain
+
+
+@pytest.fixture(scope="module")
+def version_2() -> list[Any]:
+    return load("stored_events_v2.json")[1]
+
+
+def test_stored_v2_messages_open_to_their_parts(version_2: list[Any]) -> None:
+    messages = [e.message for e in version_2 if isinstance(e, Conversation.MessageRecorded)]
+
+    assert [m.role for m in messages] == ["developer", "user", "assistant", "tool", "assistant"]
+    assert [[p.type for p in m.parts] for m in messages] == [
+        ["text"],
+        ["text", "image", "file"],
+        ["reasoning", "reasoning"],
+        ["image"],
+        ["reasoning", "text", "refusal"],
+    ]
+    thinking, redacted = messages[2].reasoning
+    assert (thinking.signature, redacted.redacted, redacted.data) == ("c2ln", True, "b3BhcXVl")
+    assert messages[4].reasoning[0].encrypted_content == "gAAAAB"
+    assert messages[4].extra == {"id": "msg_01", "status": "completed"}
+
+
+def test_stored_v2_chain_still_verifies_under_its_key(version_2: list[Any]) -> None:
+    mapper, _ = load("stored_events_v2.json")
+    assert mapper.sealer is not None
+    link = genesis("fixture-2")
+    for event in version_2:
+        if isinstance(event, Conversation.MessageRecorded):
+            keyed = mapper.sealer.digest("fixture-2", event.message.canonical_json())
+            assert event.digest == keyed
+            assert event.chain == event.link(link)
+            link = event.chain
+
+
+def test_the_v2_fixture_is_what_this_code_writes() -> None:
+    written = stored_events()
+    committed = json.loads((FIXTURES / "stored_events_v2.json").read_text())
+
+    # Timestamps, digests, chains and seals differ run to run (nonces); the shape must not.
+    assert [(row["topic"], sorted(json.loads(row["state"]))) for row in written["events"]] == [
+        (row["topic"], sorted(json.loads(row["state"]))) for row in committed["events"]
+    ]
