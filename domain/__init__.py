@@ -1,5 +1,6 @@
 """What a conversation is: messages, events, model calls, policies, governance, errors, ports."""
 
+from chatledger.domain.attachments import AttachmentResolver
 from chatledger.domain.audit import (
     ModelCall,
     ModelCallLog,
@@ -28,6 +29,7 @@ from chatledger.domain.errors import (
     MalformedLine,
     SealBroken,
     StorageUnavailable,
+    UnknownAttachment,
     UnknownConversation,
     UnknownTopic,
     UnreadableEvent,
@@ -67,6 +69,7 @@ from chatledger.domain.ports import TokenCounter
 
 __all__ = [
     "Attachment",
+    "AttachmentResolver",
     "AudioPart",
     "ChatLedgerError",
     "ConcurrencyConflict",
@@ -106,6 +109,7 @@ __all__ = [
     "TokenCounter",
     "TokenWindow",
     "ToolCall",
+    "UnknownAttachment",
     "UnknownConversation",
     "UnknownTopic",
     "UnreadableEvent",
