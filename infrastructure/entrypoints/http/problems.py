@@ -22,6 +22,7 @@ from chatledger.domain import (
     IdempotencyConflict,
     InvalidInput,
     StorageUnavailable,
+    UnknownAttachment,
     UnknownConversation,
     WriteContention,
 )
@@ -101,6 +102,8 @@ def problem_for(exc: ChatLedgerError) -> ProblemError:
         return ProblemError(422, "invalid-input", exc.problem, field=exc.field)
     if isinstance(exc, UnknownConversation):
         return ProblemError(404, "unknown-conversation", "no such conversation")
+    if isinstance(exc, UnknownAttachment):
+        return ProblemError(404, "unknown-attachment", "no such attachment", field="digest")
     if isinstance(exc, ConversationErased):
         return ProblemError(410, "conversation-erased", "the conversation was erased")
     if isinstance(exc, ConcurrencyConflict):
