@@ -1,4 +1,4 @@
-"""The attachments contract: large binary parts stored apart, on memory://, SQLite and PostgreSQL."""
+"""The attachments contract: large binary parts stored apart, on memory://, SQLite, PostgreSQL."""
 
 from __future__ import annotations
 
@@ -363,5 +363,6 @@ def test_a_history_page_of_a_conversation_with_a_large_image_reads_small_rows(
     page = ledger.history("conv-1", limit=50)
 
     assert len(page) == 2
-    assert read and sum(read) < 4096, read
+    assert read, "the page must read rows"
+    assert sum(read) < 4096, read
     assert stored_sizes(ledger, "conv-1")[0] > MIB

@@ -124,7 +124,8 @@ def postgres_files(url: str, *, wal: bool = True) -> Iterator[Path]:
             "FROM pg_class c WHERE c.oid = %s::regclass",
             (f"{schema}.chatledger_attachments",),
         ).fetchone()
-        assert row is not None and row[1] is not None, "the table must have a TOAST table"
+        assert row is not None
+        assert row[1] is not None, "the table must have a TOAST table"
     for relative in row:
         relation = data / relative
         segments = sorted(relation.parent.glob(f"{relation.name}.*"))
@@ -170,13 +171,15 @@ def own_postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[st
 def test_erasure_vacuums_the_sealed_bytes_out_of_the_postgres_table_files(
     own_postgres_server: str,
 ) -> None:
-    with fresh_schema(own_postgres_server) as url:
-        with ChatLedger.open(url, FakeTokenCounter()) as ledger:
-            sealed = record_image(ledger)
-            assert found_in(list(postgres_files(url, wal=False)), ciphertext(sealed))
+    with (
+        fresh_schema(own_postgres_server) as url,
+        ChatLedger.open(url, FakeTokenCounter()) as ledger,
+    ):
+        sealed = record_image(ledger)
+        assert found_in(list(postgres_files(url, wal=False)), ciphertext(sealed))
 
-            ledger.erase("conv-secret", reason="subject request")
+        ledger.erase("conv-secret", reason="subject request")
 
-            hits = found_in(list(postgres_files(url, wal=False)), ciphertext(sealed))
+        hits = found_in(list(postgres_files(url, wal=False)), ciphertext(sealed))
 
     assert hits == []

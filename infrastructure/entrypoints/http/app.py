@@ -119,9 +119,7 @@ def create_app(
         max_record_body_bytes = record_body_bytes(
             ledger.limits.max_attachment_bytes, max_body_bytes
         )
-    app.add_middleware(
-        BodyLimit, max_bytes=max_body_bytes, max_record_bytes=max_record_body_bytes
-    )
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes, max_record_bytes=max_record_body_bytes)
     for router in (
         conversations.router,
         memory.router,

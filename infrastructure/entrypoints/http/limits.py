@@ -17,7 +17,9 @@ DEFAULT_MAX_BODY_BYTES = 2 * 1024 * 1024
 _RECORD_PATH = re.compile(r"/v1/conversations/[^/]+/messages")
 
 
-def record_body_bytes(max_attachment_bytes: int, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES) -> int:
+def record_body_bytes(
+    max_attachment_bytes: int, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+) -> int:
     """The record endpoint's default body limit: one attachment at its limit, as base64, and
     a body's worth besides for the rest of the message."""
     return base64_length(max_attachment_bytes) + max_body_bytes
