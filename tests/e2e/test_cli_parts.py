@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 
+from chatledger import ChatLedger, TokenWindow
 from tests.cli import run
+from tests.fakes import FakeTokenCounter
 
 PNG = (
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQ"
@@ -94,3 +96,15 @@ def test_a_part_of_an_unknown_type_is_named_and_nothing_is_recorded(
     assert "content.0" in result.stderr
     assert "'video'" in result.stderr
     assert len(history.stdout.splitlines()) == 3
+
+
+def test_the_audit_table_shows_a_parts_message_the_model_saw(tmp_path: Path, db: str) -> None:
+    with ChatLedger.open(db, FakeTokenCounter()) as ledger:
+        view = ledger.memory("c1", TokenWindow(max_tokens=100_000))
+        ledger.record_model_call("c1", view, model="gpt-4o")
+
+    result = run("--db", db, "audit", "c1", cwd=tmp_path, env=WIDE)
+
+    assert result.returncode == 0, result.stderr
+    assert "What is this? [image image/png 70 bytes]" in result.stdout
+    assert "[refused] I will not guess." in result.stdout
