@@ -7,6 +7,7 @@ events, rules, errors), ``chatledger.projections`` (the views derived from the e
 
 from chatledger.domain import (
     Attachment,
+    AttachmentUnavailable,
     AudioPart,
     ChatLedgerError,
     ConcurrencyConflict,
@@ -40,6 +41,8 @@ from chatledger.domain import (
     UnreadableEvent,
     Usage,
     WriteContention,
+    messages_from_anthropic,
+    messages_from_responses,
 )
 from chatledger.infrastructure import (
     Break,
@@ -56,12 +59,15 @@ from chatledger.projections import (
     MemoryExplanation,
     MemoryView,
     MessageWindow,
+    Omission,
     Policy,
+    Rendering,
     TokenWindow,
 )
 
 __all__ = [
     "Attachment",
+    "AttachmentUnavailable",
     "AudioPart",
     "Break",
     "ChatLedger",
@@ -88,11 +94,13 @@ __all__ = [
     "Message",
     "MessageWindow",
     "ModelCall",
+    "Omission",
     "Part",
     "Policy",
     "ReasoningPart",
     "RecordOutcome",
     "RefusalPart",
+    "Rendering",
     "Replay",
     "RetentionReport",
     "Role",
@@ -109,4 +117,6 @@ __all__ = [
     "Usage",
     "Verified",
     "WriteContention",
+    "messages_from_anthropic",
+    "messages_from_responses",
 ]

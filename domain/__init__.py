@@ -16,6 +16,7 @@ from chatledger.domain.conversation import (
     utc_now,
 )
 from chatledger.domain.errors import (
+    AttachmentUnavailable,
     ChatLedgerError,
     ConcurrencyConflict,
     ConversationErased,
@@ -51,6 +52,8 @@ from chatledger.domain.messages import (
     ToolCall,
     check_conversation_id,
     check_text,
+    messages_from_anthropic,
+    messages_from_responses,
 )
 from chatledger.domain.parts import (
     Attachment,
@@ -67,6 +70,7 @@ from chatledger.domain.ports import TokenCounter
 
 __all__ = [
     "Attachment",
+    "AttachmentUnavailable",
     "AudioPart",
     "ChatLedgerError",
     "ConcurrencyConflict",
@@ -117,6 +121,8 @@ __all__ = [
     "check_text",
     "due_for_erasure",
     "erased_message",
+    "messages_from_anthropic",
+    "messages_from_responses",
     "payload_digest",
     "project_conversation",
     "project_message_key",
