@@ -230,7 +230,7 @@ class _AnthropicRenderer(Renderer):
 
     def _thinking(self, part: ReasoningPart, position: int, field: str) -> dict[str, Any] | None:
         if part.provider != "anthropic":
-            self.omit(position, field, part.type, f"{part.provider} reasoning, bound to it")
+            self.omit(position, field, part.type, f"reasoning {part.provider} signed for itself")
             return None
         if part.redacted:
             return {"type": "redacted_thinking", "data": part.data}

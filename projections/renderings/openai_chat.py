@@ -144,7 +144,9 @@ class _ChatRenderer(Renderer):
     def _assistant_content(self, message: Message, position: int) -> dict[str, Any]:
         if not isinstance(message.content, tuple):
             content = message.content
-            if content is None and not message.tool_calls:
+            # Only an assistant message that calls tools (or, as imported, speaks) may go
+            # without content.
+            if content is None and not message.tool_calls and not self.own(message):
                 content = ""
             return {"content": content}
         parts = self._parts(message, position)
@@ -207,7 +209,7 @@ class _ChatRenderer(Renderer):
     ) -> dict[str, Any] | None:
         file: dict[str, Any] = {}
         if part.text is not None:
-            self.omit(position, field, part.type, "sent as text: a text document")
+            self.omit(position, field, part.type, "sent as text: Chat Completions files are PDFs")
             return {"type": "text", "text": part.text}
         if part.url is not None:
             self.omit(position, field, part.type, "Chat Completions takes no file by URL")

@@ -70,7 +70,10 @@ class _ResponsesRenderer(Renderer):
         if message.role == "tool":
             return [self._output(message, position)]
         if message.role != "assistant":
-            return [self._message(message, position, self._content(message, position))]
+            content = self._content(message, position)
+            if content == [] and message.content:
+                return []  # every part was left out (and listed): no empty message
+            return [self._message(message, position, content)]
         items = self._assistant(message, position)
         items += [
             self._call(message, call, position, index)
@@ -128,9 +131,7 @@ class _ResponsesRenderer(Renderer):
                 if isinstance(part, TextPart):
                     texts.append(part.text)
                 elif isinstance(part, RefusalPart):
-                    self.omit(
-                        position, field, part.type, "sent as text: a refusal of another shape"
-                    )
+                    self.omit(position, field, part.type, "sent as text: no output item to hold it")
                     texts.append(part.refusal)
                 else:
                     self.omit(position, field, part.type, "an assistant message here holds text")
@@ -156,7 +157,7 @@ class _ResponsesRenderer(Renderer):
         self, message: Message, part: ReasoningPart, position: int, field: str
     ) -> ResponsesItem | None:
         if part.provider != "openai":
-            self.omit(position, field, part.type, f"{part.provider} reasoning, bound to it")
+            self.omit(position, field, part.type, f"reasoning {part.provider} signed for itself")
             return None
         if part.id is None:
             self.omit(position, field, part.type, "Responses reasoning needs its item id")
@@ -196,14 +197,14 @@ class _ResponsesRenderer(Renderer):
             return image
         if isinstance(part, FilePart):
             return self._file(message, part, position, field)
-        self.omit(position, field, part.type, f"a {message.role} message here holds no {part.type}")
+        self.omit(position, field, part.type, f"Responses takes no {part.type} here")
         return None
 
     def _file(
         self, message: Message, part: FilePart, position: int, field: str
     ) -> dict[str, Any] | None:
         if part.text is not None:
-            self.omit(position, field, part.type, "sent as text: a text document")
+            self.omit(position, field, part.type, "sent as text: Responses files are PDFs")
             return {"type": "input_text", "text": part.text}
         file: dict[str, Any] = {"type": "input_file"}
         if part.file_id is not None:
