@@ -18,7 +18,6 @@ system text; extras of another shape stay behind. All of it is listed in ``omitt
 
 from chatledger.projections.renderings.anthropic import (
     ANTHROPIC_FIRST_USER_TEXT,
-    MAX_INPUT_DEPTH,
     AnthropicBlock,
     AnthropicMessage,
     AnthropicParams,
@@ -27,6 +26,7 @@ from chatledger.projections.renderings.anthropic import (
     render_anthropic,
     to_anthropic,
 )
+from chatledger.projections.renderings.arguments import MAX_INPUT_DEPTH
 from chatledger.projections.renderings.common import Omission, Rendering, Resolver
 from chatledger.projections.renderings.openai_chat import (
     OpenAIFunction,
