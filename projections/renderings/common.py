@@ -55,6 +55,8 @@ class Rendering(Generic[Payload]):
 
 def merged(rendered: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     """``rendered`` with a provider's own fields laid over it, nested objects field by field."""
+    if not extra:
+        return rendered
     out = dict(rendered)
     for key, value in extra.items():
         current = out.get(key)
@@ -94,7 +96,7 @@ class Renderer:
 
         Extras of another shape are listed, unless empty: a null, ``[]`` or ``{}`` says nothing.
         """
-        if self.own(message):
+        if not extra or self.own(message):
             return extra
         for key, value in extra.items():
             if value not in (None, [], {}):

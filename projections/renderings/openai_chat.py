@@ -125,6 +125,8 @@ class _ChatRenderer(Renderer):
 
     def _requested(self, extra: dict[str, Any], position: int) -> dict[str, Any]:
         """A response's message fields without those no request takes, which are listed."""
+        if not extra:
+            return extra
         kept = dict(extra)
         for key in RESPONSE_ONLY_FIELDS & kept.keys():
             if kept.pop(key) not in (None, [], {}):
