@@ -7,6 +7,7 @@ events, rules, errors), ``chatledger.projections`` (the views derived from the e
 
 from chatledger.domain import (
     Attachment,
+    AttachmentUnavailable,
     AudioPart,
     ChatLedgerError,
     ConcurrencyConflict,
@@ -41,6 +42,8 @@ from chatledger.domain import (
     UnreadableEvent,
     Usage,
     WriteContention,
+    messages_from_anthropic,
+    messages_from_responses,
 )
 from chatledger.infrastructure import (
     Break,
@@ -57,12 +60,15 @@ from chatledger.projections import (
     MemoryExplanation,
     MemoryView,
     MessageWindow,
+    Omission,
     Policy,
+    Rendering,
     TokenWindow,
 )
 
 __all__ = [
     "Attachment",
+    "AttachmentUnavailable",
     "AudioPart",
     "Break",
     "ChatLedger",
@@ -89,11 +95,13 @@ __all__ = [
     "Message",
     "MessageWindow",
     "ModelCall",
+    "Omission",
     "Part",
     "Policy",
     "ReasoningPart",
     "RecordOutcome",
     "RefusalPart",
+    "Rendering",
     "Replay",
     "RetentionReport",
     "Role",
@@ -111,4 +119,6 @@ __all__ = [
     "Usage",
     "Verified",
     "WriteContention",
+    "messages_from_anthropic",
+    "messages_from_responses",
 ]

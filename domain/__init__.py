@@ -17,6 +17,7 @@ from chatledger.domain.conversation import (
     utc_now,
 )
 from chatledger.domain.errors import (
+    AttachmentUnavailable,
     ChatLedgerError,
     ConcurrencyConflict,
     ConversationErased,
@@ -53,6 +54,8 @@ from chatledger.domain.messages import (
     ToolCall,
     check_conversation_id,
     check_text,
+    messages_from_anthropic,
+    messages_from_responses,
 )
 from chatledger.domain.parts import (
     Attachment,
@@ -70,6 +73,7 @@ from chatledger.domain.ports import TokenCounter
 __all__ = [
     "Attachment",
     "AttachmentResolver",
+    "AttachmentUnavailable",
     "AudioPart",
     "ChatLedgerError",
     "ConcurrencyConflict",
@@ -121,6 +125,8 @@ __all__ = [
     "check_text",
     "due_for_erasure",
     "erased_message",
+    "messages_from_anthropic",
+    "messages_from_responses",
     "payload_digest",
     "project_conversation",
     "project_message_key",

@@ -45,6 +45,20 @@ class MalformedLine(InvalidInput):
         super().__init__(f"line {line}: {field}", problem)
 
 
+class AttachmentUnavailable(ChatLedgerError):
+    """A rendering needs the bytes of a part stored apart, and was given no way to read them."""
+
+    def __init__(self, position: int, field: str, digest: str) -> None:
+        self.position = position
+        self.field = field
+        self.digest = digest
+        super().__init__(
+            f"the message at position {position} holds {field} as attachment {digest[:12]}..., "
+            "whose bytes the rendering must inline: pass resolve= (a digest -> base64 reader, "
+            "which the ledger provides)"
+        )
+
+
 class ConcurrencyConflict(ChatLedgerError):
     """Another writer changed the conversation since the version the caller expected."""
 

@@ -16,6 +16,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field, JsonValue
 
 from chatledger.domain.errors import InvalidConversationId, InvalidInput, InvalidMessage
+from chatledger.domain.imports import Sourced, anthropic_fields, openai_fields, responses_fields
 from chatledger.domain.limits import Limits
 from chatledger.domain.parts import (
     ROLE_PARTS,
@@ -118,6 +119,16 @@ class Message(Frozen):
         if not isinstance(data, dict):
             raise InvalidMessage("message", f"must be a JSON object, got {type(data).__name__}")
         return cls(**data)
+
+    @classmethod
+    def from_openai(cls, message: Any) -> Message:
+        """Import an OpenAI Chat Completions message: a request's message param (any role) or
+        a response's ``ChatCompletionMessage`` (the SDK's object or its dict).
+
+        Raises InvalidMessage naming the field. Fields no request takes (``annotations``)
+        are kept in ``extra``, and left out of renderings.
+        """
+        return cls(**openai_fields(message))
 
     @property
     def parts(self) -> tuple[Part, ...]:
@@ -315,6 +326,39 @@ class Message(Frozen):
                 "content",
                 f"is {size} bytes, over the limit max_content_bytes of {max_content_bytes} bytes",
             )
+
+
+def messages_from_responses(items: Any) -> list[Message]:
+    """Import OpenAI Responses items: a request's ``input`` items or a response's ``output``.
+
+    Items may be the SDK's objects or dicts. Each assistant turn's reasoning, message and
+    function calls become one assistant message while their order can be restored exactly;
+    every item's own fields (``id``, ``status``, unknown ones) come back in its rendering.
+    Raises InvalidMessage naming the item (by index) and its field.
+    """
+    return _build(responses_fields(items))
+
+
+def messages_from_anthropic(messages: Any, system: Any = None) -> list[Message]:
+    """Import Anthropic Messages turns (``MessageParam`` dicts) or a response ``Message``.
+
+    ``system`` (text or text blocks) becomes a system message first. A user turn's
+    ``tool_result`` blocks become one tool message each, its other blocks user messages
+    between them; renderings merge them back into one turn. Raises InvalidMessage naming the
+    turn (by index) and its field.
+    """
+    return _build(anthropic_fields(messages, system))
+
+
+def _build(imported: list[Sourced]) -> list[Message]:
+    """The messages of imported fields, all checked; an error names the item it came from."""
+    built = []
+    for source, fields in imported:
+        try:
+            built.append(Message(**fields))
+        except InvalidMessage as exc:
+            raise InvalidMessage(f"{source}.{exc.field}", exc.problem) from None
+    return built
 
 
 def check_conversation_id(conversation_id: object) -> str:

@@ -113,18 +113,20 @@ class _Binary(_Part):
 
 
 class ImagePart(_Binary):
-    """An image: by URL, or base64 data with its media type (or attached)."""
+    """An image: by URL, base64 data with its media type (or attached), or a provider file id."""
 
     type: Literal["image"] = "image"
     url: Text | None = None
+    file_id: Identifier | None = None
+    """An image uploaded to the provider's files API: only that provider can read it."""
     detail: Identifier | None = None
     """OpenAI's detail level (``low``, ``high``, ``auto``): what the image costs in tokens."""
 
     def _check_part(self) -> None:
         super()._check_part()
-        sources = [self.url, self.data, self.attachment]
+        sources = [self.url, self.data, self.attachment, self.file_id]
         if sum(source is not None for source in sources) != 1:
-            raise InvalidMessage("image", "needs exactly one of url, data or attachment")
+            raise InvalidMessage("image", "needs exactly one of url, data, attachment or file_id")
         if self.data is not None and self.media_type is None:
             raise InvalidMessage("media_type", "is required with base64 data")
 

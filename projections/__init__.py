@@ -1,7 +1,6 @@
 """What is derived from a conversation's events: the history view and the memory view."""
 
 from chatledger.domain.policies import MessageWindow, Policy, TokenWindow
-from chatledger.projections.formats import to_anthropic, to_openai
 from chatledger.projections.history import HistoryEntry, HistoryView
 from chatledger.projections.memory import (
     Exclusion,
@@ -11,6 +10,14 @@ from chatledger.projections.memory import (
     explain_memory,
     memory_of,
 )
+from chatledger.projections.renderings import (
+    Omission,
+    Rendering,
+    Resolver,
+    to_anthropic,
+    to_openai,
+    to_responses,
+)
 
 __all__ = [
     "Exclusion",
@@ -19,11 +26,15 @@ __all__ = [
     "MemoryExplanation",
     "MemoryView",
     "MessageWindow",
+    "Omission",
     "Policy",
+    "Rendering",
+    "Resolver",
     "TokenWindow",
     "build_memory",
     "explain_memory",
     "memory_of",
     "to_anthropic",
     "to_openai",
+    "to_responses",
 ]

@@ -22,18 +22,20 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from chatledger.domain import Message
+from chatledger.domain import Format, Message
 from chatledger.domain.policies import MessageWindow, Policy
-from chatledger.projections import formats
+from chatledger.projections import renderings
 from chatledger.projections.history import HistoryEntry
+from chatledger.projections.renderings import AnthropicParams, Rendering, Resolver
 
 if TYPE_CHECKING:
-    # Type-level only (see formats.py): no SDK is imported at run time.
+    # Type-level only (see the renderings package): no SDK is imported at run time.
     from openai.types.chat import ChatCompletionMessageParam
+    from openai.types.responses import ResponseInputItemParam
 
 
 class Exclusion(StrEnum):
@@ -80,13 +82,49 @@ class MemoryView(BaseModel):
             return len(self.entries) > self.policy.max_messages
         return self.tokens > self.policy.max_tokens
 
-    def to_openai(self) -> list[ChatCompletionMessageParam]:
-        """The view as an OpenAI Chat Completions ``messages`` list (the SDK's type)."""
-        return formats.to_openai(self.messages)
+    def to_openai(self, *, resolve: Resolver | None = None) -> list[ChatCompletionMessageParam]:
+        """The view as an OpenAI Chat Completions ``messages`` list (the SDK's type).
 
-    def to_anthropic(self) -> formats.AnthropicParams:
+        ``resolve`` reads the bytes of parts stored apart (attachments); without it, a view
+        holding one raises AttachmentUnavailable naming its position.
+        """
+        return renderings.to_openai(self.messages, resolve=resolve)
+
+    def to_responses(self, *, resolve: Resolver | None = None) -> list[ResponseInputItemParam]:
+        """The view as OpenAI Responses ``input`` items (the SDK's type)."""
+        return renderings.to_responses(self.messages, resolve=resolve)
+
+    def to_anthropic(self, *, resolve: Resolver | None = None) -> AnthropicParams:
         """The view as Anthropic Messages ``system`` and ``messages`` (the SDK's types)."""
-        return formats.to_anthropic(self.messages)
+        return renderings.to_anthropic(self.messages, resolve=resolve)
+
+    @overload
+    def rendering(
+        self, provider: Literal["openai"], *, resolve: Resolver | None = None
+    ) -> Rendering[list[ChatCompletionMessageParam]]: ...
+
+    @overload
+    def rendering(
+        self, provider: Literal["responses"], *, resolve: Resolver | None = None
+    ) -> Rendering[list[ResponseInputItemParam]]: ...
+
+    @overload
+    def rendering(
+        self, provider: Literal["anthropic"], *, resolve: Resolver | None = None
+    ) -> Rendering[AnthropicParams]: ...
+
+    def rendering(self, provider: Format, *, resolve: Resolver | None = None) -> Rendering[Any]:
+        """The view rendered for ``provider``, with what the rendering left out and why.
+
+        Omissions name the history position of their message. The payload is what
+        ``to_openai``, ``to_responses`` or ``to_anthropic`` returns.
+        """
+        messages, positions = self.messages, self.positions
+        if provider == "openai":
+            return renderings.render_openai(messages, positions=positions, resolve=resolve)
+        if provider == "responses":
+            return renderings.render_responses(messages, positions=positions, resolve=resolve)
+        return renderings.render_anthropic(messages, positions=positions, resolve=resolve)
 
 
 class MemoryExplanation(BaseModel):

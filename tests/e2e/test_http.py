@@ -15,9 +15,11 @@ from anthropic.types import MessageParam
 from openai.types.chat import ChatCompletionMessageParam
 from pydantic import TypeAdapter
 
+from chatledger import messages_from_anthropic
 from chatledger.domain import Limits
 from chatledger.infrastructure.entrypoints.http.limits import record_body_bytes
 from tests.e2e.test_http_server import Running, running
+from tests.payloads import ANTHROPIC_SYSTEM_BLOCKS, anthropic_media, assert_valid_openai
 
 HTTP_BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 PROBLEM_JSON = "application/problem+json"
@@ -307,6 +309,40 @@ def test_memory_in_anthropic_format_is_a_valid_messages_request(acme: httpx.Clie
         assert materialized(adapter.validate_python(turn)) == turn
     assert [t["role"] for t in body["messages"]] == ["user", "assistant", "user", "assistant"]
     assert body["messages"][2]["content"][0]["type"] == "tool_result"
+
+
+def test_memory_of_imported_anthropic_turns_comes_back_in_anthropic_format_as_sent(
+    acme: httpx.Client,
+) -> None:
+    turns = anthropic_media()
+    messages = messages_from_anthropic(turns, system=ANTHROPIC_SYSTEM_BLOCKS)
+    acme.post(
+        "/v1/conversations/trip/messages",
+        json={"messages": [m.model_dump(mode="json") for m in messages]},
+    ).raise_for_status()
+
+    body = acme.get(
+        "/v1/conversations/trip/memory", params={"max_tokens": 10**6, "format": "anthropic"}
+    ).json()
+
+    assert body == {"system": ANTHROPIC_SYSTEM_BLOCKS, "messages": turns}
+
+
+def test_memory_with_images_in_openai_format_is_a_valid_chat_completions_request(
+    acme: httpx.Client,
+) -> None:
+    messages = messages_from_anthropic(anthropic_media())
+    acme.post(
+        "/v1/conversations/trip/messages",
+        json={"messages": [m.model_dump(mode="json") for m in messages]},
+    ).raise_for_status()
+
+    body = acme.get(
+        "/v1/conversations/trip/memory", params={"max_tokens": 10**6, "format": "openai"}
+    ).json()
+
+    assert_valid_openai(body["messages"])
+    assert body["messages"][0]["content"][0]["type"] == "image_url"
 
 
 @pytest.mark.parametrize(

@@ -19,6 +19,8 @@ from chatledger.domain import Message, ToolCall
 from chatledger.projections import HistoryEntry, MessageWindow, memory_of
 from chatledger.projections.formats import (
     ANTHROPIC_FIRST_USER_TEXT,
+    AnthropicBlock,
+    AnthropicMessage,
     anthropic_request,
     openai_messages,
     to_anthropic,
@@ -45,6 +47,12 @@ def materialized(value: Any) -> Any:
 def assert_valid(adapter: TypeAdapter[Any], value: Any) -> None:
     """Valid, and nothing dropped: the SDK type keeps every key we produced."""
     assert materialized(adapter.validate_python(value)) == value
+
+
+def blocks_of(turn: AnthropicMessage) -> list[AnthropicBlock]:
+    """A turn's blocks: a turn rendered from messages of no provider's shape always has them."""
+    assert isinstance(turn["content"], list)
+    return turn["content"]
 
 
 def exchange() -> list[Message]:
@@ -177,7 +185,7 @@ def test_anthropic_user_text_after_tool_results_joins_their_turn_after_them() ->
 
     last = anthropic_request(messages)["messages"][-1]
 
-    assert [block["type"] for block in last["content"]] == ["tool_result", "text"]
+    assert [block["type"] for block in blocks_of(last)] == ["tool_result", "text"]
 
 
 def test_anthropic_first_turn_is_a_user_turn() -> None:
@@ -202,7 +210,7 @@ def test_anthropic_tool_input_that_is_not_a_json_object_is_kept_whole() -> None:
         ),
     )
 
-    blocks = anthropic_request([Message(role="user", content="go"), call])["messages"][1]["content"]
+    blocks = blocks_of(anthropic_request([Message(role="user", content="go"), call])["messages"][1])
 
     assert [block["input"] for block in blocks] == [
         {"arguments": "not json"},
@@ -250,8 +258,8 @@ def test_anthropic_turns_alternate_start_on_user_and_answer_every_tool_use(
     assert all(a != b for a, b in itertools.pairwise(roles))
     assert not turns or roles[0] == "user"
     for before, after in itertools.pairwise(turns):
-        used = {b["id"] for b in before["content"] if b["type"] == "tool_use"}
-        answered = {b["tool_use_id"] for b in after["content"] if b["type"] == "tool_result"}
+        used = {b["id"] for b in blocks_of(before) if b["type"] == "tool_use"}
+        answered = {b["tool_use_id"] for b in blocks_of(after) if b["type"] == "tool_result"}
         assert used == answered
     for turn in turns:
         assert_valid(ANTHROPIC_MESSAGE, turn)
@@ -291,5 +299,5 @@ def test_every_rendering_of_any_recordable_arguments_is_json(arguments: str) -> 
     for rendered in (to_openai(messages), to_anthropic(messages)):
         text = json.dumps(rendered, ensure_ascii=False, allow_nan=False)
         json.loads(text.encode("utf-8"), parse_constant=refuse_constant)
-    tool_use = anthropic_request(messages)["messages"][1]["content"][0]
+    tool_use = blocks_of(anthropic_request(messages)["messages"][1])[0]
     assert tool_use["input"] == {"arguments": arguments}

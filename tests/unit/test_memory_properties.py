@@ -9,7 +9,7 @@ from itertools import combinations, cycle, islice, permutations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chatledger.domain import Message, ToolCall
+from chatledger.domain import ImagePart, Message, ReasoningPart, RefusalPart, TextPart, ToolCall
 from chatledger.projections import (
     Exclusion,
     HistoryEntry,
@@ -21,6 +21,7 @@ from chatledger.projections import (
     explain_memory,
     memory_of,
 )
+from tests.payloads import assert_valid_anthropic, assert_valid_openai, assert_valid_responses
 
 RECORDED_AT = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 PROPERTY = settings(max_examples=200, deadline=None)
@@ -30,22 +31,50 @@ NEWEST_RUN = 64
 # Messages are built once: validating thousands per run would dominate the run time.
 USER = Message(role="user", content="question")
 REPLY = Message(role="assistant", content="answer")
-SYSTEMS = (Message(role="system", content="Be brief."), Message(role="system", content="Be kind."))
+# Content parts as the providers send them: an image by URL, thinking then text, a refusal.
+USER_WITH_IMAGE = Message(
+    role="user", content=(TextPart(text="which one?"), ImagePart(url="https://example.com/a.png"))
+)
+THINKING = ReasoningPart(provider="anthropic", text="weigh it", signature="sig")
+REASONED_REPLY = Message(
+    role="assistant", content=(THINKING, TextPart(text="this one")), format="anthropic"
+)
+REFUSAL = Message(role="assistant", content=(RefusalPart(refusal="I can't help with that."),))
+SYSTEMS = (
+    Message(role="system", content="Be brief."),
+    Message(role="system", content="Be kind."),
+    Message(role="developer", content="Answer in French."),
+)
 # A small pool of call ids, so turns reuse them and results can answer another turn's call.
 CALL_IDS = ("call_0", "call_1", "call_2", "call_3")
 RESULTS = {i: Message(role="tool", tool_call_id=i, content="found") for i in CALL_IDS}
+# Reasoning an exchange's call may carry: Anthropic's thinking, or an OpenAI Responses item.
+CALL_REASONING = (
+    None,
+    (THINKING,),
+    (ReasoningPart(provider="openai", id="rs_0", summary=("plan",), encrypted_content="e"),),
+)
 
 
 def _exchanges(missing: int) -> tuple[tuple[Message, ...], ...]:
-    """Each call of 1-3 pool ids, then results for all but ``missing`` of them, in every order."""
-    return tuple(
-        (
-            Message(role="assistant", tool_calls=tuple(ToolCall(id=i, name="f") for i in ids)),
-            *(RESULTS[i] for i in results),
-        )
+    """Each call of 1-3 pool ids, then results for all but ``missing`` of them, in every order;
+    the calls carry each kind of reasoning in turn."""
+    shapes = [
+        (ids, results)
         for size in (1, 2, 3)
         for ids in combinations(CALL_IDS, size)
         for results in permutations(ids, size - missing)
+    ]
+    return tuple(
+        (
+            Message(
+                role="assistant",
+                content=CALL_REASONING[index % len(CALL_REASONING)],
+                tool_calls=tuple(ToolCall(id=i, name="f") for i in ids),
+            ),
+            *(RESULTS[i] for i in results),
+        )
+        for index, (ids, results) in enumerate(shapes)
     )
 
 
@@ -53,8 +82,11 @@ def _exchanges(missing: int) -> tuple[tuple[Message, ...], ...]:
 # random messages almost never answers every call of an exchange. Exchanges come whole or one
 # result short; stray results with pool ids still reach older exchanges or end up orphans.
 RUNS = (
-    ((USER,),) * 40
-    + ((REPLY,),) * 20
+    ((USER,),) * 30
+    + ((USER_WITH_IMAGE,),) * 10
+    + ((REPLY,),) * 10
+    + ((REASONED_REPLY,),) * 6
+    + ((REFUSAL,),) * 4
     + _exchanges(missing=0)
     + _exchanges(missing=1)
     + tuple((result,) for result in RESULTS.values()) * 5
@@ -89,8 +121,8 @@ def histories(draw: st.DrawFn) -> tuple[HistoryEntry, ...]:
 
 
 def current_prompt(entries: Sequence[HistoryEntry]) -> HistoryEntry | None:
-    """The last system message recorded, as storage looks it up."""
-    return next((e for e in reversed(entries) if e.message.role == "system"), None)
+    """The last instruction (system or developer) recorded, as storage looks it up."""
+    return next((e for e in reversed(entries) if e.message.is_instruction), None)
 
 
 def read_newest_first(entries: Sequence[HistoryEntry], policy: Policy, overhead: int) -> MemoryView:
@@ -200,7 +232,7 @@ def test_system_prompt_is_the_last_one_recorded_and_comes_first(
     view = memory_of(entries, policy, overhead)
 
     prompt = current_prompt(entries)
-    shown = [entry for entry in view.entries if entry.message.role == "system"]
+    shown = [entry for entry in view.entries if entry.message.is_instruction]
     if prompt is None:
         assert shown == []
     else:
@@ -252,3 +284,31 @@ def test_reading_newest_first_pulls_no_more_than_the_window_and_one_message(
 
     limit = policy.max_messages if isinstance(policy, MessageWindow) else policy.max_tokens
     assert len(pulled) <= limit + 1
+
+
+@PROPERTY
+@given(histories(), policies, overheads)
+def test_reasoning_that_led_to_calls_is_shown_only_followed_by_their_results(
+    entries: tuple[HistoryEntry, ...], policy: Policy, overhead: int
+) -> None:
+    view = memory_of(entries, policy, overhead)
+
+    shown = view.messages
+    for index, message in enumerate(shown):
+        if message.reasoning and message.tool_calls:
+            results = shown[index + 1 : index + 1 + len(message.tool_calls)]
+            assert sorted(r.tool_call_id or "" for r in results) == sorted(
+                call.id for call in message.tool_calls
+            )
+
+
+@settings(max_examples=60, deadline=None)
+@given(histories(), policies, overheads)
+def test_every_view_renders_for_every_provider_as_its_sdk_types(
+    entries: tuple[HistoryEntry, ...], policy: Policy, overhead: int
+) -> None:
+    view = memory_of(entries, policy, overhead)
+
+    assert_valid_openai(view.rendering("openai").payload)
+    assert_valid_responses(view.rendering("responses").payload)
+    assert_valid_anthropic(dict(view.rendering("anthropic").payload))

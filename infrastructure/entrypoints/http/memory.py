@@ -20,7 +20,7 @@ from chatledger.infrastructure.entrypoints.http.schemas import (
 )
 from chatledger.infrastructure.entrypoints.http.service import Service, service
 from chatledger.projections import MemoryView, MessageWindow, Policy, TokenWindow, explain_memory
-from chatledger.projections.formats import anthropic_request, openai_messages
+from chatledger.projections.renderings import anthropic_request, openai_messages
 
 router = APIRouter(prefix="/v1/conversations", tags=["memory"], route_class=JSONRoute)
 

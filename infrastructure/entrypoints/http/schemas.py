@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
 from chatledger.domain import MAX_POSITION, Message, ModelCall, Usage
 from chatledger.projections import HistoryEntry, Policy
-from chatledger.projections.formats import AnthropicMessage, OpenAIMessage
+from chatledger.projections.renderings import AnthropicBlock, AnthropicMessage, OpenAIMessage
 
 MAX_TURN_MESSAGES = 1000
 
@@ -91,7 +91,7 @@ class OpenAIMemory(BaseModel):
 class AnthropicMemory(BaseModel):
     """The memory view as the ``system`` and ``messages`` of an Anthropic Messages request."""
 
-    system: str | None
+    system: str | list[AnthropicBlock] | None
     messages: list[AnthropicMessage]
 
 
