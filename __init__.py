@@ -43,6 +43,7 @@ from chatledger.domain import (
     WriteContention,
 )
 from chatledger.infrastructure import (
+    AnthropicCounter,
     Break,
     ChatLedger,
     RecordOutcome,
@@ -62,6 +63,7 @@ from chatledger.projections import (
 )
 
 __all__ = [
+    "AnthropicCounter",
     "Attachment",
     "AudioPart",
     "Break",
