@@ -146,7 +146,7 @@ class _EncodingCounter:
         # By URL or attached, the bytes are not here: the most any image costs at that detail.
         if part.data is None:
             return self._unknown_image(part.detail)
-        size = image_size(binascii.a2b_base64(part.data))
+        size = _header_size(part.data)
         if size is None:
             return self._unknown_image(part.detail)
         return self._image_tokens(*size, part.detail)
@@ -299,6 +299,20 @@ class AnthropicCounter(_EncodingCounter):
         if part.provider != "anthropic":
             return 0
         return self._reasoning_size(part)
+
+
+# Base64 of the first 48 KiB: past any PNG, GIF or WebP header and most JPEGs'. Decoding all of
+# a large image only to read its header would cost more than the rest of recording it.
+_HEADER_CHARS = 64 * 1024
+
+
+def _header_size(data: str) -> tuple[int, int] | None:
+    """The size an image's header gives, read from its first bytes where they suffice."""
+    if len(data) > _HEADER_CHARS:
+        size = image_size(binascii.a2b_base64(data[:_HEADER_CHARS]))
+        if size is not None:
+            return size
+    return image_size(binascii.a2b_base64(data))
 
 
 def _tiktoken_name(model: str | None, encoding: str) -> str:

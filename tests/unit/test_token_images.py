@@ -100,6 +100,16 @@ def test_every_format_providers_take_is_read_from_its_header(
     assert cost(openai, image(1024, 1024, "high", image_format)) == 765
 
 
+def test_a_jpeg_whose_size_lies_past_its_first_bytes_is_read_all_the_same(
+    openai: TiktokenCounter,
+) -> None:
+    out = io.BytesIO()  # a large colour profile comes before the frame header that holds the size
+    Image.new("RGB", (1024, 1024)).save(out, format="JPEG", icc_profile=bytes(200_000))
+    part = ImagePart(data=base64.b64encode(out.getvalue()).decode("ascii"), media_type="image/jpeg")
+
+    assert cost(openai, Message(role="user", content=(part,))) == 765
+
+
 # Anthropic's vision guide, "Calculate image costs": its table of sizes and tokens.
 @pytest.mark.parametrize(
     ("width", "height", "tokens"), [(200, 200, 54), (1000, 1000, 1334), (1092, 1092, 1590)]
