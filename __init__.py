@@ -46,6 +46,7 @@ from chatledger.domain import (
     messages_from_responses,
 )
 from chatledger.infrastructure import (
+    AnthropicCounter,
     Break,
     ChatLedger,
     RecordOutcome,
@@ -67,6 +68,7 @@ from chatledger.projections import (
 )
 
 __all__ = [
+    "AnthropicCounter",
     "Attachment",
     "AttachmentUnavailable",
     "AudioPart",

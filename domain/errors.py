@@ -131,7 +131,7 @@ class ConversationErased(ChatLedgerError):
 
 
 class EncodingUnavailable(ChatLedgerError):
-    """A tokenizer encoding could not be loaded offline."""
+    """What counting tokens needs could not be loaded offline: an encoding file, or Pillow."""
 
 
 class StorageUnavailable(ChatLedgerError):

@@ -19,9 +19,15 @@ from chatledger.infrastructure.storage.backends import (
 )
 from chatledger.infrastructure.storage.keys import KeyRotation
 from chatledger.infrastructure.storage.wrapping import KeyEncryptionKey, LocalKeyEncryptionKey
-from chatledger.infrastructure.tokens import TiktokenCounter, default_token_counter, load_encoding
+from chatledger.infrastructure.tokens import (
+    AnthropicCounter,
+    TiktokenCounter,
+    default_token_counter,
+    load_encoding,
+)
 
 __all__ = [
+    "AnthropicCounter",
     "Backend",
     "Break",
     "ChatLedger",

@@ -94,8 +94,10 @@ class ChatLedger:
         first open), for memory a random one. PostgreSQL without one raises
         KeyEncryptionKeyUnavailable, as does a KEK other than the one that wrapped the keys.
 
-        Without a token counter, messages are counted with tiktoken's cl100k_base, loaded from
-        local files when the first message is recorded (reading needs no encoding). With
+        Without a token counter, messages are counted with tiktoken's o200k_base (every current
+        OpenAI model's encoding), loaded from local files when the first message is recorded
+        (reading needs no encoding). Counts are stored with the counter's name when recorded,
+        so messages recorded under another counter keep their counts. With
         ``pause_collector``, whole-history reads pause Python's cyclic garbage collector while
         they build their entries: faster, but it changes the host process's collection, so it
         is off unless the application asks for it. ``limits`` bounds what one message and one

@@ -234,7 +234,7 @@ def _add_common_options(parser: argparse.ArgumentParser, *, argparse_defaults: b
     )
     counter = parser.add_mutually_exclusive_group()
     counter.add_argument(
-        "--encoding", metavar="NAME", default=default, help="tiktoken encoding (cl100k_base)"
+        "--encoding", metavar="NAME", default=default, help="tiktoken encoding (o200k_base)"
     )
     counter.add_argument("--model", metavar="NAME", default=default, help="count as this model")
 
@@ -375,7 +375,7 @@ def open_ledger(args: argparse.Namespace, *, must_exist: bool = False) -> ChatLe
 
 
 def token_counter(args: argparse.Namespace) -> TokenCounter:
-    """The tiktoken counter for --encoding or --model, else cl100k_base; loaded on first use."""
+    """The tiktoken counter for --encoding or --model, else o200k_base; loaded on first use."""
     return DeferredCounter(model=args.model, encoding=args.encoding)
 
 

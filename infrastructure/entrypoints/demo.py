@@ -27,7 +27,7 @@ from chatledger.projections import Exclusion, HistoryEntry, MemoryExplanation, T
 from chatledger.projections.memory import explain_memory
 
 BUDGET = 550
-"""Tokens the demo's window allows: with cl100k_base, every turn from the parallel tool calls on,
+"""Tokens the demo's window allows: with o200k_base, every turn from the parallel tool calls on,
 but not the first booking lookup."""
 WIDTH = 120
 """Columns the demo's tables are laid out in when there is no terminal to ask."""

@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from tests.without_encodings import run_cli, site_view
+
 Result = subprocess.CompletedProcess[str]
 
 
@@ -337,17 +339,15 @@ def test_an_unsupported_database_url_exits_2(tmp_path: Path) -> None:
 def test_an_encoding_not_available_offline_exits_1_saying_how_to_fix_it(
     tmp_path: Path, db: str
 ) -> None:
-    empty = tmp_path / "empty"
-    empty.mkdir()
-    env = {"CHATLEDGER_TIKTOKEN_DIR": str(empty), "TIKTOKEN_CACHE_DIR": str(empty)}
+    view = site_view(tmp_path / "site")  # this venv's packages, without the encodings extra
 
-    result = chatledger(
-        "--db", db, "--encoding", "o200k_base", "record", "c1", "--role", "user",
-        "--content", "hi", cwd=tmp_path, env=env,
-    )  # fmt: skip
+    result = run_cli(
+        view, "--db", db, "record", "c1", "--role", "user", "--content", "hi", cwd=tmp_path
+    )
 
     assert result.returncode == 1
     assert "CHATLEDGER_TIKTOKEN_DIR" in result.stderr
+    assert "pip install 'chatledger[encodings]'" in result.stderr
     assert "Traceback" not in result.stderr
 
 

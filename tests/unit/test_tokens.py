@@ -6,9 +6,18 @@ import pytest
 import tiktoken
 
 from chatledger.domain import EncodingUnavailable, Message, TokenCounter, ToolCall
-from chatledger.infrastructure.tokens import TiktokenCounter, default_token_counter, load_encoding
+from chatledger.infrastructure.tokens import (
+    MODEL_ENCODINGS,
+    DeferredCounter,
+    TiktokenCounter,
+    default_token_counter,
+    encoding_for_model,
+    load_encoding,
+)
 
-# "How to count tokens with tiktoken" (OpenAI cookbook): its worked example of a request.
+# "How to count tokens with tiktoken" (OpenAI cookbook, examples/How_to_count_tokens_with_tiktoken
+# .ipynb in openai/openai-cookbook, section 6): its worked example of a request, for which it
+# prints the prompt tokens both its function and the OpenAI API counted.
 COOKBOOK_EXAMPLE = (
     Message(
         role="system",
@@ -50,6 +59,11 @@ def cl100k() -> tiktoken.Encoding:
 
 
 @pytest.fixture(scope="module")
+def o200k() -> tiktoken.Encoding:
+    return load_encoding("o200k_base")
+
+
+@pytest.fixture(scope="module")
 def gpt4() -> TiktokenCounter:
     return TiktokenCounter(model="gpt-4")
 
@@ -68,6 +82,15 @@ def test_the_cookbook_example_counts_129_prompt_tokens_for_gpt_35_turbo_0613() -
     assert prompt_tokens(counter, COOKBOOK_EXAMPLE) == 129
 
 
+@pytest.mark.parametrize("model", ["gpt-4o", "gpt-4o-mini"])
+def test_the_cookbook_example_counts_124_prompt_tokens_for_the_o200k_base_models(
+    model: str,
+) -> None:
+    counter = TiktokenCounter(model=model)
+
+    assert prompt_tokens(counter, COOKBOOK_EXAMPLE) == 124
+
+
 def test_the_legacy_gpt_35_turbo_0301_scheme_counts_the_cookbook_example_as_127() -> None:
     counter = TiktokenCounter(model="gpt-3.5-turbo-0301")
 
@@ -79,12 +102,36 @@ def test_the_legacy_gpt_35_turbo_0301_scheme_counts_the_cookbook_example_as_127(
     [
         ("tiktoken is great!", [83, 1609, 5963, 374, 2294, 0]),  # the cookbook's example
         ("hello world", [15339, 1917]),  # tiktoken's own test suite
+        # The cookbook's "Comparing encodings" section.
+        ("antidisestablishmentarianism", [519, 85342, 34500, 479, 8997, 2191]),
+        ("2 + 2 = 4", [17, 489, 220, 17, 284, 220, 19]),
+        ("お誕生日おめでとう", [33334, 45918, 243, 21990, 9080, 33334, 62004, 16556, 78699]),
     ],
 )
 def test_known_strings_encode_to_their_published_cl100k_tokens(
     cl100k: tiktoken.Encoding, text: str, tokens: list[int]
 ) -> None:
     assert cl100k.encode(text) == tokens
+
+
+@pytest.mark.parametrize(
+    ("text", "tokens"),
+    [
+        # The cookbook's o200k_base figures: its example string, then "Comparing encodings".
+        ("tiktoken is great!", [83, 8251, 2488, 382, 2212, 0]),
+        ("antidisestablishmentarianism", [493, 129901, 376, 160388, 21203, 2367]),
+        ("2 + 2 = 4", [17, 659, 220, 17, 314, 220, 19]),
+        ("お誕生日おめでとう", [8930, 9697, 243, 128225, 8930, 17693, 4344, 48669]),
+    ],
+)
+def test_known_strings_encode_to_their_published_o200k_tokens(
+    o200k: tiktoken.Encoding, text: str, tokens: list[int]
+) -> None:
+    assert o200k.encode(text) == tokens
+
+
+def test_the_o200k_special_tokens_keep_their_published_ids(o200k: tiktoken.Encoding) -> None:
+    assert o200k.encode("<|endoftext|><|endofprompt|>", allowed_special="all") == [199999, 200018]
 
 
 def test_the_special_tokens_keep_their_published_ids(cl100k: tiktoken.Encoding) -> None:
@@ -185,12 +232,84 @@ def test_the_counter_name_says_the_model_and_the_encoding(gpt4: TiktokenCounter)
     assert gpt4.name == "tiktoken:gpt-4/cl100k_base"
 
 
-def test_the_default_counter_counts_with_cl100k_base() -> None:
-    assert default_token_counter().name == "tiktoken:cl100k_base"
+def test_the_default_counter_counts_with_o200k_base() -> None:
+    assert default_token_counter().name == "tiktoken:o200k_base"
+
+
+def test_a_counter_named_by_neither_model_nor_encoding_counts_with_o200k_base() -> None:
+    assert TiktokenCounter().encoding_name == "o200k_base"
 
 
 def test_a_model_name_selects_its_encoding() -> None:
     assert TiktokenCounter(model="gpt-4-0613").encoding_name == "cl100k_base"
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        "gpt-4o",
+        "gpt-4o-2024-08-06",
+        "gpt-4o-mini",
+        "chatgpt-4o-latest",
+        "gpt-4.1",
+        "gpt-4.1-mini",
+        "gpt-4.1-nano-2025-04-14",
+        "gpt-4.5-preview",
+        "gpt-5",
+        "gpt-5-mini",
+        "gpt-5-2025-08-07",
+        "gpt-5.1",
+        "o1",
+        "o1-mini",
+        "o1-2024-12-17",
+        "o3",
+        "o3-mini",
+        "o3-pro",
+        "o4-mini",
+        "o4-mini-2025-04-16",
+        "ft:gpt-4o-mini-2024-07-18:acme::abc123",
+    ],
+)
+def test_current_openai_models_count_with_o200k_base(model: str) -> None:
+    assert encoding_for_model(model) == "o200k_base"
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        "gpt-4",
+        "gpt-4-0613",
+        "gpt-4-32k",
+        "gpt-4-turbo",
+        "gpt-4-turbo-2024-04-09",
+        "gpt-3.5-turbo",
+        "gpt-3.5-turbo-0125",
+        "gpt-35-turbo",
+        "ft:gpt-3.5-turbo-0613:acme::abc123",
+    ],
+)
+def test_gpt_4_and_gpt_35_turbo_count_with_cl100k_base(model: str) -> None:
+    assert encoding_for_model(model) == "cl100k_base"
+
+
+@pytest.mark.parametrize("family", sorted(MODEL_ENCODINGS))
+def test_a_variant_of_each_of_our_families_maps_as_tiktoken_maps_it(family: str) -> None:
+    # tiktoken knows some families only by their variants' prefix (o4-mini-, chatgpt-4o-).
+    model = f"{family}-mini"
+
+    assert encoding_for_model(model) == tiktoken.model.encoding_name_for_model(model)
+
+
+@pytest.mark.parametrize("model", ["claude-sonnet-4-5", "gpt-oss-20b", "gpt-4.2", "o2", "gpt-40"])
+def test_a_model_of_no_known_family_is_an_error_naming_the_families(model: str) -> None:
+    with pytest.raises(EncodingUnavailable, match=r"gpt-5, .*gpt-4o, .*o1, o3, o4, gpt-4, "):
+        encoding_for_model(model)
+
+
+def test_a_deferred_counter_names_its_scheme_as_the_counter_it_loads_does() -> None:
+    deferred = DeferredCounter(model="gpt-4o-mini")
+
+    assert deferred.name == TiktokenCounter(model="gpt-4o-mini").name
 
 
 def test_the_counter_is_a_token_counter(gpt4: TiktokenCounter) -> None:

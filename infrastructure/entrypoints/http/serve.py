@@ -290,7 +290,7 @@ def _add_counter_options(parser: argparse.ArgumentParser, default: Any = None) -
         "--encoding",
         metavar="NAME",
         default=default,
-        help="tiktoken encoding messages are counted with (default: cl100k_base)",
+        help="tiktoken encoding messages are counted with (default: o200k_base)",
     )
     counter.add_argument(
         "--model", metavar="NAME", default=default, help="count as this model does"
