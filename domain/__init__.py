@@ -28,6 +28,7 @@ from chatledger.domain.errors import (
     MalformedLine,
     SealBroken,
     StorageUnavailable,
+    SummarizerFailed,
     UnknownConversation,
     UnknownTopic,
     UnreadableEvent,
@@ -62,8 +63,15 @@ from chatledger.domain.parts import (
     RefusalPart,
     TextPart,
 )
-from chatledger.domain.policies import MessageWindow, Policy, TokenWindow
-from chatledger.domain.ports import TokenCounter
+from chatledger.domain.policies import (
+    DEFAULT_SUMMARY_TEMPLATE,
+    MessageWindow,
+    Policy,
+    SummaryWindow,
+    TokenWindow,
+)
+from chatledger.domain.ports import Summarizer, TokenCounter
+from chatledger.domain.summaries import Summary
 
 __all__ = [
     "Attachment",
@@ -74,6 +82,7 @@ __all__ = [
     "ConversationErased",
     "ConversationRecord",
     "DEFAULT_MAX_CONTENT_BYTES",
+    "DEFAULT_SUMMARY_TEMPLATE",
     "DomainEvent",
     "EncodingUnavailable",
     "FilePart",
@@ -102,6 +111,10 @@ __all__ = [
     "Role",
     "SealBroken",
     "StorageUnavailable",
+    "Summarizer",
+    "SummarizerFailed",
+    "Summary",
+    "SummaryWindow",
     "TextPart",
     "TokenCounter",
     "TokenWindow",

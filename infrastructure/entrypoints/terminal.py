@@ -6,7 +6,7 @@ from rich.table import Table
 from rich.text import Text
 
 from chatledger.domain import Message
-from chatledger.projections import HistoryEntry, MemoryView, Policy, TokenWindow
+from chatledger.projections import HistoryEntry, MemoryView, Policy, SummaryWindow, TokenWindow
 
 ROLE_STYLES = {"system": "magenta", "user": "cyan", "assistant": "green", "tool": "yellow"}
 PREVIEW_CHARACTERS = 240
@@ -45,6 +45,8 @@ def describe(policy: Policy) -> str:
     """A policy in words, as the command line would ask for it."""
     if isinstance(policy, TokenWindow):
         window = f"--max-tokens {policy.max_tokens}"
+    elif isinstance(policy, SummaryWindow):
+        window = f"--max-tokens {policy.max_tokens} --summaries"
     else:
         window = f"--max-messages {policy.max_messages}"
     return window + (" --start-on-user" if policy.start_on_user else "")

@@ -10,7 +10,13 @@ from typing import Any
 from eventsourcing.persistence import StoredEvent
 
 from chatledger.domain import Conversation, InvalidInput, UnknownConversation, utc_now
-from chatledger.domain.conversation import PLAIN, STARTED_VERSION, genesis
+from chatledger.domain.conversation import (
+    PLAIN,
+    STARTED_VERSION,
+    genesis,
+    summary_genesis,
+    summary_stream_id,
+)
 from chatledger.infrastructure.storage.application import LedgerApplication
 from chatledger.infrastructure.storage.keys import iter_all
 from chatledger.infrastructure.storage.topics import topics_naming
@@ -40,6 +46,8 @@ class Verified:
     length: int
     head: str
     breaks: tuple[Break, ...]
+    summaries: int = 0
+    """How many summaries the conversation's summary stream holds (each checked too)."""
 
     @property
     def intact(self) -> bool:
@@ -48,7 +56,10 @@ class Verified:
 
 
 def verify(store: LedgerApplication, conversation_id: str) -> Verified:
-    """Recompute one conversation's chain, row by row, and report every break."""
+    """Recompute one conversation's chain, row by row, and its summaries'; report every break."""
+    summaries = _summary_rows(store, conversation_id)
+    anchored = {e.covers for _, e in summaries if isinstance(e, Conversation.SummaryRecorded)}
+    links: dict[int, str] = {}  # the chain's link at each position a summary covers to
     breaks: list[Break] = []
     previous = genesis(conversation_id)
     expected_version = STARTED_VERSION
@@ -89,10 +100,65 @@ def verify(store: LedgerApplication, conversation_id: str) -> Verified:
         if problem:
             breaks.append(Break(conversation_id, position, problem))
         previous = link
+        if position in anchored:
+            links[position] = link
     if not seen_any:
         raise UnknownConversation(conversation_id)
     length = expected_version - 1 - STARTED_VERSION - (1 if ended else 0)
-    return Verified(conversation_id, length, previous, tuple(breaks))
+    breaks += _check_summaries(store, conversation_id, summaries, links)
+    return Verified(conversation_id, length, previous, tuple(breaks), len(summaries))
+
+
+def _summary_rows(store: LedgerApplication, conversation_id: str) -> list[tuple[StoredEvent, Any]]:
+    """Each stored summary row, beside its event or, if it cannot be read, the error."""
+    found: list[tuple[StoredEvent, Any]] = []
+    for stored in _rows(store, summary_stream_id(conversation_id)):
+        try:
+            found.append((stored, store.mapper.to_domain_event(stored)))
+        except Exception as exc:  # an unreadable row is a finding, not a crash
+            found.append((stored, exc))
+    return found
+
+
+def _check_summaries(
+    store: LedgerApplication,
+    conversation_id: str,
+    summaries: list[tuple[StoredEvent, Any]],
+    links: dict[int, str],
+) -> list[Break]:
+    """Every break in the summaries' own chain, their anchors and their digests."""
+    breaks: list[Break] = []
+    previous = summary_genesis(conversation_id)
+    expected = 1
+    for stored, event in summaries:
+        number = stored.originator_version
+        if number != expected:
+            breaks.append(
+                Break(conversation_id, 0, f"summary #{expected} missing: the next is #{number}")
+            )
+        expected = number + 1
+        if not isinstance(event, Conversation.SummaryRecorded):
+            what = (
+                f"cannot be read ({type(event).__name__}: {event})"
+                if isinstance(event, Exception)
+                else f"is an unexpected {type(event).__name__} event"
+            )
+            breaks.append(Break(conversation_id, 0, f"summary #{number} altered: the row {what}"))
+            previous = _stored_link(stored, previous)
+            continue
+        problem = ""
+        if event.chain != event.link(previous) or event.conversation_id != conversation_id:
+            problem = "altered: its hash does not follow from the previous summary's"
+        elif links.get(event.covers) != event.anchor:
+            problem = f"moved: it is not anchored to the chain at position {event.covers}"
+        elif not event.erased and event.digest != store.sealer.digest(
+            conversation_id, event.text.encode("utf-8"), create=False
+        ):
+            problem = "altered: its text does not match its digest"
+        if problem:
+            breaks.append(Break(conversation_id, event.covers, f"summary #{number} {problem}"))
+        previous = event.chain
+    return breaks
 
 
 def verify_all(
