@@ -451,9 +451,9 @@ def summary_link(
 ) -> str:
     """sha256 over the previous summary's link and a summary event's fields, canonically."""
     micros = (timestamp - _EPOCH) // timedelta(microseconds=1)
+    values = [previous, number, micros, covers, position, digest, tokens, counter, model, anchor]
     fields = json.dumps(
-        ["summary", previous, number, micros, covers, position, digest, tokens, counter, model]
-        + [anchor],
+        ["summary", *values],
         separators=(",", ":"),
         ensure_ascii=False,
     )

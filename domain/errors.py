@@ -167,3 +167,7 @@ class SummarizerFailed(ChatLedgerError):
             f"summarizing conversation {conversation_id!r} failed ({cause}); nothing was "
             "recorded and its history and memory are unchanged: retry, or check the summarizer"
         )
+
+
+class SummarizerUnavailable(ChatLedgerError):
+    """A summarizer cannot be built here: the package it needs is not installed."""

@@ -149,7 +149,9 @@ def check_template(value: object, fields: frozenset[str], *, required: tuple[str
     try:
         parsed = list(string.Formatter().parse(value))
     except ValueError as exc:
-        raise ValueError(f"is not a template ({exc}); write a literal brace as {{{{ or }}}}") from None
+        raise ValueError(
+            f"is not a template ({exc}); write a literal brace as {{{{ or }}}}"
+        ) from None
     named = set()
     for _, name, spec, conversion in parsed:
         if name is None:

@@ -263,9 +263,7 @@ class ChatLedger:
         overhead = self._counter.request_overhead
         if isinstance(policy, SummaryWindow):
             summaries = self._summaries.summaries(conversation_id, at=len(history))
-            return explain_summary_memory(
-                history, summaries, policy, overhead, self._counter.count
-            )
+            return explain_summary_memory(history, summaries, policy, overhead, self._counter.count)
         return explain_memory(history, policy, overhead)
 
     # Summaries

@@ -300,9 +300,7 @@ class Summaries:
         lte: int | None = None
         page = FIRST_PAGE
         while True:
-            rows = self._app.recorder.select_events(
-                conversation_id, lte=lte, desc=True, limit=page
-            )
+            rows = self._app.recorder.select_events(conversation_id, lte=lte, desc=True, limit=page)
             yield from read(rows)
             if len(rows) < page:
                 return
