@@ -156,7 +156,8 @@ def test_memory_shows_the_summary_in_place_of_what_it_covers(talking: ChatLedger
 
     view = talking.memory(CONV, WINDOW)
 
-    assert view.summary is not None and view.summary.covers == 19
+    assert view.summary is not None
+    assert view.summary.covers == 19
     assert view.messages[0].role == "system"
     assert (
         view.messages[1].content == "Summary of the earlier conversation:\nWeather talk, all sunny."
@@ -240,7 +241,8 @@ def test_compaction_summarizes_what_the_window_leaves_out_and_records_it(
 
     summary = talking.compact(CONV, summarizer, WINDOW)
 
-    assert summary is not None and talking.summaries(CONV) == [summary]
+    assert summary is not None
+    assert talking.summaries(CONV) == [summary]
     ((previous, messages),) = summarizer.calls
     assert previous is None
     assert [m.id for m in messages] == [
@@ -259,7 +261,8 @@ def test_compaction_extends_the_previous_summary_with_the_units_left_out_since(
 
     second = talking.compact(CONV, summarizer, WINDOW)
 
-    assert first is not None and second is not None
+    assert first is not None
+    assert second is not None
     ((previous, messages),) = summarizer.calls
     assert previous == first.text
     assert (

@@ -88,7 +88,8 @@ def test_a_summary_stands_for_what_it_covers_and_the_newest_units_follow_it() ->
 
     view = summary_memory_of(history, [summary(1, 15)], SummaryWindow(max_tokens=60), OVERHEAD)
 
-    assert view.summary is not None and view.summary.number == 1
+    assert view.summary is not None
+    assert view.summary.number == 1
     assert view.positions == (1, 19, 20, 21)
     assert view.tokens == OVERHEAD + 10 + 10 + 3 * 10
     assert view.messages[1] == view.summary.message
@@ -122,7 +123,8 @@ def test_a_summary_covering_the_newest_message_waits_for_one_after_it() -> None:
         history, [summary(1, 11), summary(2, 21)], SummaryWindow(max_tokens=60), OVERHEAD
     )
 
-    assert view.summary is not None and view.summary.number == 1
+    assert view.summary is not None
+    assert view.summary.number == 1
 
 
 def test_a_summary_too_large_to_fit_gives_way_to_an_older_one() -> None:
@@ -131,7 +133,8 @@ def test_a_summary_too_large_to_fit_gives_way_to_an_older_one() -> None:
 
     view = summary_memory_of(history, summaries, SummaryWindow(max_tokens=60), OVERHEAD)
 
-    assert view.summary is not None and view.summary.number == 1
+    assert view.summary is not None
+    assert view.summary.number == 1
     assert view.summaries == 2
 
 
@@ -165,7 +168,8 @@ def test_a_custom_template_is_priced_by_the_counter() -> None:
 
     view = summary_memory_of(chat(10), [summary(1, 15)], policy, OVERHEAD, lambda message: 7)
 
-    assert view.summary is not None and view.summary.tokens == 7
+    assert view.summary is not None
+    assert view.summary.tokens == 7
 
 
 def test_start_on_user_keeps_a_user_summary_first_and_drops_nothing_after_it() -> None:
@@ -264,7 +268,8 @@ def test_a_summary_may_not_end_inside_an_open_tool_exchange() -> None:
 
     problem = coverage_problem(newest_first(history), 3)
 
-    assert problem is not None and "open tool exchange" in problem.problem
+    assert problem is not None
+    assert "open tool exchange" in problem.problem
 
 
 def test_a_summary_may_cover_a_call_abandoned_for_a_later_message() -> None:
