@@ -48,6 +48,8 @@ class Verified:
     breaks: tuple[Break, ...]
     summaries: int = 0
     """How many summaries the conversation's summary stream holds (each checked too)."""
+    summary_head: str = ""
+    """The newest summary's link ("" without summaries), which checkpoints keep too."""
 
     @property
     def intact(self) -> bool:
@@ -106,7 +108,8 @@ def verify(store: LedgerApplication, conversation_id: str) -> Verified:
         raise UnknownConversation(conversation_id)
     length = expected_version - 1 - STARTED_VERSION - (1 if ended else 0)
     breaks += _check_summaries(store, conversation_id, summaries, links)
-    return Verified(conversation_id, length, previous, tuple(breaks), len(summaries))
+    summary_head = _stored_link(summaries[-1][0], "") if summaries else ""
+    return Verified(conversation_id, length, previous, tuple(breaks), len(summaries), summary_head)
 
 
 def _summary_rows(store: LedgerApplication, conversation_id: str) -> list[tuple[StoredEvent, Any]]:
@@ -175,8 +178,13 @@ def verify_all(
 
 
 def checkpoint(store: LedgerApplication) -> dict[str, Any]:
-    """The head of every conversation's chain, to keep outside the database."""
-    heads = {r.conversation_id: {"length": r.length, "head": r.head} for r in verify_all(store)}
+    """The head of every conversation's chain (and its summaries'), to keep outside the database."""
+    heads: dict[str, dict[str, Any]] = {}
+    for result in verify_all(store):
+        head: dict[str, Any] = {"length": result.length, "head": result.head}
+        if result.summaries:
+            head |= {"summaries": result.summaries, "summary_head": result.summary_head}
+        heads[result.conversation_id] = head
     return {"format": CHECKPOINT_FORMAT, "taken_at": utc_now().isoformat(), "heads": heads}
 
 
@@ -196,6 +204,30 @@ def compare_checkpoint(store: LedgerApplication, saved: dict[str, Any]) -> list[
             breaks.append(Break(conversation_id, length, "missing: checkpointed position is gone"))
         elif actual != expected:
             breaks.append(Break(conversation_id, length, "chain differs from the checkpoint"))
+    breaks += _compare_summaries(store, saved)
+    return breaks
+
+
+def _compare_summaries(store: LedgerApplication, saved: dict[str, Any]) -> list[Break]:
+    """Breaks between the summary heads a checkpoint kept and the summaries stored now.
+
+    Checkpoints taken before summaries existed keep none, and are compared on messages alone.
+    """
+    breaks = []
+    for conversation_id, head in saved["heads"].items():
+        count, expected = head.get("summaries"), head.get("summary_head")
+        if not isinstance(count, int) or not isinstance(expected, str) or count < 1:
+            continue
+        rows = store.recorder.select_events(
+            summary_stream_id(str(conversation_id)), gt=count - 1, lte=count
+        )
+        if not rows:
+            problem = f"summary #{count} missing: the checkpointed summary is gone"
+        elif _stored_link(rows[0], "") != expected:
+            problem = f"summary #{count}: its chain differs from the checkpoint"
+        else:
+            continue
+        breaks.append(Break(str(conversation_id), 0, problem))
     return breaks
 
 

@@ -124,3 +124,28 @@ def test_a_summary_rechained_onto_other_messages_is_reported_as_moved(
     raw.set_summary(3, data)
 
     assert problems(ledger) == ["summary #3 moved: it is not anchored to the chain at position 6"]
+
+
+def test_a_deleted_newest_summary_is_caught_by_the_checkpoint(
+    summarized: tuple[ChatLedger, SummaryRows],
+) -> None:
+    ledger, raw = summarized
+    saved = ledger.checkpoint()
+    raw.delete_summary(3)  # the summaries left still form a valid chain
+
+    assert problems(ledger) == []
+    assert [b.problem for b in ledger.compare_checkpoint(saved)] == [
+        "summary #3 missing: the checkpointed summary is gone"
+    ]
+
+
+def test_a_checkpoint_keeps_the_summaries_head(
+    summarized: tuple[ChatLedger, SummaryRows],
+) -> None:
+    ledger, _ = summarized
+
+    head = ledger.checkpoint()["heads"][CONV]
+
+    assert head["summaries"] == 3
+    assert head["summary_head"] == ledger.verify(CONV).summary_head
+    assert ledger.compare_checkpoint(ledger.checkpoint()) == []
