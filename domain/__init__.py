@@ -1,5 +1,6 @@
 """What a conversation is: messages, events, model calls, policies, governance, errors, ports."""
 
+from chatledger.domain.attachments import AttachmentResolver
 from chatledger.domain.audit import (
     ModelCall,
     ModelCallLog,
@@ -30,6 +31,7 @@ from chatledger.domain.errors import (
     StorageUnavailable,
     SummarizerFailed,
     SummarizerUnavailable,
+    UnknownAttachment,
     UnknownConversation,
     UnknownTopic,
     UnreadableEvent,
@@ -76,6 +78,7 @@ from chatledger.domain.summaries import Summary
 
 __all__ = [
     "Attachment",
+    "AttachmentResolver",
     "AudioPart",
     "ChatLedgerError",
     "ConcurrencyConflict",
@@ -121,6 +124,7 @@ __all__ = [
     "TokenCounter",
     "TokenWindow",
     "ToolCall",
+    "UnknownAttachment",
     "UnknownConversation",
     "UnknownTopic",
     "UnreadableEvent",

@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
+from chatledger.domain.attachments import referenced
 from chatledger.domain.conversation import DomainEvent
 
 # Re-exported: the governance events lived here before domain.governance held their rules.
@@ -129,9 +130,14 @@ KEYED_PAYLOAD = "hmac-sha256:"
 
 
 def canonical_payload(messages: Iterable[Message]) -> bytes:
-    """The messages as canonical JSON (sorted keys, no spaces, UTF-8), as payload digests cover."""
+    """The messages as canonical JSON (sorted keys, no spaces, UTF-8), as payload digests cover.
+
+    Each message in its stored form, so a message of plain text has the payload it had before
+    content parts; binary data as its attachment reference (its sha256, media type and size),
+    so a view with its attachments inlined and the same view without have one payload digest.
+    """
     payload = json.dumps(
-        [message.stored_form() for message in messages],
+        [referenced(message).stored_form() for message in messages],
         sort_keys=True,
         separators=(",", ":"),
         ensure_ascii=False,

@@ -91,6 +91,18 @@ class UnknownConversation(ChatLedgerError, LookupError):
         super().__init__(f"conversation {conversation_id!r} has no recorded messages")
 
 
+class UnknownAttachment(ChatLedgerError, LookupError):
+    """A conversation holds no attachment with the digest asked for."""
+
+    def __init__(self, conversation_id: str, digest: str) -> None:
+        self.conversation_id = conversation_id
+        self.digest = digest
+        super().__init__(
+            f"conversation {conversation_id!r} holds no attachment with digest {digest}: "
+            "take the digest from a part's attachment in the conversation's history"
+        )
+
+
 class ConversationErased(ChatLedgerError):
     """The conversation was erased: its text is gone and nothing more can be recorded in it."""
 

@@ -267,16 +267,23 @@ class Message(Frozen):
         return size
 
     def _content_bytes(self, limits: Limits) -> int:
-        """The content's bytes; an inline part's base64 data must be within max_part_bytes."""
+        """The content's bytes; a part's binary data, inline or attached, must be within
+        max_attachment_bytes."""
         if not isinstance(self.content, tuple):
             return utf8_size(self.content)
         size = 0
         for index, part in enumerate(self.content):
             data = getattr(part, "data", None)
-            if isinstance(data, str) and decoded_size(data) > limits.max_attachment_bytes:
+            attachment = getattr(part, "attachment", None)
+            binary, field = None, "data"
+            if isinstance(data, str):
+                binary = decoded_size(data)
+            elif attachment is not None:
+                binary, field = attachment.size, "attachment"
+            if binary is not None and binary > limits.max_attachment_bytes:
                 raise InvalidMessage(
-                    f"content.{index}.data",
-                    f"holds {decoded_size(data)} bytes, over the limit max_attachment_bytes "
+                    f"content.{index}.{field}",
+                    f"holds {binary} bytes, over the limit max_attachment_bytes "
                     f"of {limits.max_attachment_bytes} bytes",
                 )
             size += len(json.dumps(compact(part), ensure_ascii=False).encode("utf-8"))

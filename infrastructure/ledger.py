@@ -9,6 +9,7 @@ from types import TracebackType
 from typing import Any, Self, overload
 
 from chatledger.domain import (
+    AttachmentResolver,
     ConversationErased,
     ConversationRecord,
     InvalidInput,
@@ -26,6 +27,7 @@ from chatledger.domain import (
 )
 from chatledger.domain.audit import Usage
 from chatledger.infrastructure.services import transfer, verification
+from chatledger.infrastructure.services.attachments import Attachments
 from chatledger.infrastructure.services.audit import Audit, GovernanceService, Replay
 from chatledger.infrastructure.services.reading import Reading
 from chatledger.infrastructure.services.recording import Recording, RecordOutcome
@@ -78,10 +80,16 @@ class ChatLedger:
             pause_collector=pause_collector,
             counter=token_counter,
         )
-        self._recording = Recording(app, self._reading, token_counter, limits=limits)
+        self._limits = limits
+        self._attachments = Attachments(app, limits)
+        self._recording = Recording(
+            app, self._reading, token_counter, limits=limits, attachments=self._attachments
+        )
         self._summaries = Summaries(app, self._reading, token_counter, limits=limits)
         self._audit = Audit(app.events, self._reading, self._recording, token_counter.name)
-        self._governance = GovernanceService(app.events, app.keys, self._reading, self._recording)
+        self._governance = GovernanceService(
+            app.events, app.keys, self._reading, self._recording, self._attachments
+        )
 
     @classmethod
     def open(
@@ -132,6 +140,11 @@ class ChatLedger:
     def tables(self) -> SQLTables | None:
         """The SQL database beside the events, for services' own tables; None in memory."""
         return self._app.tables
+
+    @property
+    def limits(self) -> Limits:
+        """The bounds every message recorded here is checked against."""
+        return self._limits
 
     @property
     def key_encryption_key(self) -> KeyEncryptionKey:
@@ -232,23 +245,58 @@ class ChatLedger:
         before: int | None = None,
         limit: int | None = None,
         at: int | None = None,
+        inline_attachments: bool = False,
     ) -> HistoryView:
         """Entries with after < position < before, oldest first.
 
         With ``limit`` and no ``after``: the newest ``limit`` of them (scroll-back);
         with ``after``: the oldest ``limit`` (following the conversation).
         ``at`` shows the history as it was right after position ``at`` was recorded.
+        Parts stored as attachments hold their reference, and no bytes are read for them,
+        unless ``inline_attachments`` puts their data back (base64, as it was sent).
         """
-        return self._reading.history(
+        _check_flag("inline_attachments", inline_attachments)
+        view = self._reading.history(
             conversation_id, after=after, before=before, limit=limit, at=at
         )
+        if not inline_attachments:
+            return view
+        entries = self._attachments.inlined(conversation_id, view.entries)
+        return view.model_copy(update={"entries": entries})
 
-    def memory(self, conversation_id: str, policy: Policy, *, at: int | None = None) -> MemoryView:
+    def memory(
+        self,
+        conversation_id: str,
+        policy: Policy,
+        *,
+        at: int | None = None,
+        inline_attachments: bool = True,
+    ) -> MemoryView:
         """The messages to send to the model next, under ``policy``, as of ``at`` if given.
 
-        Reads only the newest events the window needs, never the whole conversation.
+        Reads only the newest events the window needs, never the whole conversation. Parts
+        stored as attachments get their data back (base64), as a model request needs it,
+        unless ``inline_attachments`` is False.
         """
-        return self._reading.memory(conversation_id, policy, at=at)
+        _check_flag("inline_attachments", inline_attachments)
+        view = self._reading.memory(conversation_id, policy, at=at)
+        if not inline_attachments:
+            return view
+        entries = self._attachments.inlined(conversation_id, view.entries)
+        return view.model_copy(update={"entries": entries})
+
+    def attachment(self, conversation_id: str, digest: str) -> bytes:
+        """The bytes of one attachment of the conversation, by its digest (a part's
+        ``attachment.digest``, their sha256 in hex).
+
+        Raises UnknownConversation, UnknownAttachment, or ConversationErased once erased.
+        """
+        return self._attachments.read(conversation_id, digest)
+
+    def attachment_resolver(self, conversation_id: str) -> AttachmentResolver:
+        """``digest -> base64 text`` of the conversation's attachments, for renderings of
+        parts that hold a reference; each attachment is read once, when first asked for."""
+        return self._attachments.resolver(conversation_id)
 
     def explain_memory(
         self, conversation_id: str, policy: Policy, *, at: int | None = None
@@ -384,8 +432,8 @@ class ChatLedger:
     def export(self, conversation_id: str | None = None) -> Iterator[dict[str, Any]]:
         """One JSON object per message, oldest first: one conversation's, or all of them."""
         if conversation_id is None:
-            return transfer.export_all(self._app)
-        return transfer.export_lines(self._app, conversation_id)
+            return transfer.export_all(self._app, self._attachments)
+        return transfer.export_lines(self._app, self._attachments, conversation_id)
 
     def import_lines(
         self,
@@ -420,6 +468,12 @@ class ChatLedger:
     ) -> RetentionReport:
         """Erase the conversations whose retention ran out, except those on legal hold."""
         return self._governance.apply_retention(now=now, dry_run=dry_run)
+
+
+def _check_flag(field: str, value: object) -> None:
+    # Only True and False: a caller's "no" or 0 is truthy or falsy by accident.
+    if not isinstance(value, bool):
+        raise InvalidInput(field, f"must be True or False, got {type(value).__name__}")
 
 
 def _limits(limits: Limits | None, max_content_bytes: int | None) -> Limits:

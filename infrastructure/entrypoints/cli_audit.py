@@ -17,6 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from chatledger.domain import InvalidInput, ModelCall, SummaryWindow, UnknownConversation
+from chatledger.infrastructure.entrypoints.terminal import content_cell
 from chatledger.infrastructure.ledger import ChatLedger
 from chatledger.infrastructure.services import transfer
 from chatledger.projections.memory import MemoryExplanation, explain_memory
@@ -178,11 +179,14 @@ def _audit_table(
         reason = excluded.get(entry.position)
         style = "dim" if reason else ""
         calls = " ".join(f"→ {c.name}({c.arguments})" for c in entry.message.tool_calls)
-        text = "(erased)" if entry.erased else " ".join((entry.message.content or calls).split())
+        cell = content_cell(entry) if entry.message.content or entry.erased else Text(calls)
+        cell.truncate(80)
+        if style:
+            cell.stylize(style)
         table.add_row(
             str(entry.position),
             Text(entry.message.role, style=style),
-            Text(text[:80], style=style, no_wrap=True, overflow="ellipsis"),
+            cell,
             Text(f"no: {reason}" if reason else "yes", style=style),
         )
     return table

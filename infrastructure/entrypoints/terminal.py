@@ -5,10 +5,26 @@ from __future__ import annotations
 from rich.table import Table
 from rich.text import Text
 
-from chatledger.domain import Message
+from chatledger.domain import (
+    AudioPart,
+    FilePart,
+    ImagePart,
+    Message,
+    Part,
+    ReasoningPart,
+    RefusalPart,
+    TextPart,
+)
+from chatledger.domain.parts import decoded_size
 from chatledger.projections import HistoryEntry, MemoryView, Policy, SummaryWindow, TokenWindow
 
-ROLE_STYLES = {"system": "magenta", "user": "cyan", "assistant": "green", "tool": "yellow"}
+ROLE_STYLES = {
+    "system": "magenta",
+    "developer": "magenta",
+    "user": "cyan",
+    "assistant": "green",
+    "tool": "yellow",
+}
 PREVIEW_CHARACTERS = 240
 """Longer content is cut before rich lays it out, so huge messages never slow a table down."""
 
@@ -76,13 +92,75 @@ def describe(policy: Policy) -> str:
 
 
 def content_cell(entry: HistoryEntry) -> Text:
-    """A one-line preview of a message's content (never read as rich markup)."""
+    """A one-line preview of a message's content (never read as rich markup).
+
+    Parts other than text show as a marked label: an image or file as its media type and
+    size, reasoning folded to its length, a refusal marked.
+    """
     if entry.erased:
         return Text("(erased)", style="italic")
-    text = " ".join((entry.message.text or "").split())
+    content = entry.message.content
+    if not isinstance(content, tuple):
+        return Text(_preview(content or ""), no_wrap=True, overflow="ellipsis")
+    cell = Text(no_wrap=True, overflow="ellipsis")
+    for part in content:
+        if len(cell) >= PREVIEW_CHARACTERS:
+            break
+        if cell:
+            cell.append(" ")
+        label, style = part_label(part)
+        cell.append(_preview(label), style=style)
+    return cell
+
+
+def part_label(part: Part) -> tuple[str, str]:
+    """How one content part reads in a table cell, and its style."""
+    if isinstance(part, TextPart):
+        return part.text, ""
+    if isinstance(part, RefusalPart):
+        return f"[refused] {part.refusal}", "bold red"
+    if isinstance(part, ReasoningPart):
+        if part.redacted:
+            return f"[redacted reasoning, {part.provider}]", "dim italic"
+        shown = part.text_of()
+        return f"[reasoning, {part.provider}: {len(shown):,} characters folded]", "dim italic"
+    if isinstance(part, ImagePart | FilePart | AudioPart):
+        return _binary_label(part), "blue"
+    return f"[{part.type}]", "dim"
+
+
+def _binary_label(part: ImagePart | FilePart | AudioPart) -> str:
+    words: list[str] = [part.type]
+    if isinstance(part, FilePart) and part.filename:
+        words.append(part.filename)
+    if isinstance(part, AudioPart):
+        words.append(part.format)
+    if part.media_type:
+        words.append(part.media_type)
+    if part.attachment is not None:
+        words.append(_size(part.attachment.size))
+    elif part.data is not None:
+        words.append(_size(decoded_size(part.data)))
+    elif isinstance(part, ImagePart | FilePart) and part.url is not None:
+        words.append(part.url)
+    elif isinstance(part, FilePart) and part.file_id is not None:
+        words.append(part.file_id)
+    return "[" + " ".join(words) + "]"
+
+
+def _size(size: int) -> str:
+    if size < 1024:
+        return f"{size:,} bytes"
+    if size < 1024 * 1024:
+        return f"{size / 1024:,.1f} KiB"
+    return f"{size / (1024 * 1024):,.1f} MiB"
+
+
+def _preview(text: str) -> str:
+    text = " ".join(text.split())
     if len(text) > PREVIEW_CHARACTERS:
         text = text[: PREVIEW_CHARACTERS - 1] + "…"
-    return Text(text, no_wrap=True, overflow="ellipsis")
+    return text
 
 
 def tools_cell(message: Message) -> Text:

@@ -34,6 +34,7 @@ from chatledger.domain.governance import (
     retention_erasure_reason,
     retention_seconds,
 )
+from chatledger.infrastructure.services.attachments import Attachments
 from chatledger.infrastructure.services.reading import Reading
 from chatledger.infrastructure.services.recording import Recording
 from chatledger.infrastructure.storage.keys import KeyStore, iter_all
@@ -170,20 +171,31 @@ class GovernanceService:
     """
 
     def __init__(
-        self, events: EventStore[str], keys: KeyStore, reading: Reading, recording: Recording
+        self,
+        events: EventStore[str],
+        keys: KeyStore,
+        reading: Reading,
+        recording: Recording,
+        attachments: Attachments,
     ) -> None:
         self._events = events
         self._keys = keys
         self._reading = reading
         self._recording = recording
+        self._attachments = attachments
 
     def erase(self, conversation_id: str, *, reason: str) -> datetime:
-        """Destroy the conversation's key and record why; its text is unreadable from then on."""
+        """Destroy the conversation's key and record why; its text is unreadable from then on.
+
+        Its attachments are unreadable with the key, and then deleted; erasing again (it is
+        idempotent) deletes any that an interrupted erasure left, sealed under the lost key.
+        """
         check_erasable(conversation_id, self._keys.record(conversation_id), reason)
         # First the stream: from the moment its Erased event is stored, no writer anywhere
-        # can add to it, whatever key it still holds. Then the key.
+        # can add to it, whatever key it still holds. Then the key, then the bytes it sealed.
         self._recording.end_stream(conversation_id)
         erased_at = self._keys.destroy(conversation_id, reason)
+        self._attachments.purge(conversation_id)
         stream = Governance.id_for(conversation_id)
         if not any(isinstance(e, Governance.Erased) for e in self._events.get(stream)):
             self._recording.append(

@@ -26,8 +26,10 @@ from chatledger.domain import (
     check_count,
     project_conversation,
 )
+from chatledger.domain.attachments import detach
 from chatledger.domain.audit import KEYED_PAYLOAD, canonical_payload, payload_digest
 from chatledger.domain.conversation import PLAIN
+from chatledger.infrastructure.services.attachments import Attachments
 from chatledger.infrastructure.services.reading import Reading
 from chatledger.infrastructure.storage.application import LedgerApplication
 from chatledger.infrastructure.storage.serialization import history_entry
@@ -57,11 +59,13 @@ class Recording:
         counter: TokenCounter,
         *,
         limits: Limits,
+        attachments: Attachments,
     ) -> None:
         self._app = app
         self._reading = reading
         self._counter = counter
         self._limits = limits
+        self._attachments = attachments
 
     @overload
     def record(
@@ -146,17 +150,25 @@ class Recording:
                     f"limit max_batch_bytes of {limits.max_batch_bytes} bytes",
                 )
             earlier = by_id.setdefault(message.id, message)
-            if earlier is not message and earlier.digest() != message.digest():
+            if earlier is not message and self._stored(earlier) != self._stored(message):
                 raise InvalidMessage(
                     f"messages.{index}.id",
                     f"{message.id!r} is used twice in this batch for different messages",
                 )
         return batch
 
+    def _stored(self, message: Message) -> str:
+        """The digest of the message as stored: its bytes over the threshold attached."""
+        return detach(message, self._limits.attachment_threshold_bytes)[0].digest()
+
     def _record_batch(
         self, conversation_id: str, batch: list[Message], expected_version: int | None
     ) -> RecordOutcome:
+        # Counted as sent, with any binary data inline, before it is stored apart.
         tokens = {message.id: self._counter.count(message) for message in batch}
+        # From here on each message is as stored: its digest (what the chain covers, and what
+        # a retry is compared by) is the same whether its bytes came inline or attached.
+        batch, attachments = self._attachments.detach(conversation_id, batch)
         digests: dict[str, str] = {}  # message id -> digest under the conversation's scheme
         resolved: dict[str, HistoryEntry] = {}  # message id -> entry recorded earlier
         # Whether a system message changes the prompt cannot be told from a stale state (no
@@ -209,7 +221,7 @@ class Recording:
                 recorded[event.position] = history_entry(event)
             try:
                 if events:
-                    self._app.record(state, events)
+                    self._app.record(state, events, attachments)
             except IntegrityError:
                 fresh_state = True
                 if self._resolve_claims(conversation_id, batch, resolved):

@@ -15,9 +15,11 @@ from chatledger.domain import (
     UnknownConversation,
     check_conversation_id,
 )
+from chatledger.domain.attachments import inline
 
 # Re-exported: the error lived here before the domain's error tree held it.
 from chatledger.domain.errors import MalformedLine as MalformedLine
+from chatledger.infrastructure.services.attachments import Attachments
 from chatledger.infrastructure.services.reading import Reading
 from chatledger.infrastructure.services.recording import Recording
 from chatledger.infrastructure.storage.application import LedgerApplication
@@ -25,10 +27,19 @@ from chatledger.infrastructure.storage.keys import iter_all
 
 PAGE = 1000
 IMPORT_BATCH = 500
+IMPORT_BATCH_BYTES = 64 * 1024 * 1024
+"""A batch ends once its binary data (base64, inline) reaches this, whatever its length: a
+file of large attachments is recorded a few at a time, within the batch limits."""
 
 
-def export_lines(store: LedgerApplication, conversation_id: str) -> Iterator[dict[str, Any]]:
-    """One JSON object per message, oldest first: position, time, tokens, hash and message."""
+def export_lines(
+    store: LedgerApplication, attachments: Attachments, conversation_id: str
+) -> Iterator[dict[str, Any]]:
+    """One JSON object per message, oldest first: position, time, tokens, hash and message.
+
+    A part stored as an attachment is exported with its data inline (base64), so the file
+    alone restores it: an import stores it as an attachment again.
+    """
     check_conversation_id(conversation_id)
     store.tail(conversation_id)  # an erased stream's key is forgotten before anything opens
     events = store.events
@@ -39,6 +50,10 @@ def export_lines(store: LedgerApplication, conversation_id: str) -> Iterator[dic
         for event in page:
             if isinstance(event, Conversation.MessageRecorded):
                 found = True
+                message = event.message
+                if not event.erased:
+                    # A resolver a message: bytes held only while their line is written.
+                    message = inline(message, attachments.resolver(conversation_id))
                 yield {
                     "conversation_id": conversation_id,
                     "position": event.position,
@@ -47,7 +62,7 @@ def export_lines(store: LedgerApplication, conversation_id: str) -> Iterator[dic
                     "counter": event.counter,
                     "hash": event.chain,
                     "erased": event.erased,
-                    "message": event.message.stored_form(),
+                    "message": message.stored_form(),
                 }
         if len(page) < PAGE:
             break
@@ -56,10 +71,10 @@ def export_lines(store: LedgerApplication, conversation_id: str) -> Iterator[dic
         raise UnknownConversation(conversation_id)
 
 
-def export_all(store: LedgerApplication) -> Iterator[dict[str, Any]]:
+def export_all(store: LedgerApplication, attachments: Attachments) -> Iterator[dict[str, Any]]:
     """Every conversation's lines, conversation by conversation."""
     for record in iter_all(store.keys):
-        yield from export_lines(store, record.conversation_id)
+        yield from export_lines(store, attachments, record.conversation_id)
 
 
 def write_jsonl(lines: Iterable[dict[str, Any]], out: TextIO) -> int:
@@ -124,15 +139,18 @@ def import_lines(
     while index < len(lines):
         conversation_id = lines[index].conversation_id
         batch: list[ImportLine] = []
+        size = 0
         while (
             index < len(lines)
             and lines[index].conversation_id == conversation_id
             and len(batch) < IMPORT_BATCH
+            and size < IMPORT_BATCH_BYTES
         ):
             if lines[index].erased:
                 erased += 1
             else:
                 batch.append(lines[index])
+                size += _binary_length(lines[index].message)
             index += 1
         if batch:
             before = reading.version(conversation_id)
@@ -146,3 +164,7 @@ def import_lines(
         if progress is not None:
             progress(index)
     return ImportReport(len(lines), recorded, unchanged, erased)
+
+
+def _binary_length(message: Message) -> int:
+    return sum(len(getattr(part, "data", None) or "") for part in message.parts)

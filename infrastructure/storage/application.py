@@ -10,12 +10,20 @@ from typing import Any, ClassVar, cast
 
 from eventsourcing.application import Application, ProcessingEvent, ProjectorFunction
 from eventsourcing.domain import DomainEventProtocol
-from eventsourcing.persistence import DatabaseError, JSONTranscoder, Mapper, StoredEvent
+from eventsourcing.persistence import (
+    ApplicationRecorder,
+    DatabaseError,
+    JSONTranscoder,
+    Mapper,
+    StoredEvent,
+)
 from eventsourcing.utils import Environment, EnvType
 
 from chatledger.domain import Conversation, DomainEvent, InvalidInput, project_conversation
+from chatledger.infrastructure.storage.attachments import SealedAttachment
 from chatledger.infrastructure.storage.backends import Backend
 from chatledger.infrastructure.storage.failures import unreachable
+from chatledger.infrastructure.storage.recorders import SavesAttachments
 from chatledger.infrastructure.storage.sealing import Sealer
 from chatledger.infrastructure.storage.serialization import PydanticMapper
 from chatledger.infrastructure.storage.tables import SQLTables
@@ -103,16 +111,28 @@ class LedgerApplication(Application[str]):
         merged.update(env or {})
         return Environment(name, merged)
 
-    def record(self, state: Conversation, events: Sequence[DomainEvent]) -> None:
-        """Store ``events`` atomically and cache ``state``, the conversation after them.
+    def record(
+        self,
+        state: Conversation,
+        events: Sequence[DomainEvent],
+        attachments: Sequence[SealedAttachment] = (),
+    ) -> None:
+        """Store ``events`` atomically, with the ``attachments`` rows their messages refer to,
+        and cache ``state``, the conversation after them.
 
         The same unit of work as ``save(state, *events)``, minus the library's runtime
         ``Protocol`` checks on every object it is given, a cost measured on every save (see
-        the benchmark results): here the types are known.
+        the benchmark results): here the types are known. The recorder writes the rows in
+        the events' transaction: a save that fails leaves none of them.
         """
         processing: ProcessingEvent[str] = ProcessingEvent()
         processing.events.extend(events)
         processing.aggregates[state.id] = state
+        if attachments:
+            if not isinstance(self.recorder, SavesAttachments):
+                # The library's own recorders would drop the rows without a word.
+                raise TypeError(f"{type(self.recorder).__name__} cannot save attachments")
+            processing.saved_kwargs["attachments"] = attachments
         self._notify(self._record(processing))
         self._snapshot_if_due(state, events)
 
@@ -140,6 +160,14 @@ class LedgerApplication(Application[str]):
             and max(versions) == (state.version)
         ):
             self.snapshots.put([Conversation.Snapshot.take(state)])
+
+    def construct_recorder(self) -> ApplicationRecorder:
+        """The backend's recorder, writing attachments into the backend's attachment store."""
+        recorder = self.backend.recorder(self.factory)
+        self.attachments = self.backend.attachment_store(getattr(self.factory, "datastore", None))
+        if isinstance(recorder, SavesAttachments):
+            recorder.attachments = self.attachments
+        return recorder
 
     def construct_mapper(self) -> Mapper[str]:
         """Use our pydantic mapper, with whatever cipher or compressor is configured."""

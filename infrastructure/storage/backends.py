@@ -10,12 +10,22 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import psycopg
+from eventsourcing.persistence import ApplicationRecorder, InfrastructureFactory
 from eventsourcing.postgres import PostgresDatastore
 from eventsourcing.sqlite import SQLiteDatastore
 
 from chatledger.domain import InvalidInput, KeyEncryptionKeyUnavailable
+from chatledger.infrastructure.storage.attachments import (
+    AttachmentStore,
+    InMemoryAttachmentStore,
+    SQLAttachmentStore,
+)
 from chatledger.infrastructure.storage.keys import InMemoryKeyStore, KeyStore, Purge, SQLKeyStore
-from chatledger.infrastructure.storage.recorders import PostgresRecorder
+from chatledger.infrastructure.storage.recorders import (
+    MemoryRecorder,
+    PostgresRecorder,
+    SQLiteRecorder,
+)
 from chatledger.infrastructure.storage.tables import SQLTables
 from chatledger.infrastructure.storage.wrapping import (
     KEK_VARIABLE,
@@ -101,9 +111,20 @@ class Backend:
         """The KEK used when none is configured, and the key file created for it, if one was."""
         return LocalKeyEncryptionKey.generate(), None
 
-    def purge(self, datastore: Any, tables: SQLTables) -> Purge:
-        """How this database forgets overwritten key bytes."""
+    def purge(self, datastore: Any, tables: SQLTables, table: str = "keys") -> Purge:
+        """How this database forgets the bytes it overwrote or deleted in one of our tables."""
         return Purge()
+
+    def recorder(self, factory: InfrastructureFactory[Any]) -> ApplicationRecorder:
+        """The event recorder: the one the library's factory makes from the environment."""
+        return factory.application_recorder()
+
+    def attachment_store(self, datastore: Any) -> AttachmentStore:
+        """Where attachments live: a table beside the events, or memory."""
+        tables = self.tables(datastore)
+        if tables is None:
+            return InMemoryAttachmentStore()
+        return SQLAttachmentStore(tables, self.purge(datastore, tables, "attachments"))
 
 
 class MemoryBackend(Backend):
@@ -111,6 +132,11 @@ class MemoryBackend(Backend):
 
     Its KEK, unless one is configured, is random and lives as long as the ledger.
     """
+
+    def recorder(self, factory: InfrastructureFactory[Any]) -> ApplicationRecorder:
+        """The library's in-memory recorder, which also keeps attachments (its factory names
+        no recorder class to use instead)."""
+        return MemoryRecorder()
 
 
 class SQLiteBackend(Backend):
@@ -159,8 +185,9 @@ class SQLiteBackend(Backend):
         kek.source = f"the key file {str(path)!r}, created beside the database"
         return kek, path
 
-    def purge(self, datastore: Any, tables: SQLTables) -> Purge:
-        """Zero freed pages as the key is overwritten, then empty the WAL into the file."""
+    def purge(self, datastore: Any, tables: SQLTables, table: str = "keys") -> Purge:
+        """Zero freed pages as rows are overwritten or deleted, then empty the WAL into the
+        file."""
         assert isinstance(datastore, SQLiteDatastore)
 
         def checkpoint() -> None:
@@ -212,6 +239,7 @@ class PostgresBackend(Backend):
             prefix=f"{datastore.schema}.",
             blob_type="BYTEA",
             byte_order=' COLLATE "C"',
+            binary=True,
         )
 
     def default_kek(self) -> tuple[KeyEncryptionKey, Path | None]:
@@ -223,15 +251,16 @@ class PostgresBackend(Backend):
             "to the URL; every process that opens the database needs the same key",
         )
 
-    def purge(self, datastore: Any, tables: SQLTables) -> Purge:
-        """VACUUM the keys table, so the overwritten row versions leave its data file."""
+    def purge(self, datastore: Any, tables: SQLTables, table: str = "keys") -> Purge:
+        """VACUUM the table, so the overwritten or deleted row versions leave its data files
+        (its TOAST table's too)."""
         assert isinstance(datastore, PostgresDatastore)
-        table = tables.name("keys")
+        name = tables.name(table)
 
         def vacuum() -> None:
             # The pool's connections are in autocommit mode: VACUUM refuses a transaction.
             with datastore.get_connection() as connection:
-                connection.execute(f"VACUUM {table}")
+                connection.execute(f"VACUUM {name}")
 
         return Purge(after=vacuum)
 
@@ -304,6 +333,7 @@ def _sqlite_env(url: str) -> tuple[dict[str, str], str | None]:
         "ORIGINATOR_ID_TYPE": "text",
         # Concurrent writers wait for each other rather than failing at once.
         "SQLITE_LOCK_TIMEOUT": "30",
+        "APPLICATION_RECORDER_TOPIC": f"{SQLiteRecorder.__module__}:SQLiteRecorder",
     }
     return env, options.get("key_file")
 

@@ -1,4 +1,5 @@
-"""Our PostgreSQL recorder: the library's guarantees, in one round trip per save."""
+"""Our recorders: the library's, saving attachments with the events; PostgreSQL's in one
+round trip per save."""
 
 from __future__ import annotations
 
@@ -8,10 +9,14 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
+from eventsourcing.popo import POPOApplicationRecorder
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from eventsourcing.sqlite import SQLiteApplicationRecorder
 from eventsourcing.utils import retry
 from psycopg.rows import tuple_row
 from psycopg.sql import SQL, Composed, Identifier, Literal
+
+from chatledger.infrastructure.storage.attachments import AttachmentStore, SealedAttachment
 
 MAX_VALUES_ROWS = 1000
 """Saves up to this many events are sent as a VALUES list; larger ones as one array."""
@@ -20,7 +25,56 @@ MAX_PREPARED_ROWS = 16
 """Statements for saves up to this size are prepared on the server; a turn is a few rows."""
 
 
-class PostgresRecorder(PostgresApplicationRecorder):
+class SavesAttachments:
+    """A recorder that stores a save's attachment rows (the ``attachments`` keyword of
+    ``insert_events``) in the same transaction as its events: all of them, or none."""
+
+    attachments: AttachmentStore | None = None
+    """Where the rows go; the application sets it once the store exists."""
+
+    def _store(self) -> AttachmentStore:
+        if self.attachments is None:
+            raise AssertionError("a save brought attachments to a recorder without a store")
+        return self.attachments
+
+
+class MemoryRecorder(SavesAttachments, POPOApplicationRecorder):
+    """The library's in-memory recorder, keeping a save's attachments under its lock."""
+
+    def _update_table(
+        self,
+        stored_events: Sequence[StoredEvent],
+        *,
+        attachments: Sequence[SealedAttachment] = (),
+        **kwargs: Any,
+    ) -> Sequence[int] | None:
+        # Called under the recorder's lock once every event was found new: nothing can fail
+        # between the events and the rows.
+        ids = super()._update_table(stored_events, **kwargs)
+        if attachments:
+            self._store().insert(None, attachments)
+        return ids
+
+
+class SQLiteRecorder(SavesAttachments, SQLiteApplicationRecorder):
+    """The library's SQLite recorder, inserting a save's attachments in its transaction."""
+
+    def _insert_events(
+        self,
+        c: Any,
+        stored_events: Sequence[StoredEvent],
+        *,
+        attachments: Sequence[SealedAttachment] = (),
+        **kwargs: Any,
+    ) -> Sequence[int] | None:
+        # The events first: a save that clashes fails before it writes any bytes.
+        ids = super()._insert_events(c, stored_events, **kwargs)
+        if attachments:
+            self._store().insert(c, attachments)
+        return ids
+
+
+class PostgresRecorder(SavesAttachments, PostgresApplicationRecorder):
     """Inserts a save's events with one autocommitted statement that serialises writers.
 
     The library's recorder sends BEGIN, SET LOCAL lock_timeout, LOCK TABLE ... IN EXCLUSIVE
@@ -126,9 +180,14 @@ class PostgresRecorder(PostgresApplicationRecorder):
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(
-        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+        self,
+        stored_events: Sequence[StoredEvent],
+        *,
+        attachments: Sequence[SealedAttachment] = (),
+        **kwargs: Any,
     ) -> Sequence[int] | None:
-        """Insert events atomically; return their notification ids, in order."""
+        """Insert events atomically, with the save's attachment rows; return their
+        notification ids, in order."""
         if not stored_events:
             return None
         # A VALUES list measured faster than unnest() of an array for the small saves that
@@ -155,11 +214,19 @@ class PostgresRecorder(PostgresApplicationRecorder):
                     for event in stored_events
                 ]
             ]
+        prepare = len(stored_events) <= MAX_PREPARED_ROWS
+        if attachments:
+            # One transaction: the rows first, so the advisory lock that serialises every
+            # writer is taken only after the bytes were sent, and held only to the commit.
+            with self.datastore.transaction(commit=True) as curs:
+                self._store().insert(curs, attachments)
+                curs.execute(statement, params, prepare=prepare)
+                return [row["notification_id"] for row in curs.fetchall()]
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             # Autocommit: the statement is its own transaction, so the advisory lock is
             # released by the commit itself, after the ids are durable and visible.
             assert conn.autocommit
-            curs.execute(statement, params, prepare=len(stored_events) <= MAX_PREPARED_ROWS)
+            curs.execute(statement, params, prepare=prepare)
             return [row["notification_id"] for row in curs.fetchall()]
 
 

@@ -1,4 +1,5 @@
-"""Message text sealed with its conversation's key (AES-256-GCM), bound to its stream position."""
+"""Message text sealed with its conversation's key (AES-256-GCM), bound to its stream position;
+attachments sealed under the same key, bound to their keyed id."""
 
 from __future__ import annotations
 
@@ -22,7 +23,9 @@ NONCE_BYTES = 12
 CIPHER_CACHE_SIZE = 1024
 DIGEST_LABEL = b"chatledger digest"
 CLAIM_LABEL = b"chatledger claim"
+ATTACHMENT_LABEL = b"chatledger attachment"
 """What each key derived from a conversation's data key is for: one key, one purpose."""
+_LABELS = (DIGEST_LABEL, CLAIM_LABEL, ATTACHMENT_LABEL)
 
 
 class Sealer:
@@ -46,6 +49,40 @@ class Sealer:
         """The stream id of a message-id claim, keyed like ``digest``: ids say nothing either."""
         return "key/" + self._mac(conversation_id, CLAIM_LABEL, message_id.encode("utf-8"))
 
+    def attachment_id(self, conversation_id: str, digest: str, *, create: bool = True) -> str:
+        """The id an attachment's row is stored under: its sha256 digest, keyed like ``digest``.
+
+        The message that refers to the attachment holds its plain sha256, sealed; the row id in
+        the clear is an HMAC of that digest, so it confirms no guess of the bytes once the key
+        is gone, and the row is found from the reference by computing it again.
+        """
+        return self._mac(conversation_id, ATTACHMENT_LABEL, digest.encode("ascii"), create=create)
+
+    def seal_attachment(self, conversation_id: str, attachment_id: str, data: bytes) -> bytes:
+        """The bytes sealed (nonce, then ciphertext), bound to their conversation and id."""
+        key = self._key(conversation_id, create=True)
+        assert key is not None  # create=True either returns a key or raises ConversationErased
+        nonce = os.urandom(NONCE_BYTES)
+        cipher = self._cipher(conversation_id, key)
+        return nonce + cipher.encrypt(
+            nonce, data, _attachment_bound_to(conversation_id, attachment_id)
+        )
+
+    def open_attachment(self, conversation_id: str, attachment_id: str, sealed: bytes) -> bytes:
+        """The attachment's bytes; ConversationErased if the key is gone, SealBroken if altered."""
+        cipher = self._opening_cipher(conversation_id)
+        try:
+            return cipher.decrypt(
+                sealed[:NONCE_BYTES],
+                sealed[NONCE_BYTES:],
+                _attachment_bound_to(conversation_id, attachment_id),
+            )
+        except InvalidTag:
+            raise SealBroken(
+                f"conversation {conversation_id!r} attachment {attachment_id}: the sealed bytes "
+                "do not authenticate (altered, or moved from another attachment)"
+            ) from None
+
     def _mac(self, conversation_id: str, label: bytes, data: bytes, *, create: bool = True) -> str:
         key = self._key(conversation_id, create=create)
         if key is None:
@@ -67,7 +104,7 @@ class Sealer:
         except ConversationErased:
             # The key store forgot the key; so must we, or it would outlive the erasure here.
             self._ciphers.pop(conversation_id, None)
-            for label in (DIGEST_LABEL, CLAIM_LABEL):
+            for label in _LABELS:
                 self._macs.pop((conversation_id, label), None)
             raise
 
@@ -141,3 +178,8 @@ def _open(
 def _bound_to(conversation_id: str, version: int) -> bytes:
     # Associated data: a ciphertext copied to another row or conversation fails to open.
     return f"{conversation_id}\n{version}".encode()
+
+
+def _attachment_bound_to(conversation_id: str, attachment_id: str) -> bytes:
+    # Never equal to a message's associated data, whose second line is a version number.
+    return f"{conversation_id}\nattachment {attachment_id}".encode()

@@ -1,4 +1,4 @@
-"""SQL tables of our own beside the events: the key directory, tenants and sessions."""
+"""SQL tables of our own beside the events: the key directory, attachments, tenants and sessions."""
 
 from __future__ import annotations
 
@@ -21,6 +21,19 @@ class SQLTables:
     blob_type: str
     byte_order: str = ""
     """Put after a text column to compare it byte by byte, whatever the collation."""
+    binary: bool = False
+    """Whether the driver can send and fetch bytes in binary form (PostgreSQL's), which
+    spares large values an encoding to text and back."""
+
+    @property
+    def blob_placeholder(self) -> str:
+        """The placeholder of a bytes parameter: binary where the driver has one."""
+        return "%b" if self.binary else self.placeholder
+
+    @property
+    def binary_results(self) -> dict[str, Any]:
+        """Keywords to ``execute`` that fetch results in binary form, where the driver can."""
+        return {"binary": True} if self.binary else {}
 
     def name(self, table: str) -> str:
         """The qualified name of one of our tables."""

@@ -171,3 +171,63 @@ def test_a_loopback_page_shows_the_local_tenants_conversations_without_signing_i
         expect(page.locator("#signin")).to_be_visible()
         assert no_sideways_scroll(page)
         context.close()
+
+
+PNG = (
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQ"
+    "AAAABJRU5ErkJggg=="
+)
+PARTS = [
+    {
+        "role": "user",
+        "content": [
+            {"type": "text", "text": "What is this?"},
+            {"type": "image", "data": PNG, "media_type": "image/png"},
+            {"type": "image", "url": "javascript:alert(1)"},
+            {"type": "file", "url": "https://example.com/spec.pdf", "filename": "spec.pdf"},
+        ],
+    },
+    {
+        "role": "assistant",
+        "content": [
+            {
+                "type": "reasoning",
+                "provider": "anthropic",
+                "text": "A red pixel.",
+                "signature": "c2ln",
+            },
+            {"type": "refusal", "refusal": "I will not guess."},
+        ],
+    },
+]
+
+
+@SCREENS
+def test_parts_show_as_a_thumbnail_links_folded_reasoning_and_a_marked_refusal(
+    chromium: Browser, sqlite_url: str, screen: dict[str, int], tmp_path: Path
+) -> None:
+    with running(sqlite_url, local_tenant="local") as server:
+        server.ledger.record("local:parts", [Message.parse(m) for m in PARTS])
+        context = chromium.new_context(
+            base_url=server.url, viewport={"width": screen["width"], "height": screen["height"]}
+        )
+        page = context.new_page()
+        page.goto("/")
+        expect(page.locator("#conversation-id")).to_have_text("parts")
+        history = page.locator("#history")
+
+        thumb = history.locator("img.thumb")
+        expect(thumb).to_have_attribute("alt", "image image/png 70 bytes")
+        assert thumb.evaluate("image => image.complete && image.naturalWidth") == 1
+        expect(history.locator("a.attachment")).to_have_attribute(
+            "href", "https://example.com/spec.pdf"
+        )
+        expect(history.locator("span.attachment").first).to_have_text("image javascript:alert(1)")
+        reasoning = history.locator("details.reasoning")
+        expect(reasoning.locator("p")).to_be_hidden()
+        reasoning.locator("summary").click()
+        expect(reasoning.locator("p")).to_have_text("A red pixel.")
+        expect(history.locator(".refusal")).to_have_text("refused I will not guess.")
+        assert no_sideways_scroll(page)
+        keep_screenshot(page, tmp_path, f"parts-{screen['width']}")
+        context.close()

@@ -15,6 +15,8 @@ from anthropic.types import MessageParam
 from openai.types.chat import ChatCompletionMessageParam
 from pydantic import TypeAdapter
 
+from chatledger.domain import Limits
+from chatledger.infrastructure.entrypoints.http.limits import record_body_bytes
 from tests.e2e.test_http_server import Running, running
 
 HTTP_BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
@@ -508,8 +510,13 @@ def test_a_bad_message_within_a_turn_records_none_of_the_turn(
     assert recorded_ids(server) == []
 
 
-def test_a_10_mb_body_is_413_and_records_nothing(acme: httpx.Client, server: Running) -> None:
-    body = json.dumps({"role": "user", "content": "x" * (10 * 1024 * 1024)}).encode()
+RECORD_LIMIT = record_body_bytes(Limits().max_attachment_bytes)
+
+
+def test_a_body_over_the_record_limit_is_413_and_records_nothing(
+    acme: httpx.Client, server: Running
+) -> None:
+    body = json.dumps({"role": "user", "content": "x" * RECORD_LIMIT}).encode()
 
     response = acme.post(
         "/v1/conversations/trip/messages",
@@ -526,7 +533,7 @@ def test_a_streamed_body_without_a_length_is_cut_off_at_the_limit(
 ) -> None:
     def chunks() -> Iterator[bytes]:
         yield b'{"role": "user", "content": "'
-        for _ in range(160):
+        for _ in range(RECORD_LIMIT // 65536 + 1):
             yield b"x" * 65536
         yield b'"}'
 

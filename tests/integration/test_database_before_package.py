@@ -9,6 +9,8 @@ snapshot, with a retention period and a legal hold) and ``gone`` (erased).
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import shutil
 import sqlite3
 from collections.abc import Iterator
@@ -17,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from chatledger import ChatLedger, ConversationErased, Message, TokenWindow
+from chatledger import ChatLedger, ConversationErased, ImagePart, Message, TextPart, TokenWindow
 from tests.fakes import FakeTokenCounter
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "ledger_before_package.db"
@@ -98,3 +100,24 @@ def test_new_events_beside_old_ones_are_written_with_stable_topics(old: ChatLedg
     assert [e.message.id for e in old.history("trip", limit=2)] == ["m-a2", "m-u2"]
     assert "chatledger:Conversation.MessageRecorded" in stored_topics(old)
     assert old.verify("trip").intact
+
+
+def test_an_old_database_gains_the_attachments_table_and_records_an_image(
+    old: ChatLedger,
+) -> None:
+    image = bytes(range(256)) * 400
+    part = ImagePart(data=base64.b64encode(image).decode("ascii"), media_type="image/png")
+
+    old.record("trip", Message(id="m-u2", role="user", content=(TextPart(text="this?"), part)))
+
+    assert "chatledger_attachments" in stored_tables(old)
+    assert old.attachment("trip", hashlib.sha256(image).hexdigest()) == image
+    assert old.verify("trip").intact
+
+
+def stored_tables(ledger: ChatLedger) -> set[str]:
+    tables = ledger.tables
+    assert tables is not None
+    with tables.transaction() as cursor:
+        cursor.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        return {row[0] for row in cursor.fetchall()}

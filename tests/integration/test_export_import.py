@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import io
 import json
+import os
 
 import pytest
 
-from chatledger.domain import MalformedLine, Message, ToolCall
+from chatledger.domain import ImagePart, MalformedLine, Message, TextPart, ToolCall
 from chatledger.infrastructure import ChatLedger
 from chatledger.infrastructure.services.transfer import parse_lines, write_jsonl
 from tests.fakes import FakeTokenCounter
@@ -97,3 +100,34 @@ def test_exporting_an_erased_conversation_carries_no_text(source: ChatLedger) ->
 
     assert all(line["erased"] and line["message"]["content"] is None for line in lines)
     assert "sunny" not in json.dumps(lines)
+
+
+IMAGE = os.urandom(200_000)
+
+
+def with_image() -> Message:
+    part = ImagePart(data=base64.b64encode(IMAGE).decode("ascii"), media_type="image/png")
+    return Message(role="user", content=(TextPart(text="and this?"), part))
+
+
+def test_an_export_carries_attachments_inline(source: ChatLedger) -> None:
+    source.record("conv-b", with_image())
+
+    line = list(source.export("conv-b"))[-1]
+
+    assert line["message"]["content"][1]["data"] == base64.b64encode(IMAGE).decode("ascii")
+    assert "attachment" not in line["message"]["content"][1]
+
+
+def test_an_import_stores_exported_attachments_as_attachments_again(source: ChatLedger) -> None:
+    source.record("conv-b", with_image())
+    lines = parse_lines(exported(source).splitlines())
+
+    with ChatLedger.open("memory://", FakeTokenCounter()) as target:
+        target.import_lines(lines)
+        again = target.import_lines(lines)
+
+        assert target.history("conv-b").messages == source.history("conv-b").messages
+        assert target.attachment("conv-b", hashlib.sha256(IMAGE).hexdigest()) == IMAGE
+        assert len(target.application.attachments.sizes("conv-b")) == 1
+        assert (again.recorded, again.unchanged) == (0, 6)

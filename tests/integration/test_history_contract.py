@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import threading
+from typing import Any, cast
 
 import pytest
 
@@ -20,7 +21,7 @@ def ten(ledger: ChatLedger) -> ChatLedger:
     return ledger
 
 
-def positions(ledger: ChatLedger, **kwargs: int) -> list[int]:
+def positions(ledger: ChatLedger, **kwargs: Any) -> list[int]:
     return [entry.position for entry in ledger.history("conv-1", **kwargs)]
 
 
@@ -74,7 +75,7 @@ def test_negative_bounds_and_zero_limits_are_rejected(
     ten: ChatLedger, field: str, value: int
 ) -> None:
     with pytest.raises(InvalidInput) as raised:
-        ten.history("conv-1", **{field: value})
+        ten.history("conv-1", **cast(dict[str, Any], {field: value}))
 
     assert raised.value.field == field
 

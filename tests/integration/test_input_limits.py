@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any, cast
 
 import pytest
 
@@ -77,7 +78,7 @@ def test_history_positions_and_limits_past_the_bound_are_refused(
     ledger.record("conv-1", user("hi"))
 
     with pytest.raises(InvalidInput) as raised:
-        ledger.history("conv-1", **{field: value})
+        ledger.history("conv-1", **cast(dict[str, Any], {field: value}))
 
     assert raised.value.field == field
 

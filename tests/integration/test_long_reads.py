@@ -61,7 +61,7 @@ def test_a_whole_long_history_reads_every_message_once_in_order(stored: Stored) 
     ids=["after", "before", "between", "after-limit", "at", "at-after"],
 )
 def test_a_long_range_reads_exactly_its_positions(
-    stored: Stored, kwargs: dict[str, int], first: int, last: int
+    stored: Stored, kwargs: dict[str, Any], first: int, last: int
 ) -> None:
     view = stored.ledger.history("long", **kwargs)
 

@@ -16,7 +16,11 @@ from chatledger.infrastructure.entrypoints.http import (
     problems,
     summaries,
 )
-from chatledger.infrastructure.entrypoints.http.limits import DEFAULT_MAX_BODY_BYTES, BodyLimit
+from chatledger.infrastructure.entrypoints.http.limits import (
+    DEFAULT_MAX_BODY_BYTES,
+    BodyLimit,
+    record_body_bytes,
+)
 from chatledger.infrastructure.entrypoints.http.rate_limits import (
     DEFAULT_AUTH_FAILURES_PER_MINUTE,
     DEFAULT_WRITES_PER_SECOND,
@@ -55,6 +59,7 @@ def create_app(
     secure_cookies: bool | None = None,
     page_tenant: str | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    max_record_body_bytes: int | None = None,
     auth_failures_per_minute: int | None = DEFAULT_AUTH_FAILURES_PER_MINUTE,
     writes_per_second: int | None = DEFAULT_WRITES_PER_SECOND,
     local_tenant: str | None = None,
@@ -79,6 +84,9 @@ def create_app(
             first write, starting a conversation, starts a session in this tenant. None (the
             default) takes no anonymous writes: they are 401, and the page asks for a key.
         max_body_bytes: larger request bodies get 413 before anything parses them.
+        max_record_body_bytes: the same for the bodies that record messages, which may carry
+            attachments; None: room for one at the ledger's ``max_attachment_bytes``, in
+            base64, and ``max_body_bytes`` more.
         auth_failures_per_minute: failed authentications (bad API keys, sign-in guesses) a
             client address may make a minute; past it every authentication it tries is 429
             with Retry-After, good keys included. None: no limit.
@@ -119,7 +127,11 @@ def create_app(
         summarizer=summarizer,
     )
     problems.install(app)
-    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    if max_record_body_bytes is None:
+        max_record_body_bytes = record_body_bytes(
+            ledger.limits.max_attachment_bytes, max_body_bytes
+        )
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes, max_record_bytes=max_record_body_bytes)
     for router in (
         conversations.router,
         memory.router,

@@ -173,6 +173,42 @@ def history(
     )
 
 
+@router.get(
+    "/{conversation_id}/attachments/{digest}",
+    response_class=Response,
+    responses={
+        **PROBLEMS,
+        200: {
+            "content": {"application/octet-stream": {}},
+            "description": "The attachment's bytes",
+        },
+        404: {"model": Problem, "description": "No such conversation or attachment"},
+        410: {"model": Problem, "description": "The conversation was erased"},
+    },
+)
+def attachment(
+    digest: str,
+    conversation: Annotated[Conversation, Depends(existing_conversation)],
+    svc: Annotated[Service, Depends(service)],
+) -> Response:
+    """The bytes of one of the conversation's attachments, by the digest a part's
+    `attachment` names in its history.
+
+    Sent as `application/octet-stream`, for download: the media type the message states is
+    the sender's word, and a browser must not run what it names (HTML, SVG) from this host.
+    """
+    data = svc.ledger.attachment(conversation.ledger_id, digest)
+    return Response(
+        data,
+        media_type="application/octet-stream",
+        headers={
+            "Content-Disposition": f'attachment; filename="{digest}"',
+            "X-Content-Type-Options": "nosniff",
+            "ETag": f'"{digest}"',
+        },
+    )
+
+
 def _expected_version(if_match: str | None) -> int | None:
     if if_match is None:
         return None

@@ -23,6 +23,7 @@ from chatledger.domain import (
     InvalidInput,
     StorageUnavailable,
     SummarizerFailed,
+    UnknownAttachment,
     UnknownConversation,
     WriteContention,
 )
@@ -102,6 +103,8 @@ def problem_for(exc: ChatLedgerError) -> ProblemError:
         return ProblemError(422, "invalid-input", exc.problem, field=exc.field)
     if isinstance(exc, UnknownConversation):
         return ProblemError(404, "unknown-conversation", "no such conversation")
+    if isinstance(exc, UnknownAttachment):
+        return ProblemError(404, "unknown-attachment", "no such attachment", field="digest")
     if isinstance(exc, ConversationErased):
         return ProblemError(410, "conversation-erased", "the conversation was erased")
     if isinstance(exc, ConcurrencyConflict):

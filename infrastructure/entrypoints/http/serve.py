@@ -89,6 +89,13 @@ def serve_main(argv: Sequence[str] | None = None) -> int:
         "--max-body-bytes", type=int, default=DEFAULT_MAX_BODY_BYTES, help="413 past this"
     )
     parser.add_argument(
+        "--max-record-body-bytes",
+        type=int,
+        metavar="N",
+        help="413 past this for bodies that record messages (default: room for one attachment "
+        "of the largest size a message may hold, in base64, and --max-body-bytes more)",
+    )
+    parser.add_argument(
         "--auth-failures-per-minute",
         type=int,
         metavar="N",
@@ -151,6 +158,7 @@ def serve_main(argv: Sequence[str] | None = None) -> int:
             secure_cookies=args.secure_cookies,
             page_tenant=page_tenant,
             max_body_bytes=args.max_body_bytes,
+            max_record_body_bytes=args.max_record_body_bytes,
             auth_failures_per_minute=args.auth_failures_per_minute or None,
             writes_per_second=args.writes_per_second or None,
             local_tenant=local_tenant,

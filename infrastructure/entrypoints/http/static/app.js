@@ -273,7 +273,65 @@ function renderCalls(message) {
 
 function renderContent(entry) {
   if (entry.erased) return el("p", "content muted", "(erased)");
-  return el("p", "content", entry.message.content ?? "");
+  const content = entry.message.content;
+  if (!Array.isArray(content)) return el("p", "content", content ?? "");
+  const parts = el("div", "content parts");
+  parts.append(...content.map(renderPart));
+  return parts;
+}
+
+function byteSize(part) {
+  if (part.attachment) return part.attachment.size;
+  if (!part.data) return null;
+  const padding = part.data.endsWith("==") ? 2 : part.data.endsWith("=") ? 1 : 0;
+  return Math.floor((part.data.length * 3) / 4) - padding;
+}
+
+function sizeText(size) {
+  if (size === null) return "";
+  if (size < 1024) return `${size} bytes`;
+  if (size < 1024 * 1024) return `${(size / 1024).toFixed(1)} KiB`;
+  return `${(size / (1024 * 1024)).toFixed(1)} MiB`;
+}
+
+function partLabel(part) {
+  const words = [part.type, part.filename, part.format, part.media_type, sizeText(byteSize(part))];
+  if (!part.data && !part.attachment) words.push(part.url ?? part.file_id);
+  return words.filter(Boolean).join(" ");
+}
+
+// Images the page holds the bytes of show as thumbnails; a URL is a link, never fetched by the
+// page (the content security policy allows data: images only, and a URL may track the reader).
+function renderPart(part) {
+  if (part.type === "text") return el("p", "part-text", part.text);
+  if (part.type === "refusal") {
+    const refusal = el("p", "refusal");
+    refusal.append(el("span", "badge", "refused"), document.createTextNode(` ${part.refusal}`));
+    return refusal;
+  }
+  if (part.type === "reasoning") {
+    if (part.redacted) return el("p", "reasoning muted", `redacted reasoning (${part.provider})`);
+    const folded = el("details", "reasoning");
+    const text = part.text ?? (part.summary || []).join("\n");
+    folded.append(el("summary", "", `reasoning (${part.provider})`), el("p", "", text));
+    return folded;
+  }
+  const label = partLabel(part);
+  if (part.type === "image" && part.data) {
+    const image = el("img", "thumb");
+    image.src = `data:${part.media_type};base64,${part.data}`;
+    image.alt = label;
+    image.title = label;
+    return image;
+  }
+  if (part.url && /^https?:\/\//i.test(part.url)) {
+    const link = el("a", "attachment", label);
+    link.href = part.url;
+    link.rel = "noopener noreferrer nofollow";
+    link.target = "_blank";
+    return link;
+  }
+  return el("span", "attachment", label);
 }
 
 async function send(event) {

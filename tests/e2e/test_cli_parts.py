@@ -1,0 +1,110 @@
+"""Messages with parts, recorded and read with the installed `chatledger` executable."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chatledger import ChatLedger, TokenWindow
+from tests.cli import run
+from tests.fakes import FakeTokenCounter
+
+PNG = (
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQ"
+    "AAAABJRU5ErkJggg=="
+)
+WIDE = {"COLUMNS": "220"}
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> str:
+    url = f"sqlite:///{tmp_path / 'parts.db'}"
+    messages: list[dict[str, Any]] = [
+        {"role": "developer", "content": "Describe images briefly."},
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "What is this?"},
+                {"type": "image", "data": PNG, "media_type": "image/png"},
+                {"type": "file", "file_id": "file-42", "filename": "spec.pdf"},
+            ],
+        },
+        {
+            "role": "assistant",
+            "content": [
+                {
+                    "type": "reasoning",
+                    "provider": "anthropic",
+                    "text": "One red pixel, so.",
+                    "signature": "c2ln",
+                },
+                {"type": "refusal", "refusal": "I will not guess."},
+            ],
+        },
+    ]
+    lines = "".join(json.dumps(message) + "\n" for message in messages)
+    result = run("--db", url, "record", "c1", "--file", "-", cwd=tmp_path, stdin=lines)
+    assert result.returncode == 0, result.stderr
+    return url
+
+
+def test_history_shows_an_image_as_its_media_type_and_size(tmp_path: Path, db: str) -> None:
+    result = run("--db", db, "history", "c1", cwd=tmp_path, env=WIDE)
+
+    assert result.returncode == 0, result.stderr
+    assert "What is this? [image image/png 70 bytes] [file spec.pdf file-42]" in result.stdout
+
+
+def test_history_folds_reasoning_and_marks_a_refusal(tmp_path: Path, db: str) -> None:
+    result = run("--db", db, "history", "c1", cwd=tmp_path, env=WIDE)
+
+    assert (
+        "[reasoning, anthropic: 18 characters folded] [refused] I will not guess." in result.stdout
+    )
+    assert "One red pixel" not in result.stdout
+
+
+def test_a_developer_message_leads_the_memory_view(tmp_path: Path, db: str) -> None:
+    result = run("--db", db, "--json", "memory", "c1", "--max-tokens", "100000", cwd=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    messages = json.loads(result.stdout)["messages"]
+    assert [m["role"] for m in messages] == ["developer", "user", "assistant"]
+    assert messages[1]["content"][1] == {
+        "type": "image",
+        "data": PNG,
+        "media_type": "image/png",
+        "detail": None,
+        "url": None,
+        "attachment": None,
+        "extra": {},
+    }
+
+
+def test_a_part_of_an_unknown_type_is_named_and_nothing_is_recorded(
+    tmp_path: Path, db: str
+) -> None:
+    line = json.dumps({"role": "user", "content": [{"type": "video", "url": "x"}]})
+
+    result = run("--db", db, "record", "c1", "--file", "-", cwd=tmp_path, stdin=line + "\n")
+    history = run("--db", db, "--json", "history", "c1", cwd=tmp_path)
+
+    assert result.returncode == 2
+    assert "content.0" in result.stderr
+    assert "'video'" in result.stderr
+    assert len(history.stdout.splitlines()) == 3
+
+
+def test_the_audit_table_shows_a_parts_message_the_model_saw(tmp_path: Path, db: str) -> None:
+    with ChatLedger.open(db, FakeTokenCounter()) as ledger:
+        view = ledger.memory("c1", TokenWindow(max_tokens=100_000))
+        ledger.record_model_call("c1", view, model="gpt-4o")
+
+    result = run("--db", db, "audit", "c1", cwd=tmp_path, env=WIDE)
+
+    assert result.returncode == 0, result.stderr
+    assert "What is this? [image image/png 70 bytes]" in result.stdout
+    assert "[refused] I will not guess." in result.stdout
