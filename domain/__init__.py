@@ -30,6 +30,8 @@ from chatledger.domain.errors import (
     MalformedLine,
     SealBroken,
     StorageUnavailable,
+    SummarizerFailed,
+    SummarizerUnavailable,
     UnknownAttachment,
     UnknownConversation,
     UnknownTopic,
@@ -67,8 +69,15 @@ from chatledger.domain.parts import (
     RefusalPart,
     TextPart,
 )
-from chatledger.domain.policies import MessageWindow, Policy, TokenWindow
-from chatledger.domain.ports import TokenCounter
+from chatledger.domain.policies import (
+    DEFAULT_SUMMARY_TEMPLATE,
+    MessageWindow,
+    Policy,
+    SummaryWindow,
+    TokenWindow,
+)
+from chatledger.domain.ports import Summarizer, TokenCounter
+from chatledger.domain.summaries import Summary
 
 __all__ = [
     "Attachment",
@@ -81,6 +90,7 @@ __all__ = [
     "ConversationErased",
     "ConversationRecord",
     "DEFAULT_MAX_CONTENT_BYTES",
+    "DEFAULT_SUMMARY_TEMPLATE",
     "DomainEvent",
     "EncodingUnavailable",
     "FilePart",
@@ -109,6 +119,11 @@ __all__ = [
     "Role",
     "SealBroken",
     "StorageUnavailable",
+    "Summarizer",
+    "SummarizerFailed",
+    "SummarizerUnavailable",
+    "Summary",
+    "SummaryWindow",
     "TextPart",
     "TokenCounter",
     "TokenWindow",

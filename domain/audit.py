@@ -56,6 +56,10 @@ class _CallFields(BaseModel):
     model: str
     response_id: str | None = None
     usage: Usage | None = None
+    summary: int | None = None
+    """The number of the summary the model was shown (a ``SummaryWindow`` view), if any."""
+    summaries: int = Field(default=0, ge=0)
+    """The newest summary there was to choose from, so a replay chooses among the same."""
 
 
 class ModelCallLog(BaseModel):
@@ -157,6 +161,7 @@ def replay_differences(
     message_ids: tuple[str, ...],
     tokens: int,
     payload_sha256: str,
+    summary: int | None = None,
 ) -> tuple[str, ...]:
     """How a view rebuilt for ``recorded`` differs from what was recorded; () when identical.
 
@@ -167,6 +172,8 @@ def replay_differences(
         differences.append(f"positions {positions} != recorded {recorded.positions}")
     if message_ids != recorded.message_ids:
         differences.append("message ids differ")
+    if summary != recorded.summary:
+        differences.append(f"summary {summary} != recorded {recorded.summary}")
     if tokens != recorded.tokens:
         differences.append(f"tokens {tokens} != recorded {recorded.tokens}")
     if payload_sha256 != recorded.payload_sha256:

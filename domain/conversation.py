@@ -3,7 +3,8 @@
 Aggregates here are immutable pydantic models evolved by a projector function, the style the
 eventsourcing library supports alongside its mutable aggregates. A conversation's stream holds one
 ``Started`` event and then one ``MessageRecorded`` event per message, so a message's position is
-its event's version minus one and positions never have holes.
+its event's version minus one and positions never have holes. Summaries, which are events
+too, live in a stream of their own beside it (``chatledger.domain.summaries`` says why).
 """
 
 from __future__ import annotations
@@ -129,6 +130,54 @@ class Conversation(BaseModel):
         def link(self, previous: str) -> str:
             """The chain link this event should carry, given the previous link."""
             return erasure_link(previous, position=self.position, timestamp=self.timestamp)
+
+    class SummaryRecorded(DomainEvent):
+        """A summary standing for messages 1..``covers`` was recorded: summary #``number``.
+
+        Stored in the conversation's summary stream (``summary_stream_id``), never in its own,
+        so message positions keep their versions; see ``chatledger.domain.summaries``.
+        """
+
+        conversation_id: str
+        covers: int = Field(ge=1)
+        """The last position the summary stands for: it covers messages 1..covers."""
+        position: int = Field(ge=1)
+        """The history's length when it was recorded: views at earlier positions ignore it."""
+        text: str
+        model: str | None = None
+        """The model that wrote the summary, when it is known."""
+        tokens: int = Field(ge=0)
+        """What the summary costs in a request, rendered as ``SummaryWindow`` renders it by
+        default, counted by ``counter`` when it was recorded."""
+        counter: str
+        digest: str
+        """HMAC-SHA256 of the text under the conversation's digest key: outlives the text."""
+        anchor: str
+        """The conversation's chain link at ``covers``: ties the summary to those messages."""
+        chain: str
+        """sha256 of the previous summary's link and this event's fields: tamper evidence."""
+        erased: bool = False
+        """Set when read back after the conversation was erased; never stored."""
+
+        @property
+        def number(self) -> int:
+            """The summary's 1-based number within its conversation."""
+            return self.originator_version
+
+        def link(self, previous: str) -> str:
+            """The chain link this event should carry, given the previous summary's link."""
+            return summary_link(
+                previous,
+                number=self.number,
+                timestamp=self.timestamp,
+                covers=self.covers,
+                position=self.position,
+                digest=self.digest,
+                tokens=self.tokens,
+                counter=self.counter,
+                model=self.model,
+                anchor=self.anchor,
+            )
 
     class Snapshot(DomainEvent):
         """The lean state of a conversation at a version, so loading never replays it all."""
@@ -371,6 +420,40 @@ def chain_link(
     micros = (timestamp - _EPOCH) // timedelta(microseconds=1)
     fields = json.dumps(
         [previous, position, micros, role, digest, tokens, counter, system_position],
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(fields.encode("utf-8")).hexdigest()
+
+
+def summary_stream_id(conversation_id: str) -> str:
+    """The stream of a conversation's summaries; '/' never occurs in a conversation id."""
+    return f"summaries/{conversation_id}"
+
+
+def summary_genesis(conversation_id: str) -> str:
+    """The link before a conversation's first summary."""
+    return hashlib.sha256(f"chatledger summaries\n{conversation_id}".encode()).hexdigest()
+
+
+def summary_link(
+    previous: str,
+    *,
+    number: int,
+    timestamp: datetime,
+    covers: int,
+    position: int,
+    digest: str,
+    tokens: int,
+    counter: str,
+    model: str | None,
+    anchor: str,
+) -> str:
+    """sha256 over the previous summary's link and a summary event's fields, canonically."""
+    micros = (timestamp - _EPOCH) // timedelta(microseconds=1)
+    values = [previous, number, micros, covers, position, digest, tokens, counter, model, anchor]
+    fields = json.dumps(
+        ["summary", *values],
         separators=(",", ":"),
         ensure_ascii=False,
     )

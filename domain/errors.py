@@ -178,3 +178,22 @@ class KeyEncryptionKeyUnavailable(ChatLedgerError):
     def __init__(self, problem: str, advice: str) -> None:
         self.problem = problem
         super().__init__(f"{problem}: {advice}")
+
+
+class SummarizerFailed(ChatLedgerError):
+    """The summarizer raised, timed out or returned no text: no summary was recorded.
+
+    History and memory are as they were; ``cause`` says what went wrong.
+    """
+
+    def __init__(self, conversation_id: str, cause: str) -> None:
+        self.conversation_id = conversation_id
+        self.cause = cause
+        super().__init__(
+            f"summarizing conversation {conversation_id!r} failed ({cause}); nothing was "
+            "recorded and its history and memory are unchanged: retry, or check the summarizer"
+        )
+
+
+class SummarizerUnavailable(ChatLedgerError):
+    """A summarizer cannot be built here: the package it needs is not installed."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
@@ -24,4 +25,19 @@ class TokenCounter(Protocol):
 
     def count(self, message: Message) -> int:
         """Tokens this message adds to a request, its per-message overhead included."""
+        ...
+
+
+@runtime_checkable
+class Summarizer(Protocol):
+    """Writes a summary: the previous one's text extended by the messages since.
+
+    Any callable of this shape will do. ``previous`` is the text of the summary being extended
+    (None for the first); ``messages`` the whole units a window leaves out after it, oldest
+    first. It returns the new summary's text, which stands for everything ``previous`` did and
+    those messages too. Raising, or returning nothing, records nothing.
+    """
+
+    def __call__(self, previous: str | None, messages: Sequence[Message], /) -> str:
+        """The new summary's text."""
         ...

@@ -19,6 +19,7 @@ from chatledger.infrastructure.storage.backends import (
 )
 from chatledger.infrastructure.storage.keys import KeyRotation
 from chatledger.infrastructure.storage.wrapping import KeyEncryptionKey, LocalKeyEncryptionKey
+from chatledger.infrastructure.summarizers import OpenAISummarizer
 from chatledger.infrastructure.tokens import (
     AnthropicCounter,
     TiktokenCounter,
@@ -38,6 +39,7 @@ __all__ = [
     "KeyRotation",
     "LocalKeyEncryptionKey",
     "ModelCall",
+    "OpenAISummarizer",
     "RecordOutcome",
     "Replay",
     "RetentionReport",

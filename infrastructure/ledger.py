@@ -10,12 +10,16 @@ from typing import Any, Self, overload
 
 from chatledger.domain import (
     AttachmentResolver,
+    ConversationErased,
     ConversationRecord,
     InvalidInput,
     Limits,
     Message,
     ModelCall,
     RetentionReport,
+    Summarizer,
+    Summary,
+    SummaryWindow,
     TokenCounter,
     check_conversation_id,
     check_count,
@@ -27,13 +31,22 @@ from chatledger.infrastructure.services.attachments import Attachments
 from chatledger.infrastructure.services.audit import Audit, GovernanceService, Replay
 from chatledger.infrastructure.services.reading import Reading
 from chatledger.infrastructure.services.recording import Recording, RecordOutcome
+from chatledger.infrastructure.services.summaries import Summaries
 from chatledger.infrastructure.storage.application import LedgerApplication, open_application
 from chatledger.infrastructure.storage.backends import Backend, backend_for, configured_kek
 from chatledger.infrastructure.storage.failures import guard_storage, storage_failures
 from chatledger.infrastructure.storage.keys import KeyRotation, iter_all
 from chatledger.infrastructure.storage.tables import SQLTables
 from chatledger.infrastructure.storage.wrapping import KeyEncryptionKey
-from chatledger.projections import HistoryEntry, HistoryView, MemoryView, Policy
+from chatledger.projections import (
+    HistoryEntry,
+    HistoryView,
+    MemoryExplanation,
+    MemoryView,
+    Policy,
+    explain_memory,
+    explain_summary_memory,
+)
 
 
 def _backend_of(ledger: ChatLedger) -> Backend:
@@ -62,13 +75,17 @@ class ChatLedger:
         self._app = app
         self._counter = token_counter
         self._reading = Reading(
-            app, request_overhead=token_counter.request_overhead, pause_collector=pause_collector
+            app,
+            request_overhead=token_counter.request_overhead,
+            pause_collector=pause_collector,
+            counter=token_counter,
         )
         self._limits = limits
         self._attachments = Attachments(app, limits)
         self._recording = Recording(
             app, self._reading, token_counter, limits=limits, attachments=self._attachments
         )
+        self._summaries = Summaries(app, self._reading, token_counter, limits=limits)
         self._audit = Audit(app.events, self._reading, self._recording, token_counter.name)
         self._governance = GovernanceService(
             app.events, app.keys, self._reading, self._recording, self._attachments
@@ -282,6 +299,62 @@ class ChatLedger:
         """``digest -> base64 text`` of the conversation's attachments, for renderings of
         parts that hold a reference; each attachment is read once, when first asked for."""
         return self._attachments.resolver(conversation_id)
+
+    def explain_memory(
+        self, conversation_id: str, policy: Policy, *, at: int | None = None
+    ) -> MemoryExplanation:
+        """The memory view as of ``at``, and why each recorded message not in it is left out.
+
+        Reads the whole history up to ``at``: for inspecting, not for every model call.
+        """
+        history = self._reading.history(conversation_id, at=at).entries
+        if any(entry.erased for entry in history):
+            raise ConversationErased(conversation_id)
+        overhead = self._counter.request_overhead
+        if isinstance(policy, SummaryWindow):
+            summaries = self._summaries.summaries(conversation_id, at=len(history))
+            return explain_summary_memory(history, summaries, policy, overhead, self._counter.count)
+        return explain_memory(history, policy, overhead)
+
+    # Summaries
+
+    def record_summary(
+        self, conversation_id: str, *, covers: int, text: str, model: str | None = None
+    ) -> Summary:
+        """Record that ``text`` summarizes messages 1..``covers``; return the summary.
+
+        A summary is an event beside the history, which it never changes: a newer one may
+        cover more, and older ones stay. ``covers`` must be within the history, never
+        splitting a tool exchange nor ending inside an open one (else InvalidInput naming it).
+        """
+        return self._summaries.record_summary(
+            conversation_id, covers=covers, text=text, model=model
+        )
+
+    def summaries(self, conversation_id: str, *, at: int | None = None) -> list[Summary]:
+        """The conversation's summaries, oldest first (those recorded by position ``at``)."""
+        return self._summaries.summaries(conversation_id, at=at)
+
+    def compact(
+        self,
+        conversation_id: str,
+        summarizer: Summarizer,
+        policy: SummaryWindow,
+        *,
+        timeout: float | None = None,
+        model: str | None = None,
+    ) -> Summary | None:
+        """Summarize what ``policy``'s view leaves out, and record it; None if nothing is.
+
+        ``summarizer(previous, messages)`` gets the text of the summary being extended (None
+        for the first) and the units left out after it. If it raises, takes longer than
+        ``timeout`` seconds or returns no text, SummarizerFailed is raised and nothing is
+        recorded. Of concurrent compactions, at most one records a summary of the same span.
+        ``model`` names who wrote it (by default the summarizer's ``model`` attribute).
+        """
+        return self._summaries.compact(
+            conversation_id, summarizer, policy, timeout=timeout, model=model
+        )
 
     def conversations(self, *, after: str = "", limit: int = 100) -> list[ConversationRecord]:
         """Conversations in id order, after ``after``, at most ``limit``."""

@@ -15,6 +15,8 @@ Rules (the contract every function here implements):
    that does not fit; none is skipped or split. If the system prompt alone exceeds the budget, the
    view is the system prompt alone, and ``over_budget`` says so.
 4. With ``start_on_user``, leading units are dropped until the first is a user message.
+
+A ``SummaryWindow`` adds a summary standing for the oldest units (``projections.summaries``).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from chatledger.domain import Format, Message
 from chatledger.domain.policies import MessageWindow, Policy
-from chatledger.projections import renderings
+from chatledger.projections import prompt_text, renderings
 from chatledger.projections.history import HistoryEntry
 from chatledger.projections.renderings import AnthropicParams, Rendering, Resolver
 
@@ -46,6 +48,21 @@ class Exclusion(StrEnum):
     UNANSWERED_TOOL_CALL = "unanswered tool call"
     REPLACED_SYSTEM_PROMPT = "replaced system prompt"
     BEFORE_FIRST_USER = "dropped to start on a user message"
+    COVERED_BY_SUMMARY = "covered by summary"
+    """The view's summary stands for it (``MemoryExplanation.describe`` names the summary)."""
+
+
+class SummaryEntry(BaseModel):
+    """The summary a memory view shows, right after the system prompt, as one message."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    number: int = Field(ge=1)
+    covers: int = Field(ge=1)
+    """The summary stands for messages 1..covers: none of them is in the view."""
+    message: Message
+    """The summary as the view's policy renders it."""
+    tokens: int = Field(ge=0)
 
 
 class MemoryView(BaseModel):
@@ -60,11 +77,21 @@ class MemoryView(BaseModel):
     policy: Policy
     position: int = Field(ge=0)
     """The history position the view was computed at (0 for an empty conversation)."""
+    summary: SummaryEntry | None = None
+    """The summary shown after the system prompt, standing for the units before ``entries``."""
+    summaries: int = Field(default=0, ge=0)
+    """The number of the newest summary there was to choose from (0: none), so a replay
+    chooses among the same ones."""
 
     @property
     def messages(self) -> tuple[Message, ...]:
-        """The messages to send, in order."""
-        return tuple(entry.message for entry in self.entries)
+        """The messages to send, in order: the system prompt, the summary, then the rest."""
+        messages = tuple(entry.message for entry in self.entries)
+        if self.summary is None:
+            return messages
+        # Only the system prompt can be an instruction among a view's entries.
+        split = 1 if messages and messages[0].is_instruction else 0
+        return (*messages[:split], self.summary.message, *messages[split:])
 
     @property
     def positions(self) -> tuple[int, ...]:
@@ -126,6 +153,17 @@ class MemoryView(BaseModel):
             return renderings.render_responses(messages, positions=positions, resolve=resolve)
         return renderings.render_anthropic(messages, positions=positions, resolve=resolve)
 
+    def as_prompt_text(self, template: str = prompt_text.DEFAULT_PROMPT_TEMPLATE) -> str:
+        """The view as one system prompt: ``template`` with ``{instructions}``, the current
+        system prompt's text, and ``{memory}``, every other message as role-prefixed lines.
+
+        Raises InvalidInput naming ``template`` when it lacks either placeholder.
+        """
+        system = self.entries[0].message if self.entries else None
+        instructions = system if system is not None and system.is_instruction else None
+        others = self.messages[1:] if instructions is not None else self.messages
+        return prompt_text.render(template, instructions, others)
+
 
 class MemoryExplanation(BaseModel):
     """A memory view beside the reason each left-out message was left out."""
@@ -135,6 +173,13 @@ class MemoryExplanation(BaseModel):
     view: MemoryView
     excluded: dict[int, Exclusion]
     """Position of every recorded message not in the view -> why."""
+
+    def describe(self, position: int) -> str:
+        """Why the message at ``position`` is left out, in words ("covered by summary #2")."""
+        reason = self.excluded[position]
+        if reason is Exclusion.COVERED_BY_SUMMARY and self.view.summary is not None:
+            return f"{reason.value} #{self.view.summary.number}"
+        return reason.value
 
 
 # Messages that enter or leave a view together: one message, or a call and its results.

@@ -2,4 +2,5 @@
 
 from chatledger.domain.policies import MessageWindow as MessageWindow
 from chatledger.domain.policies import Policy as Policy
+from chatledger.domain.policies import SummaryWindow as SummaryWindow
 from chatledger.domain.policies import TokenWindow as TokenWindow

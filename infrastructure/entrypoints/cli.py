@@ -25,7 +25,7 @@ from chatledger.domain import (
     ToolCall,
     UnknownConversation,
 )
-from chatledger.infrastructure.entrypoints import cli_audit, cli_keys
+from chatledger.infrastructure.entrypoints import cli_audit, cli_keys, cli_summaries
 from chatledger.infrastructure.entrypoints.tenancy import TENANT_VARIABLE, ledger_id
 from chatledger.infrastructure.entrypoints.terminal import (
     content_cell,
@@ -43,7 +43,7 @@ from chatledger.infrastructure.storage.backends import (
     database_url,
 )
 from chatledger.infrastructure.tokens import DeferredCounter
-from chatledger.projections import MemoryView, MessageWindow, Policy, TokenWindow
+from chatledger.projections import MemoryView, MessageWindow, Policy, SummaryWindow, TokenWindow
 
 PROG = "chatledger"
 OK, FAILED, BAD_INPUT = 0, 1, 2
@@ -153,10 +153,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--start-on-user", action="store_true", help="drop leading units until a user message"
     )
     memory.add_argument("--at", type=int, metavar="POS", help="the view as of position POS")
+    memory.add_argument(
+        "--summaries",
+        action="store_true",
+        help="a summary window: the newest summary that helps stands for the oldest messages",
+    )
+    memory.add_argument(
+        "--prompt-text", action="store_true", help="print the view as one system prompt"
+    )
 
     _command(commands, "demo", "record a sample conversation and explain its memory", run_demo)
     cli_audit.add_commands(commands, _command, open_ledger)
     cli_keys.add_commands(commands, _command, open_ledger)
+    cli_summaries.add_commands(commands, _command, open_ledger)
     # Listed for --help; main() hands them to their own parsers before this one runs.
     commands.add_parser("serve", help="serve the HTTP API and the history page (--help for more)")
     commands.add_parser("tenant", help="tenant add NAME: print a new API key for a tenant")
@@ -201,16 +210,25 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _command(
-    commands: Any, name: str, summary: str, run: Callable[[argparse.Namespace], int]
+    commands: Any,
+    name: str,
+    summary: str,
+    run: Callable[[argparse.Namespace], int],
+    *,
+    counter: bool = True,
 ) -> argparse.ArgumentParser:
+    """A subcommand taking the global options; without ``counter``, no --encoding or --model
+    (a command that gives --model a meaning of its own adds them itself)."""
     command: argparse.ArgumentParser = commands.add_parser(name, help=summary, description=summary)
     # Global options are accepted after the subcommand too (`chatledger demo --db URL`).
-    _add_common_options(command, argparse_defaults=False)
+    _add_common_options(command, argparse_defaults=False, counter=counter)
     command.set_defaults(command=run)
     return command
 
 
-def _add_common_options(parser: argparse.ArgumentParser, *, argparse_defaults: bool) -> None:
+def _add_common_options(
+    parser: argparse.ArgumentParser, *, argparse_defaults: bool, counter: bool = True
+) -> None:
     # A subcommand's copy must not reset what was given before the subcommand.
     default: Any = None if argparse_defaults else argparse.SUPPRESS
     parser.add_argument(
@@ -232,11 +250,13 @@ def _add_common_options(parser: argparse.ArgumentParser, *, argparse_defaults: b
         help=f"the tenant whose conversation CONV names, stored as NAME:CONV as the HTTP "
         f"service stores it (default: ${TENANT_VARIABLE}, else none)",
     )
-    counter = parser.add_mutually_exclusive_group()
-    counter.add_argument(
+    if not counter:
+        return
+    counting = parser.add_mutually_exclusive_group()
+    counting.add_argument(
         "--encoding", metavar="NAME", default=default, help="tiktoken encoding (o200k_base)"
     )
-    counter.add_argument("--model", metavar="NAME", default=default, help="count as this model")
+    counting.add_argument("--model", metavar="NAME", default=default, help="count as this model")
 
 
 # Commands
@@ -323,16 +343,26 @@ def run_history(args: argparse.Namespace) -> int:
 def run_memory(args: argparse.Namespace) -> int:
     """Print the memory view: what the model is sent next under a window policy."""
     policy: Policy
+    if args.summaries and args.max_messages is not None:
+        raise InvalidInput("--summaries", "a summary window counts tokens: use --max-tokens")
+    tokens = DEFAULT_MEMORY_TOKENS if args.max_tokens is None else args.max_tokens
     if args.max_messages is not None:
         policy = MessageWindow(max_messages=args.max_messages, start_on_user=args.start_on_user)
+    elif args.summaries:
+        policy = SummaryWindow(max_tokens=tokens, start_on_user=args.start_on_user)
     else:
-        tokens = DEFAULT_MEMORY_TOKENS if args.max_tokens is None else args.max_tokens
         policy = TokenWindow(max_tokens=tokens, start_on_user=args.start_on_user)
     with open_ledger(args, must_exist=True) as ledger:
         view = ledger.memory(args.conversation, policy, at=args.at)
         if not view.entries and not ledger.version(args.conversation):
             raise UnknownConversation(args.conversation)
-    if args.json:
+    if args.prompt_text:
+        text = view.as_prompt_text()
+        if args.json:
+            _print_json({"prompt": text})
+        else:
+            print(text)
+    elif args.json:
         _print_json(memory_json(view))
     else:
         _console().print(memory_table(view, title=f"{args.shown}: {describe(policy)}"))
@@ -497,6 +527,7 @@ def memory_json(view: MemoryView) -> dict[str, Any]:
         "policy": view.policy.model_dump(mode="json"),
         "positions": list(view.positions),
         "messages": [message.model_dump(mode="json") for message in view.messages],
+        "summary": None if view.summary is None else view.summary.model_dump(mode="json"),
     }
 
 

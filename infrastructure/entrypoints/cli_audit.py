@@ -16,11 +16,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
-from chatledger.domain import InvalidInput, ModelCall, UnknownConversation
+from chatledger.domain import InvalidInput, ModelCall, SummaryWindow, UnknownConversation
 from chatledger.infrastructure.entrypoints.terminal import content_cell
 from chatledger.infrastructure.ledger import ChatLedger
 from chatledger.infrastructure.services import transfer
-from chatledger.projections.memory import explain_memory
+from chatledger.projections.memory import MemoryExplanation, explain_memory
+from chatledger.projections.summaries import explain_summary_memory
 
 Command = Callable[[argparse.Namespace], int]
 OpenLedger = Callable[..., ChatLedger]
@@ -107,10 +108,12 @@ def run_audit(args: argparse.Namespace, ledger: ChatLedger) -> int:
     history = ledger.history(args.conversation).entries
     overhead = ledger.token_counter.request_overhead
     reports = []
+    summaries = ledger.summaries(args.conversation) if calls else []
     for call in calls:
-        explanation = explain_memory(history[: call.position], call.policy, overhead)
+        explanation = _explained(ledger, call, history[: call.position], summaries, overhead)
         replay = ledger.replay_model_call(args.conversation, call)
-        reports.append((call, explanation.excluded, replay.identical, replay.differences))
+        excluded = {p: explanation.describe(p) for p in explanation.excluded}
+        reports.append((call, excluded, replay.identical, replay.differences))
     if args.json:
         for call, excluded, identical, differences in reports:
             _print_json(
@@ -122,7 +125,7 @@ def run_audit(args: argparse.Namespace, ledger: ChatLedger) -> int:
                     "tokens": call.tokens,
                     "usage": call.usage.model_dump() if call.usage else None,
                     "seen": list(call.positions),
-                    "excluded": {str(p): reason.value for p, reason in excluded.items()},
+                    "excluded": {str(p): reason for p, reason in excluded.items()},
                     "replay_identical": identical,
                     "differences": list(differences),
                 }
@@ -138,15 +141,32 @@ def run_audit(args: argparse.Namespace, ledger: ChatLedger) -> int:
     return OK if all(identical for _, _, identical, _ in reports) else FAILED
 
 
+def _explained(
+    ledger: ChatLedger, call: ModelCall, history: Any, summaries: Any, overhead: int
+) -> MemoryExplanation:
+    """Why the call's view left each message out; a summary window's among its summaries."""
+    if isinstance(call.policy, SummaryWindow):
+        return explain_summary_memory(
+            history,
+            summaries[: call.summaries],
+            call.policy,
+            overhead,
+            ledger.token_counter.count,
+        )
+    return explain_memory(history, call.policy, overhead)
+
+
 def _audit_table(
     call: ModelCall,
     history: Any,
-    excluded: dict[int, Any],
+    excluded: dict[int, str],
     identical: bool,
     differences: tuple[str, ...],
 ) -> Table:
     usage = f", provider billed {call.usage.prompt_tokens}" if call.usage else ""
     proof = "replay identical" if identical else "REPLAY DIFFERS: " + "; ".join(differences)
+    if call.summary is not None:
+        proof = f"shown summary #{call.summary}; {proof}"
     table = Table(
         "#",
         "role",
@@ -167,7 +187,7 @@ def _audit_table(
             str(entry.position),
             Text(entry.message.role, style=style),
             cell,
-            Text(f"no: {reason.value}" if reason else "yes", style=style),
+            Text(f"no: {reason}" if reason else "yes", style=style),
         )
     return table
 

@@ -16,7 +16,7 @@ from chatledger.domain import (
     TextPart,
 )
 from chatledger.domain.parts import decoded_size
-from chatledger.projections import HistoryEntry, MemoryView, Policy, TokenWindow
+from chatledger.projections import HistoryEntry, MemoryView, Policy, SummaryWindow, TokenWindow
 
 ROLE_STYLES = {
     "system": "magenta",
@@ -45,7 +45,11 @@ def memory_table(view: MemoryView, *, title: str) -> Table:
             f"{describe(view.policy)}; it is shown alone",
             style="bold red",
         )
-    for entry in view.entries:
+    # The summary comes right after the system prompt, as the model is sent it.
+    split = 1 if view.entries and view.entries[0].message.is_instruction else 0
+    for index, entry in enumerate(view.entries):
+        if view.summary is not None and index == split:
+            table.add_row(*summary_cells(view))
         table.add_row(
             str(entry.position),
             role_cell(entry),
@@ -54,13 +58,34 @@ def memory_table(view: MemoryView, *, title: str) -> Table:
             tools_cell(entry.message),
             str(entry.tokens),
         )
+    if view.summary is not None and len(view.entries) <= split:
+        table.add_row(*summary_cells(view))
     return table
+
+
+def summary_cells(view: MemoryView) -> list[str | Text]:
+    """The row of the summary a view shows: what it covers and stands for."""
+    assert view.summary is not None
+    summary = view.summary
+    text = " ".join((summary.message.text or "").split())
+    if len(text) > PREVIEW_CHARACTERS:
+        text = text[: PREVIEW_CHARACTERS - 1] + "…"
+    return [
+        f"1-{summary.covers}",
+        Text(summary.message.role, style=ROLE_STYLES.get(summary.message.role, "")),
+        Text(f"summary #{summary.number}", style="italic"),
+        Text(text, no_wrap=True, overflow="ellipsis"),
+        Text(""),
+        str(summary.tokens),
+    ]
 
 
 def describe(policy: Policy) -> str:
     """A policy in words, as the command line would ask for it."""
     if isinstance(policy, TokenWindow):
         window = f"--max-tokens {policy.max_tokens}"
+    elif isinstance(policy, SummaryWindow):
+        window = f"--max-tokens {policy.max_tokens} --summaries"
     else:
         window = f"--max-messages {policy.max_messages}"
     return window + (" --start-on-user" if policy.start_on_user else "")

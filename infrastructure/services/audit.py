@@ -102,6 +102,8 @@ class Audit:
                 model=model,
                 response_id=response_id,
                 usage=usage,
+                summary=view.summary.number if view.summary is not None else None,
+                summaries=view.summaries,
             )
 
         event = self._recording.append(ModelCallLog.id_for(conversation_id), make)
@@ -140,9 +142,15 @@ class Audit:
                 "call", f"conversation {conversation_id!r} has no model call {number}"
             )
         recorded = found[0]
-        view = self._reading.memory(conversation_id, recorded.policy, at=recorded.position)
+        view = self._reading.memory(
+            conversation_id,
+            recorded.policy,
+            at=recorded.position,
+            summaries_upto=recorded.summaries,
+        )
         differences = replay_differences(
             recorded,
+            summary=view.summary.number if view.summary is not None else None,
             positions=view.positions,
             message_ids=tuple(m.id for m in view.messages),
             tokens=view.tokens,

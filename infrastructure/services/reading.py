@@ -11,11 +11,14 @@ from chatledger.domain import (
     Conversation,
     ConversationErased,
     InvalidInput,
+    SummaryWindow,
+    TokenCounter,
     UnreadableEvent,
     check_conversation_id,
     check_count,
 )
 from chatledger.domain.conversation import STARTED_VERSION
+from chatledger.infrastructure.services.summary_reads import summaries_newest_first
 from chatledger.infrastructure.storage.application import LedgerApplication
 from chatledger.infrastructure.storage.collector import collector_paused
 from chatledger.infrastructure.storage.read_ahead import read_ahead
@@ -23,6 +26,7 @@ from chatledger.infrastructure.storage.serialization import history_entry
 from chatledger.infrastructure.storage.topics import topics_naming
 from chatledger.projections import HistoryEntry, HistoryView, MemoryView, Policy
 from chatledger.projections.memory import build_memory
+from chatledger.projections.summaries import build_summary_memory
 
 FIRST_TOKEN_PAGE = 64
 """Rows read first for a token window; later pages are sized from the tokens seen."""
@@ -38,10 +42,17 @@ class Reading:
     """History and memory views of conversations in one store."""
 
     def __init__(
-        self, app: LedgerApplication, *, request_overhead: int, pause_collector: bool = False
+        self,
+        app: LedgerApplication,
+        *,
+        request_overhead: int,
+        pause_collector: bool = False,
+        counter: TokenCounter | None = None,
     ) -> None:
         self._app = app
         self._request_overhead = request_overhead
+        # Prices a summary a SummaryWindow renders other than the default way.
+        self._count = None if counter is None else counter.count
         self._pause_collector = pause_collector
         self._reads_ahead = app.backend.reads_ahead
 
@@ -93,10 +104,18 @@ class Reading:
             length = entries[-1].position if entries else self.head(conversation_id)
         return HistoryView(conversation_id=conversation_id, entries=tuple(entries), length=length)
 
-    def memory(self, conversation_id: str, policy: Policy, *, at: int | None = None) -> MemoryView:
+    def memory(
+        self,
+        conversation_id: str,
+        policy: Policy,
+        *,
+        at: int | None = None,
+        summaries_upto: int | None = None,
+    ) -> MemoryView:
         """The messages to send to the model next, under ``policy``, as of ``at`` if given.
 
-        Reads only the newest events the window needs, never the whole conversation.
+        Reads only the newest events the window needs, never the whole conversation. A
+        ``SummaryWindow`` chooses among summaries numbered at most ``summaries_upto``, if given.
         """
         check_conversation_id(conversation_id)
         _check_position("at", at)
@@ -123,6 +142,19 @@ class Reading:
             yield history_entry(head)
             yield from entries
 
+        if isinstance(policy, SummaryWindow):
+            summaries = summaries_newest_first(
+                self._app, conversation_id, at=at, upto=summaries_upto
+            )
+            return build_summary_memory(
+                walk(),
+                system_prompt,
+                summaries,
+                policy,
+                self._request_overhead,
+                head.position,
+                self._count,
+            )
         return build_memory(walk(), system_prompt, policy, self._request_overhead, head.position)
 
     def _entries(
@@ -261,7 +293,7 @@ def _next_page_size(policy: Policy, page_size: int, messages: int, tokens: int) 
     from the messages already read beats both a fixed page and a generous first page. Runs
     of skipped messages (orphans, unanswered calls) are rare and read on in doubling pages.
     """
-    if policy.kind == "token_window" and messages and tokens < policy.max_tokens:
+    if policy.kind != "message_window" and messages and tokens < policy.max_tokens:
         average = max(tokens / messages, 1.0)
         wanted = int((policy.max_tokens - tokens) / average * 1.25) + 8
         return min(max(wanted, 16), MAX_PAGE)

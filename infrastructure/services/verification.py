@@ -10,7 +10,13 @@ from typing import Any
 from eventsourcing.persistence import StoredEvent
 
 from chatledger.domain import Conversation, InvalidInput, UnknownConversation, utc_now
-from chatledger.domain.conversation import PLAIN, STARTED_VERSION, genesis
+from chatledger.domain.conversation import (
+    PLAIN,
+    STARTED_VERSION,
+    genesis,
+    summary_genesis,
+    summary_stream_id,
+)
 from chatledger.infrastructure.storage.application import LedgerApplication
 from chatledger.infrastructure.storage.keys import iter_all
 from chatledger.infrastructure.storage.topics import topics_naming
@@ -40,6 +46,10 @@ class Verified:
     length: int
     head: str
     breaks: tuple[Break, ...]
+    summaries: int = 0
+    """How many summaries the conversation's summary stream holds (each checked too)."""
+    summary_head: str = ""
+    """The newest summary's link ("" without summaries), which checkpoints keep too."""
 
     @property
     def intact(self) -> bool:
@@ -48,7 +58,10 @@ class Verified:
 
 
 def verify(store: LedgerApplication, conversation_id: str) -> Verified:
-    """Recompute one conversation's chain, row by row, and report every break."""
+    """Recompute one conversation's chain, row by row, and its summaries'; report every break."""
+    summaries = _summary_rows(store, conversation_id)
+    anchored = {e.covers for _, e in summaries if isinstance(e, Conversation.SummaryRecorded)}
+    links: dict[int, str] = {}  # the chain's link at each position a summary covers to
     breaks: list[Break] = []
     previous = genesis(conversation_id)
     expected_version = STARTED_VERSION
@@ -89,10 +102,66 @@ def verify(store: LedgerApplication, conversation_id: str) -> Verified:
         if problem:
             breaks.append(Break(conversation_id, position, problem))
         previous = link
+        if position in anchored:
+            links[position] = link
     if not seen_any:
         raise UnknownConversation(conversation_id)
     length = expected_version - 1 - STARTED_VERSION - (1 if ended else 0)
-    return Verified(conversation_id, length, previous, tuple(breaks))
+    breaks += _check_summaries(store, conversation_id, summaries, links)
+    summary_head = _stored_link(summaries[-1][0], "") if summaries else ""
+    return Verified(conversation_id, length, previous, tuple(breaks), len(summaries), summary_head)
+
+
+def _summary_rows(store: LedgerApplication, conversation_id: str) -> list[tuple[StoredEvent, Any]]:
+    """Each stored summary row, beside its event or, if it cannot be read, the error."""
+    found: list[tuple[StoredEvent, Any]] = []
+    for stored in _rows(store, summary_stream_id(conversation_id)):
+        try:
+            found.append((stored, store.mapper.to_domain_event(stored)))
+        except Exception as exc:  # an unreadable row is a finding, not a crash
+            found.append((stored, exc))
+    return found
+
+
+def _check_summaries(
+    store: LedgerApplication,
+    conversation_id: str,
+    summaries: list[tuple[StoredEvent, Any]],
+    links: dict[int, str],
+) -> list[Break]:
+    """Every break in the summaries' own chain, their anchors and their digests."""
+    breaks: list[Break] = []
+    previous = summary_genesis(conversation_id)
+    expected = 1
+    for stored, event in summaries:
+        number = stored.originator_version
+        if number != expected:
+            breaks.append(
+                Break(conversation_id, 0, f"summary #{expected} missing: the next is #{number}")
+            )
+        expected = number + 1
+        if not isinstance(event, Conversation.SummaryRecorded):
+            what = (
+                f"cannot be read ({type(event).__name__}: {event})"
+                if isinstance(event, Exception)
+                else f"is an unexpected {type(event).__name__} event"
+            )
+            breaks.append(Break(conversation_id, 0, f"summary #{number} altered: the row {what}"))
+            previous = _stored_link(stored, previous)
+            continue
+        problem = ""
+        if event.chain != event.link(previous) or event.conversation_id != conversation_id:
+            problem = "altered: its hash does not follow from the previous summary's"
+        elif links.get(event.covers) != event.anchor:
+            problem = f"moved: it is not anchored to the chain at position {event.covers}"
+        elif not event.erased and event.digest != store.sealer.digest(
+            conversation_id, event.text.encode("utf-8"), create=False
+        ):
+            problem = "altered: its text does not match its digest"
+        if problem:
+            breaks.append(Break(conversation_id, event.covers, f"summary #{number} {problem}"))
+        previous = event.chain
+    return breaks
 
 
 def verify_all(
@@ -109,8 +178,13 @@ def verify_all(
 
 
 def checkpoint(store: LedgerApplication) -> dict[str, Any]:
-    """The head of every conversation's chain, to keep outside the database."""
-    heads = {r.conversation_id: {"length": r.length, "head": r.head} for r in verify_all(store)}
+    """The head of every conversation's chain (and its summaries'), to keep outside the database."""
+    heads: dict[str, dict[str, Any]] = {}
+    for result in verify_all(store):
+        head: dict[str, Any] = {"length": result.length, "head": result.head}
+        if result.summaries:
+            head |= {"summaries": result.summaries, "summary_head": result.summary_head}
+        heads[result.conversation_id] = head
     return {"format": CHECKPOINT_FORMAT, "taken_at": utc_now().isoformat(), "heads": heads}
 
 
@@ -130,6 +204,30 @@ def compare_checkpoint(store: LedgerApplication, saved: dict[str, Any]) -> list[
             breaks.append(Break(conversation_id, length, "missing: checkpointed position is gone"))
         elif actual != expected:
             breaks.append(Break(conversation_id, length, "chain differs from the checkpoint"))
+    breaks += _compare_summaries(store, saved)
+    return breaks
+
+
+def _compare_summaries(store: LedgerApplication, saved: dict[str, Any]) -> list[Break]:
+    """Breaks between the summary heads a checkpoint kept and the summaries stored now.
+
+    Checkpoints taken before summaries existed keep none, and are compared on messages alone.
+    """
+    breaks = []
+    for conversation_id, head in saved["heads"].items():
+        count, expected = head.get("summaries"), head.get("summary_head")
+        if not isinstance(count, int) or not isinstance(expected, str) or count < 1:
+            continue
+        rows = store.recorder.select_events(
+            summary_stream_id(str(conversation_id)), gt=count - 1, lte=count
+        )
+        if not rows:
+            problem = f"summary #{count} missing: the checkpointed summary is gone"
+        elif _stored_link(rows[0], "") != expected:
+            problem = f"summary #{count}: its chain differs from the checkpoint"
+        else:
+            continue
+        breaks.append(Break(str(conversation_id), 0, problem))
     return breaks
 
 

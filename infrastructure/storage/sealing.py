@@ -120,19 +120,28 @@ class Sealer:
         self._ciphers[conversation_id] = (key, cipher)
         return cipher
 
-    def seal(self, conversation_id: str, version: int, plaintext: bytes) -> str:
-        """Ciphertext (base64) of ``plaintext``, creating the conversation's key if needed."""
+    def seal(
+        self, conversation_id: str, version: int, plaintext: bytes, *, stream: str | None = None
+    ) -> str:
+        """Ciphertext (base64) of ``plaintext``, creating the conversation's key if needed.
+
+        Bound to ``version`` of ``stream`` (the conversation's own stream unless given: a
+        summary's is its summary stream), so it opens nowhere else.
+        """
         key = self._key(conversation_id, create=True)
         assert key is not None  # create=True either returns a key or raises ConversationErased
         nonce = os.urandom(NONCE_BYTES)
         sealed = self._cipher(conversation_id, key).encrypt(
-            nonce, plaintext, _bound_to(conversation_id, version)
+            nonce, plaintext, _bound_to(stream or conversation_id, version)
         )
         return base64.b64encode(nonce + sealed).decode("ascii")
 
-    def open(self, conversation_id: str, version: int, sealed: str) -> bytes:
+    def open(
+        self, conversation_id: str, version: int, sealed: str, *, stream: str | None = None
+    ) -> bytes:
         """The plaintext; raises ConversationErased if the key is gone, SealBroken if altered."""
-        return _open(self._opening_cipher(conversation_id), conversation_id, version, sealed)
+        cipher = self._opening_cipher(conversation_id)
+        return _open(cipher, conversation_id, version, sealed, stream=stream)
 
     def opener(self, conversation_id: str) -> Callable[[int, str], bytes]:
         """``open`` for one conversation, its key looked up once: for reading many messages.
@@ -151,11 +160,13 @@ class Sealer:
         return self._cipher(conversation_id, key)
 
 
-def _open(cipher: AESGCM, conversation_id: str, version: int, sealed: str) -> bytes:
+def _open(
+    cipher: AESGCM, conversation_id: str, version: int, sealed: str, *, stream: str | None = None
+) -> bytes:
     raw = binascii.a2b_base64(sealed)  # what base64.b64decode does, without its wrapping
     try:
         return cipher.decrypt(
-            raw[:NONCE_BYTES], raw[NONCE_BYTES:], _bound_to(conversation_id, version)
+            raw[:NONCE_BYTES], raw[NONCE_BYTES:], _bound_to(stream or conversation_id, version)
         )
     except InvalidTag:
         raise SealBroken(

@@ -49,6 +49,16 @@ class PydanticMapper(Mapper[str]):
                     event.originator_id, event.originator_version, to_json(data["message"])
                 ),
             }
+        if self.sealer is not None and isinstance(event, Conversation.SummaryRecorded):
+            # A summary's text is sealed as a message's is, bound to its own stream's version.
+            data["text"] = {
+                "sealed": self.sealer.seal(
+                    event.conversation_id,
+                    event.originator_version,
+                    event.text.encode("utf-8"),
+                    stream=event.originator_id,
+                )
+            }
         class_version: int = getattr(type(event), "class_version", 1)
         if class_version > 1:
             data["class_version"] = class_version
@@ -85,6 +95,9 @@ class PydanticMapper(Mapper[str]):
             message = data.get("message")
             if isinstance(message, dict) and "sealed" in message:
                 self._unseal(data, message)
+            text = data.get("text")
+            if isinstance(text, dict) and "sealed" in text:
+                self._unseal_summary(data, text["sealed"])
             return cast(DomainEventProtocol[str], cls.model_validate(data))
         except (ValueError, ValidationError, KeyError) as exc:
             raise _unreadable(stored_event, exc) from exc
@@ -239,6 +252,21 @@ class PydanticMapper(Mapper[str]):
             data["erased"] = True
         else:
             data["message"] = _opened_message(from_json(plaintext))
+
+    def _unseal_summary(self, data: dict[str, Any], sealed: str) -> None:
+        stream, version = data["originator_id"], data["originator_version"]
+        if self.sealer is None:
+            raise UnreadableEvent(
+                f"summary {version} of {stream!r} is sealed, but this mapper has no keys to "
+                "open it",
+                "read it through ChatLedger.open, which brings the store's keys",
+            )
+        try:
+            text = self.sealer.open(data["conversation_id"], version, sealed, stream=stream)
+        except ConversationErased:
+            data["text"], data["erased"] = "", True
+        else:
+            data["text"] = text.decode("utf-8")
 
 
 def _unreadable(stored_event: StoredEvent, exc: Exception) -> MapperDeserialisationError:

@@ -12,6 +12,7 @@ _EVENT_TYPES: dict[str, type[object]] = {
     "Conversation.MessageRecorded": Conversation.MessageRecorded,
     "Conversation.Snapshot": Conversation.Snapshot,
     "Conversation.Erased": Conversation.Erased,
+    "Conversation.SummaryRecorded": Conversation.SummaryRecorded,
     "MessageKey.Claimed": MessageKey.Claimed,
     "ModelCallLog.CallRecorded": ModelCallLog.CallRecorded,
     "ModelCallLog.UsageAttached": ModelCallLog.UsageAttached,
@@ -28,7 +29,7 @@ _LEGACY_MODULES = {"Conversation": "domain.conversation", "MessageKey": "domain.
 """Where each type lived before the chatledger package; rows written then name that module."""
 
 _BY_TOPIC: dict[str, type[object]] = {PREFIX + name: cls for name, cls in _EVENT_TYPES.items()}
-_BEFORE_THE_PACKAGE = set(_EVENT_TYPES) - {"Conversation.Erased"}
+_BEFORE_THE_PACKAGE = set(_EVENT_TYPES) - {"Conversation.Erased", "Conversation.SummaryRecorded"}
 """The event types that existed when topics named module paths."""
 _BY_TOPIC.update(
     {

@@ -17,6 +17,7 @@ def draw(results: Results, path: Path) -> None:
     figure, axes = pyplot.subplots(figsize=(8, 5), dpi=120)
     lines = (
         ("memory", False, "chatledger memory(TokenWindow 4,000)", "tab:blue", "-"),
+        ("memory_summaries", False, "chatledger memory(SummaryWindow 4,000)", "tab:purple", "-"),
         ("newest_page", False, "chatledger history(limit=50)", "tab:green", "-"),
         ("memory", True, "LangChain .messages + trim_messages", "tab:red", "--"),
         ("newest_page", True, "LangChain .messages[-50:]", "tab:orange", "--"),

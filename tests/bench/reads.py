@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from chatledger.infrastructure.storage.collector import collector_paused
-from chatledger.projections import TokenWindow
+from chatledger.projections import SummaryWindow, TokenWindow
 from tests.bench.raw_peer import select_rows
 from tests.bench.results import Figure
 from tests.bench.stage import Stage, history_id
@@ -21,6 +21,11 @@ SLICE = "LangChain .messages[-50:]"
 def policy() -> TokenWindow:
     """The memory policy compared: a 4,000-token window that starts on a user message."""
     return TokenWindow(max_tokens=BUDGET, start_on_user=True)
+
+
+def summary_policy() -> SummaryWindow:
+    """The same window with the newest summary that helps standing for the oldest messages."""
+    return SummaryWindow(max_tokens=BUDGET, start_on_user=True)
 
 
 def by_length(
@@ -45,6 +50,19 @@ def by_length(
         samples |= side_by_side(mine, dict.fromkeys(mine, runs))
     figures: list[Figure] = []
     for size in sizes:
+        figures.append(
+            Figure.latency(
+                (
+                    "memory_summaries",
+                    f"memory view, {BUDGET:,}-token SummaryWindow",
+                    "same, TokenWindow",
+                ),
+                samples[f"memory_summaries/{size}/chatledger"],
+                samples[f"memory/{size}/chatledger"],
+                history=size,
+                note="a summary every 1,000 messages",
+            )
+        )
         for figure, label, peer in (
             ("memory", f"memory view, {BUDGET:,}-token window", PIPELINE),
             ("newest_page", f"newest {PAGE} messages", SLICE),
@@ -76,9 +94,12 @@ def by_length(
 
 
 def _subjects(stage: Stage, size: int, peer_cap: int) -> dict[str, Callable[[], object]]:
-    conversation_id, window = history_id(size), policy()
+    conversation_id, window, summaries = history_id(size), policy(), summary_policy()
     subjects: dict[str, Callable[[], object]] = {
         f"memory/{size}/chatledger": lambda: stage.ledger.memory(conversation_id, window),
+        f"memory_summaries/{size}/chatledger": lambda: stage.ledger.memory(
+            conversation_id, summaries
+        ),
         f"newest_page/{size}/chatledger": lambda: stage.ledger.history(conversation_id, limit=PAGE),
     }
     if size <= peer_cap:
@@ -92,10 +113,14 @@ def _views(stage: Stage, size: int, peer_cap: int) -> dict[str, Any]:
     """How big each store's memory view is: the two should show the same window."""
     conversation_id = history_id(size)
     view = stage.ledger.memory(conversation_id, policy())
+    summarized = stage.ledger.memory(conversation_id, summary_policy())
     peer = stage.peer_conversation(conversation_id) if size <= peer_cap else None
     return {
         "chatledger_messages": len(view.entries),
         "chatledger_tokens": view.tokens,
+        "summary_window_messages": len(summarized.entries),
+        "summary_window_tokens": summarized.tokens,
+        "summary_window_summary": None if summarized.summary is None else summarized.summary.number,
         "langchain_messages": None if peer is None else len(peer.memory(BUDGET)),
     }
 

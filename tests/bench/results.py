@@ -15,6 +15,7 @@ FIGURES = (
     "record_writers_1",
     "record_writers_8",
     "memory",
+    "memory_summaries",
     "newest_page",
     "memory_at_middle",
     "audit_replay",

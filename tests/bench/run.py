@@ -15,7 +15,7 @@ from tests.bench.machine import describe
 from tests.bench.profiling import breakdown
 from tests.bench.protocol import price_steps
 from tests.bench.results import Results
-from tests.bench.stage import Stage, history_id
+from tests.bench.stage import SUMMARY_EVERY, Stage, history_id
 from tests.bench.targets import judge
 from tests.bench.workload import conversation
 
@@ -33,6 +33,8 @@ class Options:
     out: Path
     writer_messages: int
     writer_rounds: int
+    summary_every: int = SUMMARY_EVERY
+    """Messages loaded between the summaries recorded into each history."""
 
     @property
     def replay_runs(self) -> int:
@@ -64,7 +66,7 @@ def run(options: Options, console: Console) -> Results:
             total = sum(options.sizes) + sum(s for s in options.sizes if s <= options.peer_cap)
             console.print(f"Loading {total:,} messages into chatledger and LangChain ...")
             with _progress(console) as progress:
-                stage.load(options.sizes, options.peer_cap, progress)
+                stage.load(options.sizes, options.peer_cap, progress, options.summary_every)
             _measure(stage, options, results, console)
     results.targets = judge(results)
     return results

@@ -7,6 +7,7 @@ from types import TracebackType
 from eventsourcing.postgres import PostgresApplicationRecorder
 from rich.progress import Progress
 
+from chatledger.domain import InvalidInput
 from chatledger.infrastructure.ledger import ChatLedger
 from chatledger.infrastructure.tokens import TiktokenCounter, default_token_counter, load_encoding
 from tests.bench import langchain_peer, raw_peer
@@ -20,6 +21,8 @@ from tests.bench.workload import batches
 
 LOAD_BATCH = 500
 """Messages per record() call while loading: one atomic save each."""
+SUMMARY_EVERY = 1_000
+"""A summary is recorded after every this many messages loaded, covering nearly all of them."""
 
 
 def history_id(size: int) -> str:
@@ -53,6 +56,20 @@ class Stage:
         self.langchain.close()
         self.ledger.close()
 
+    def _summarize(self, conversation_id: str, length: int) -> None:
+        """A summary of messages 1..N for the highest N <= ``length`` a summary may cover."""
+        for covers in range(length, 0, -1):
+            try:
+                self.ledger.record_summary(
+                    conversation_id,
+                    covers=covers,
+                    text=f"The first {covers:,} messages, in short: trips planned, weather "
+                    "checked, bookings made, questions answered.",
+                )
+            except InvalidInput:
+                continue  # inside a tool exchange: one message earlier
+            return
+
     @property
     def events_table(self) -> str:
         """The table where chatledger's event rows are, for the raw SELECT."""
@@ -64,12 +81,26 @@ class Stage:
         """One conversation in LangChain's table, counted with the same encoding."""
         return LangChainConversation(self.langchain, conversation_id, self.langchain_counter)
 
-    def load(self, sizes: list[int], peer_cap: int, progress: Progress) -> None:
-        """Record one history of each size in chatledger, and in LangChain up to ``peer_cap``."""
+    def load(
+        self,
+        sizes: list[int],
+        peer_cap: int,
+        progress: Progress,
+        summary_every: int = SUMMARY_EVERY,
+    ) -> None:
+        """Record one history of each size in chatledger, and in LangChain up to ``peer_cap``.
+
+        Every ``summary_every`` messages, chatledger also records a summary of them, as a
+        compaction would: the reads of the other figures never look at summaries.
+        """
         for size in sizes:
             task = progress.add_task(f"chatledger  {size:>7,} messages", total=size)
-            for batch in batches(size, history_id(size), LOAD_BATCH):
+            loaded = 0
+            for batch in batches(size, history_id(size), min(LOAD_BATCH, summary_every)):
                 self.ledger.record(history_id(size), batch)
+                before, loaded = loaded, loaded + len(batch)
+                if loaded // summary_every > before // summary_every:
+                    self._summarize(history_id(size), loaded)
                 progress.advance(task, len(batch))
         for size in (s for s in sizes if s <= peer_cap):
             task = progress.add_task(f"LangChain   {size:>7,} messages", total=size)

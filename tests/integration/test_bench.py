@@ -69,7 +69,7 @@ def test_the_json_describes_the_machine_and_judges_every_target(
 
     assert report["machine"]["postgresql"]["server_version"]
     assert report["machine"]["cores"] >= 1
-    assert len(report["targets"]) == 8
+    assert len(report["targets"]) == 9
     assert all(isinstance(target["met"], bool) for target in report["targets"])
 
 

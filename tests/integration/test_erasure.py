@@ -30,6 +30,8 @@ def record_secret_conversation(ledger: ChatLedger) -> None:
             Message(role="tool", tool_call_id="c1", content=SECRET, metadata={"note": SECRET}),
         ],
     )
+    # A summary is sealed under the same key: the raw scans below look for its text too.
+    ledger.record_summary("conv-erase", covers=4, text=f"They stored {SECRET}.", model="m")
     ledger.record("conv-keep", Message(role="user", content="nothing to hide"))
 
 
@@ -47,6 +49,16 @@ def test_erased_history_keeps_every_position_role_and_time_but_no_content(
     ]
     assert all(e.erased and e.message.content is None for e in after)
     assert SECRET not in after.model_dump_json()
+
+
+def test_erased_summaries_keep_their_coverage_but_no_text(ledger: ChatLedger) -> None:
+    record_secret_conversation(ledger)
+
+    ledger.erase("conv-erase", reason="user asked, ticket 42")
+
+    (summary,) = ledger.summaries("conv-erase")
+    assert (summary.covers, summary.erased, summary.text) == (4, True, "")
+    assert SECRET not in summary.model_dump_json()
 
 
 def test_memory_of_an_erased_conversation_is_refused(ledger: ChatLedger) -> None:
@@ -139,6 +151,7 @@ def test_the_secret_is_nowhere_in_the_raw_sqlite_file_after_erasure(tmp_path: Pa
         record_secret_conversation(ledger)
         ledger.erase("conv-erase", reason="gdpr")
         views = [ledger.history("conv-erase").model_dump_json()]
+        views += [summary.model_dump_json() for summary in ledger.summaries("conv-erase")]
 
     values = list(raw_sqlite_values(path))
 

@@ -188,6 +188,9 @@ def test_the_api_shows_a_model_call_with_the_fields_and_json_types_it_always_had
         "payload_sha256": "string",
         "model": "string",
         "response_id": ["string", "null"],
+        # Added with summaries: which one the model was shown, and the newest there was.
+        "summary": ["integer", "null"],
+        "summaries": "integer",
     }
     assert set(schema["properties"]) >= {"policy", "usage"}
     assert set(schema["required"]) == set(schema["properties"])

@@ -7,7 +7,15 @@ from typing import Annotated
 from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from chatledger.infrastructure.entrypoints.http import audit, conversations, memory, page, problems
+from chatledger.domain import Summarizer
+from chatledger.infrastructure.entrypoints.http import (
+    audit,
+    conversations,
+    memory,
+    page,
+    problems,
+    summaries,
+)
 from chatledger.infrastructure.entrypoints.http.limits import (
     DEFAULT_MAX_BODY_BYTES,
     BodyLimit,
@@ -55,6 +63,7 @@ def create_app(
     auth_failures_per_minute: int | None = DEFAULT_AUTH_FAILURES_PER_MINUTE,
     writes_per_second: int | None = DEFAULT_WRITES_PER_SECOND,
     local_tenant: str | None = None,
+    summarizer: Summarizer | None = None,
 ) -> FastAPI:
     """The HTTP service over ``ledger``.
 
@@ -88,6 +97,8 @@ def create_app(
             tenant's conversations when they come from a loopback address to a loopback host
             name; for a server bound to loopback only (`chatledger serve` checks). Writes
             are unchanged. None (the default): every read needs a key or a session.
+        summarizer: what `POST /v1/conversations/{id}/compact` summarizes with (an
+            ``OpenAISummarizer``, say); None (the default): that route answers 501.
     """
     for tenant in (page_tenant, local_tenant):
         if tenant is not None:
@@ -113,6 +124,7 @@ def create_app(
             auth_failures_per_minute=auth_failures_per_minute, writes_per_second=writes_per_second
         ),
         local_tenant=local_tenant,
+        summarizer=summarizer,
     )
     problems.install(app)
     if max_record_body_bytes is None:
@@ -123,6 +135,7 @@ def create_app(
     for router in (
         conversations.router,
         memory.router,
+        summaries.router,
         audit.router,
         page.session_router,
         page.router,

@@ -1,4 +1,4 @@
-"""Routes for the memory view: what the model is shown, in three formats, and why."""
+"""Routes for the memory view: what the model is shown, in four formats, and why."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from chatledger.domain import MAX_POSITION, ConversationErased
+from chatledger.domain import MAX_POSITION
+from chatledger.domain.policies import MAX_TEMPLATE_CHARACTERS
 from chatledger.infrastructure.entrypoints.http.access import Conversation, existing_conversation
 from chatledger.infrastructure.entrypoints.http.bodies import JSONRoute
 from chatledger.infrastructure.entrypoints.http.conversations import PROBLEMS
@@ -17,9 +18,11 @@ from chatledger.infrastructure.entrypoints.http.schemas import (
     Explanation,
     MemoryOut,
     OpenAIMemory,
+    PromptTextMemory,
 )
 from chatledger.infrastructure.entrypoints.http.service import Service, service
-from chatledger.projections import MemoryView, MessageWindow, Policy, TokenWindow, explain_memory
+from chatledger.projections import MemoryView, MessageWindow, Policy, SummaryWindow, TokenWindow
+from chatledger.projections.prompt_text import DEFAULT_PROMPT_TEMPLATE
 from chatledger.projections.renderings import anthropic_request, openai_messages
 
 router = APIRouter(prefix="/v1/conversations", tags=["memory"], route_class=JSONRoute)
@@ -41,6 +44,13 @@ def policy(
     start_on_user: Annotated[
         bool, Query(description="Drop leading messages until the first is a user message")
     ] = False,
+    summaries: Annotated[
+        bool,
+        Query(
+            description="With max_tokens: a summary window, where the newest summary that "
+            "helps stands for the oldest messages"
+        ),
+    ] = False,
 ) -> Policy:
     """The window policy of the query: exactly one of max_tokens and max_messages."""
     if (max_tokens is None) == (max_messages is None):
@@ -50,6 +60,12 @@ def policy(
             "give exactly one of max_tokens and max_messages",
             field="max_tokens",
         )
+    if summaries:
+        if max_tokens is None:
+            raise ProblemError(
+                422, "invalid-input", "a summary window needs max_tokens", field="summaries"
+            )
+        return SummaryWindow(max_tokens=max_tokens, start_on_user=start_on_user)
     if max_tokens is not None:
         return TokenWindow(max_tokens=max_tokens, start_on_user=start_on_user)
     assert max_messages is not None
@@ -72,20 +88,34 @@ def memory(
     window: Annotated[Policy, Depends(policy)],
     at: AtQuery = None,
     format: Annotated[
-        Literal["chatledger", "openai", "anthropic"],
-        Query(description="chatledger entries, or a provider's request messages"),
+        Literal["chatledger", "openai", "anthropic", "prompt-text"],
+        Query(description="chatledger entries, a provider's request messages, or one prompt"),
     ] = "chatledger",
-) -> MemoryOut | OpenAIMemory | AnthropicMemory:
+    template: Annotated[
+        str | None,
+        Query(
+            max_length=MAX_TEMPLATE_CHARACTERS,
+            description="With format=prompt-text: the prompt, holding {instructions} and "
+            "{memory} (default: chatledger's)",
+        ),
+    ] = None,
+) -> MemoryOut | OpenAIMemory | AnthropicMemory | PromptTextMemory:
     """The messages to send to the model next (or as of `at`) under the window policy.
 
     The `openai` format is the `messages` of a Chat Completions request; the `anthropic` format
     the `system` and `messages` of a Messages request. Either answers 422 `nothing-to-send` when
-    the view holds no user or assistant message (a provider would reject the request). Headers
+    the view holds no user or assistant message (a provider would reject the request). The
+    `prompt-text` format is the whole view as one system prompt, through `template`. Headers
     give the view's position and token total, which recording the model call needs.
     """
+    if template is not None and format != "prompt-text":
+        raise ProblemError(422, "invalid-input", "is only for format=prompt-text", field="template")
     view = svc.ledger.memory(conversation.ledger_id, window, at=at)
     response.headers["ChatLedger-Position"] = str(view.position)
     response.headers["ChatLedger-Tokens"] = str(view.tokens)
+    if format == "prompt-text":
+        prompt = view.as_prompt_text(DEFAULT_PROMPT_TEMPLATE if template is None else template)
+        return PromptTextMemory(prompt=prompt)
     if format != "chatledger":
         refuse_unsendable(view)
     if format == "openai":
@@ -107,15 +137,12 @@ def explanation(
 
     Reads the whole history up to `at`: for inspecting, not for every model call.
     """
-    history = svc.ledger.history(conversation.ledger_id, at=at).entries
-    if any(entry.erased for entry in history):
-        raise ConversationErased(conversation.id)
-    explained = explain_memory(history, window, svc.ledger.token_counter.request_overhead)
+    explained = svc.ledger.explain_memory(conversation.ledger_id, window, at=at)
     return Explanation(
         view=memory_out(conversation.id, explained.view),
         excluded=[
-            Excluded(position=position, reason=reason.value)
-            for position, reason in explained.excluded.items()
+            Excluded(position=position, reason=explained.describe(position))
+            for position in explained.excluded
         ],
     )
 
@@ -154,4 +181,5 @@ def memory_out(conversation: str, view: MemoryView) -> MemoryOut:
         over_budget=view.over_budget,
         policy=view.policy,
         entries=list(view.entries),
+        summary=view.summary,
     )

@@ -22,6 +22,7 @@ from chatledger.domain import (
     IdempotencyConflict,
     InvalidInput,
     StorageUnavailable,
+    SummarizerFailed,
     UnknownAttachment,
     UnknownConversation,
     WriteContention,
@@ -133,6 +134,11 @@ def problem_for(exc: ChatLedgerError) -> ProblemError:
             "write-contention",
             "too many writers at once: nothing was written; retry later",
             headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+    if isinstance(exc, SummarizerFailed):
+        # The summarizer is another service: its failure is a bad gateway, and changed nothing.
+        return ProblemError(
+            502, "summarizer-failed", f"{exc.cause}; nothing was recorded", cause=exc.cause
         )
     log.error("unexpected ledger error", exc_info=exc)
     return ProblemError(500, "internal-error", "the server could not complete the request")

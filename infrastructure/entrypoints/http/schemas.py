@@ -7,8 +7,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
-from chatledger.domain import MAX_POSITION, Message, ModelCall, Usage
-from chatledger.projections import HistoryEntry, Policy
+from chatledger.domain import MAX_POSITION, Message, ModelCall, Summary, SummaryWindow, Usage
+from chatledger.projections import HistoryEntry, Policy, SummaryEntry
 from chatledger.projections.renderings import AnthropicBlock, AnthropicMessage, OpenAIMessage
 
 MAX_TURN_MESSAGES = 1000
@@ -80,6 +80,11 @@ class MemoryOut(BaseModel):
     )
     policy: Policy
     entries: list[HistoryEntry]
+    summary: SummaryEntry | None = Field(
+        default=None,
+        description="A summary window's summary, shown after the system prompt: it stands for "
+        "every message up to its covers",
+    )
 
 
 class OpenAIMemory(BaseModel):
@@ -93,6 +98,43 @@ class AnthropicMemory(BaseModel):
 
     system: str | list[AnthropicBlock] | None
     messages: list[AnthropicMessage]
+
+
+class PromptTextMemory(BaseModel):
+    """The memory view as one system prompt (``format=prompt-text``)."""
+
+    format: Literal["prompt-text"] = "prompt-text"
+    prompt: str
+
+
+class SummaryIn(_In):
+    """A summary of messages 1..covers."""
+
+    covers: int = Field(ge=1, le=MAX_POSITION, description="The last position it stands for")
+    text: str = Field(min_length=1)
+    model: str | None = Field(default=None, max_length=200, description="Who wrote it")
+
+
+class CompactIn(_In):
+    """Summarize what a summary window leaves out, with the server's summarizer."""
+
+    policy: SummaryWindow
+    timeout: float | None = Field(
+        default=None, gt=0, le=600, description="Seconds to wait for the summarizer"
+    )
+
+
+class Compacted(BaseModel):
+    """What a compaction recorded: the new summary, or null when nothing was left out."""
+
+    summary: Summary | None
+
+
+class SummaryList(BaseModel):
+    """A conversation's summaries, oldest first."""
+
+    conversation_id: str
+    summaries: list[Summary]
 
 
 class Excluded(BaseModel):

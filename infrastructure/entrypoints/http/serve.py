@@ -26,6 +26,7 @@ from chatledger.infrastructure.entrypoints.http.tenants import (
 from chatledger.infrastructure.entrypoints.tenancy import TENANT_VARIABLE
 from chatledger.infrastructure.ledger import ChatLedger
 from chatledger.infrastructure.storage.backends import backend_for, database_url
+from chatledger.infrastructure.summarizers import OpenAISummarizer
 from chatledger.infrastructure.tokens import DeferredCounter
 
 SESSION_SECRET_VARIABLE = "CHATLEDGER_SESSION_SECRET"
@@ -110,10 +111,23 @@ def serve_main(argv: Sequence[str] | None = None) -> int:
         help="writes an API key or browser session may make a second, then 429 "
         "(default: %(default)s; 0: no limit)",
     )
+    parser.add_argument(
+        "--summarizer-base-url",
+        metavar="URL",
+        help="an OpenAI-compatible endpoint POST /v1/conversations/ID/compact summarizes with "
+        "(key: $OPENAI_API_KEY); needs --summarizer-model",
+    )
+    parser.add_argument("--summarizer-model", metavar="NAME", help="the model it calls")
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return exc.code if isinstance(exc.code, int) else BAD_INPUT
+    if (args.summarizer_base_url is None) != (args.summarizer_model is None):
+        print(
+            "chatledger serve: --summarizer-base-url and --summarizer-model go together",
+            file=sys.stderr,
+        )
+        return BAD_INPUT
     if args.page_tenant is not None and not args.allow_anonymous_writes:
         print("chatledger serve: --page-tenant needs --allow-anonymous-writes", file=sys.stderr)
         return BAD_INPUT
@@ -133,6 +147,9 @@ def serve_main(argv: Sequence[str] | None = None) -> int:
     page_tenant = (args.page_tenant or DEFAULT_PAGE_TENANT) if args.allow_anonymous_writes else None
     try:
         counter = DeferredCounter(model=args.model, encoding=args.encoding)
+        summarizer = None
+        if args.summarizer_base_url is not None:
+            summarizer = OpenAISummarizer(args.summarizer_base_url, args.summarizer_model)
         ledger = ChatLedger.open(database_url(args.db), token_counter=counter)
         app = create_app(
             ledger,
@@ -145,6 +162,7 @@ def serve_main(argv: Sequence[str] | None = None) -> int:
             auth_failures_per_minute=args.auth_failures_per_minute or None,
             writes_per_second=args.writes_per_second or None,
             local_tenant=local_tenant,
+            summarizer=summarizer,
         )
     except InvalidInput as exc:
         print(f"chatledger serve: {exc.field}: {exc.problem}", file=sys.stderr)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
+from chatledger.domain import Summarizer
 from chatledger.infrastructure.entrypoints.http.rate_limits import RateLimits
 from chatledger.infrastructure.entrypoints.http.sessions import CookieSigner, SessionStore
 from chatledger.infrastructure.entrypoints.http.tenants import TenantDirectory
@@ -27,6 +28,8 @@ class Service:
     rates: RateLimits
     local_tenant: str | None = None
     """The tenant a loopback server's page reads without a key or session; None: none."""
+    summarizer: Summarizer | None = None
+    """What ``POST .../compact`` summarizes with; None: the route answers 501."""
 
 
 def service(request: Request) -> Service:

@@ -6,7 +6,7 @@
 
 const $ = (id) => document.getElementById(id);
 // local: on a loopback server, the tenant the page reads without a session, and what it shows.
-const state = { session: null, local: null, entries: [], calls: [] };
+const state = { session: null, local: null, entries: [], summaries: [], calls: [] };
 
 class Problem extends Error {
   constructor(body, status) {
@@ -137,9 +137,11 @@ async function newConversation() {
 
 async function loadHistory() {
   let entries = [];
+  let summaries = [];
   let before = null;
   if (!current()) {
     state.entries = entries;
+    state.summaries = summaries;
     $("history-length").textContent = "";
     renderHistory();
     return;
@@ -152,10 +154,12 @@ async function loadHistory() {
       entries = page.entries.concat(entries);
       before = page.older;
     } while (before && entries.length < 5000);
+    ({ summaries } = await api("GET", `${conversationPath()}/summaries`));
   } catch (error) {
     if (error.status !== 404) throw error; // a conversation not recorded yet
   }
   state.entries = entries;
+  state.summaries = summaries;
   $("history-length").textContent = `${entries.length} messages`;
   renderHistory();
 }
@@ -165,7 +169,15 @@ function renderHistory() {
   const waiting = new Map(); // tool call id -> results list of the latest call waiting for it
   let prompts = 0;
   const items = [];
+  // Each summary is shown where it was recorded: after the message the history then ended at.
+  const recorded = new Map();
+  for (const summary of state.summaries) {
+    recorded.set(summary.position, [...(recorded.get(summary.position) || []), summary]);
+  }
+  const after = []; // the summaries to show after the item just built
   for (const entry of state.entries) {
+    items.push(...after.splice(0).map(renderSummary));
+    after.push(...(recorded.get(entry.position) || []));
     const message = entry.message;
     if (message.role === "tool") {
       const results = waiting.get(message.tool_call_id);
@@ -199,10 +211,25 @@ function renderHistory() {
     }
     items.push(item);
   }
+  items.push(...after.map(renderSummary));
   list.replaceChildren(...items);
   list.scrollTop = list.scrollHeight;
   // On a narrow screen the page itself scrolls: show the newest messages, beside the composer.
   if (narrow() && $("memory").hidden) window.scrollTo(0, document.documentElement.scrollHeight);
+}
+
+function renderSummary(summary) {
+  const item = el("li", "entry summary");
+  item.dataset.summary = summary.number;
+  const head = el("div", "head");
+  head.append(
+    el("span", "role summary", `summary #${summary.number}`),
+    el("span", "muted", `covers messages 1–${summary.covers}`),
+    el("span", "muted", `${summary.tokens} tokens`),
+  );
+  if (summary.model) head.append(el("span", "muted", `by ${summary.model}`));
+  item.append(head, el("p", summary.erased ? "content muted" : "content", summary.erased ? "(erased)" : summary.text));
+  return item;
 }
 
 function header(entry) {
@@ -382,8 +409,8 @@ function chooseCall() {
   const call = state.calls.find((c) => String(c.number) === $("memory-call").value);
   if (!call) return;
   $("memory-at").value = call.position;
-  const tokens = call.policy.kind === "token_window";
-  $("memory-kind").value = tokens ? "max_tokens" : "max_messages";
+  const tokens = call.policy.kind !== "message_window";
+  $("memory-kind").value = tokens ? (call.policy.kind === "summary_window" ? "summaries" : "max_tokens") : "max_messages";
   $("memory-budget").value = tokens ? call.policy.max_tokens : call.policy.max_messages;
   $("memory-start-on-user").checked = call.policy.start_on_user;
   refreshMemory();
@@ -399,10 +426,12 @@ async function refreshMemory(event) {
     list.replaceChildren();
     return;
   }
+  const kind = $("memory-kind").value;
   const query = new URLSearchParams({
-    [$("memory-kind").value]: $("memory-budget").value || "1",
+    [kind === "summaries" ? "max_tokens" : kind]: $("memory-budget").value || "1",
     start_on_user: String($("memory-start-on-user").checked),
   });
+  if (kind === "summaries") query.set("summaries", "true");
   if ($("memory-at").value) query.set("at", $("memory-at").value);
   let explanation;
   try {
@@ -414,13 +443,14 @@ async function refreshMemory(event) {
   }
   const { view, excluded } = explanation;
   const reasons = new Map(excluded.map((e) => [e.position, e.reason]));
+  const shown = view.summary ? ` and summary #${view.summary.number}` : "";
   summary.textContent =
-    `At position ${view.position}: ${view.entries.length} messages, ${view.tokens} tokens ` +
+    `At position ${view.position}: ${view.entries.length} messages${shown}, ${view.tokens} tokens ` +
     `sent; ${excluded.length} left out.`;
   list.replaceChildren(
     ...state.entries
       .filter((entry) => entry.position <= view.position)
-      .map((entry) => {
+      .flatMap((entry) => {
         const item = el("li", `entry ${entry.message.role}`);
         item.append(header(entry));
         // A message that is only tool calls has no text: its calls are what the model saw.
@@ -435,9 +465,24 @@ async function refreshMemory(event) {
         } else {
           item.classList.add("included");
         }
-        return item;
+        // The summary stands for messages 1..covers: the model saw it after the system prompt.
+        if (view.summary && entry.position === view.summary.covers) return [item, renderShownSummary(view.summary)];
+        return [item];
       }),
   );
+}
+
+function renderShownSummary(shown) {
+  const item = el("li", "entry summary included");
+  item.dataset.summary = shown.number;
+  const head = el("div", "head");
+  head.append(
+    el("span", "role summary", `summary #${shown.number}`),
+    el("span", "muted", `stands for messages 1–${shown.covers}`),
+    el("span", "muted", `${shown.tokens} tokens`),
+  );
+  item.append(head, el("p", "content", shown.message.content));
+  return item;
 }
 
 async function signIn(event) {
