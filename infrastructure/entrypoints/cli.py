@@ -26,6 +26,11 @@ from chatledger.domain import (
     UnknownConversation,
 )
 from chatledger.infrastructure.entrypoints import cli_audit, cli_keys, cli_summaries
+from chatledger.infrastructure.entrypoints.provider_input import (
+    FORMATS,
+    ProviderFormat,
+    provider_messages,
+)
 from chatledger.infrastructure.entrypoints.tenancy import TENANT_VARIABLE, ledger_id
 from chatledger.infrastructure.entrypoints.terminal import (
     content_cell,
@@ -109,6 +114,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--file",
         metavar="PATH",
         help="JSON lines, one message object a line, recorded as one atomic save ('-': stdin)",
+    )
+    record.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="chatledger",
+        help="the shape of --file's objects: chatledger's messages (the default), OpenAI Chat "
+        "Completions messages, Responses API items, or Anthropic Messages turns",
     )
     record.add_argument("--content", metavar="TEXT", help="message text")
     record.add_argument("--name", metavar="N", help="participant name")
@@ -267,7 +279,10 @@ def run_record(args: argparse.Namespace) -> int:
     if args.file is not None:
         _refuse_message_options_with_file(args)
         source = "stdin" if args.file == "-" else os.path.basename(args.file)
-        lines, messages = read_message_lines(_read_file(args.file), source)
+        if args.format == "chatledger":
+            lines, messages = read_message_lines(_read_file(args.file), source)
+        else:
+            lines, messages = [], read_provider_lines(_read_file(args.file), args.format, source)
         if not messages:
             raise InvalidInput("file", f"{args.file!r} holds no messages")
     else:
@@ -450,6 +465,37 @@ def read_message_lines(
         numbers.append(number)
         messages.append(message)
     return numbers, messages
+
+
+def read_provider_lines(lines: Iterable[str], format: ProviderFormat, source: str) -> list[Message]:
+    """Parse JSON lines of a provider's objects into messages; InvalidInput names the line.
+
+    Each message gets an id made of ``source``, its place and its content, so recording the
+    same file again records nothing new.
+    """
+    objects: list[Any] = []
+    numbers: list[int] = []
+    for number, text in enumerate(lines, start=1):
+        if not text.strip():
+            continue
+        try:
+            objects.append(json.loads(text))
+        except json.JSONDecodeError as exc:
+            raise InvalidInput(f"line {number}", f"is not valid JSON ({exc.msg})") from None
+        numbers.append(number)
+    try:
+        imported = provider_messages(format, objects)
+    except InvalidInput as exc:
+        place, _, rest = exc.field.partition(".")
+        if not place.isdigit():
+            raise
+        raise InvalidInput(f"line {numbers[int(place)]}: {rest}", exc.problem) from None
+    messages = []
+    for index, message in enumerate(imported, start=1):
+        fields = {k: v for k, v in message.stored_form().items() if k != "id"}
+        said = json.dumps(fields, sort_keys=True, ensure_ascii=False)
+        messages.append(message.model_copy(update={"id": line_id(source, index, said)}))
+    return messages
 
 
 def line_id(source: str, number: int, text: str) -> str:

@@ -3,14 +3,27 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from chatledger import ChatLedger, TokenWindow
+from chatledger import (
+    ChatLedger,
+    Message,
+    TokenWindow,
+    messages_from_anthropic,
+    messages_from_responses,
+)
 from tests.cli import run
 from tests.fakes import FakeTokenCounter
+from tests.payloads import (
+    anthropic_thinking_tools,
+    materialized,
+    openai_parallel_calls,
+    responses_reasoning_calls,
+)
 
 PNG = (
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQ"
@@ -73,15 +86,8 @@ def test_a_developer_message_leads_the_memory_view(tmp_path: Path, db: str) -> N
     assert result.returncode == 0, result.stderr
     messages = json.loads(result.stdout)["messages"]
     assert [m["role"] for m in messages] == ["developer", "user", "assistant"]
-    assert messages[1]["content"][1] == {
-        "type": "image",
-        "data": PNG,
-        "media_type": "image/png",
-        "detail": None,
-        "url": None,
-        "attachment": None,
-        "extra": {},
-    }
+    image = messages[1]["content"][1]
+    assert (image["type"], image["data"], image["media_type"]) == ("image", PNG, "image/png")
 
 
 def test_a_part_of_an_unknown_type_is_named_and_nothing_is_recorded(
@@ -108,3 +114,51 @@ def test_the_audit_table_shows_a_parts_message_the_model_saw(tmp_path: Path, db:
     assert result.returncode == 0, result.stderr
     assert "What is this? [image image/png 70 bytes]" in result.stdout
     assert "[refused] I will not guess." in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("format", "objects"),
+    [
+        ("openai", openai_parallel_calls),
+        ("responses", responses_reasoning_calls),
+        ("anthropic", anthropic_thinking_tools),
+    ],
+)
+def test_a_file_in_a_providers_shape_records_once_however_often_it_is_given(
+    tmp_path: Path, format: str, objects: Callable[[], list[Any]]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'provider.db'}"
+    lines = "".join(json.dumps(item) + "\n" for item in materialized(objects()))
+    (tmp_path / "turn.jsonl").write_text(lines)
+
+    first = run(
+        "--db", url, "record", "t", "--file", "turn.jsonl", "--format", format, cwd=tmp_path
+    )
+    again = run(
+        "--db", url, "record", "t", "--file", "turn.jsonl", "--format", format, cwd=tmp_path
+    )
+    history = run("--db", url, "--json", "history", "t", cwd=tmp_path)
+
+    assert first.returncode == 0, first.stderr
+    assert again.returncode == 0, again.stderr
+    assert len(history.stdout.splitlines()) == len(messages_of(format, objects()))
+
+
+def messages_of(format: str, objects: list[Any]) -> list[Any]:
+    if format == "openai":
+        return [Message.from_openai(item) for item in objects]
+    if format == "responses":
+        return messages_from_responses(objects)
+    return messages_from_anthropic(objects)
+
+
+def test_a_bad_provider_line_is_named_by_its_line_number(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'provider.db'}"
+    lines = '{"role": "user", "content": "hi"}\n\n{"role": "user", "content": [{"type": "x"}]}\n'
+
+    result = run(
+        "--db", url, "record", "t", "--file", "-", "--format", "openai", cwd=tmp_path, stdin=lines
+    )
+
+    assert result.returncode == 2
+    assert "line 3: content.0.type" in result.stderr

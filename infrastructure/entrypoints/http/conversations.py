@@ -23,11 +23,13 @@ from chatledger.infrastructure.entrypoints.http.schemas import (
     ConversationList,
     ConversationSummary,
     HistoryPage,
+    ProviderTurn,
     RecordBody,
     Recorded,
     Turn,
 )
 from chatledger.infrastructure.entrypoints.http.service import Service, service
+from chatledger.infrastructure.entrypoints.provider_input import provider_messages
 from chatledger.infrastructure.entrypoints.tenancy import external_id, ledger_id
 
 router = APIRouter(prefix="/v1/conversations", tags=["conversations"], route_class=JSONRoute)
@@ -130,7 +132,9 @@ def record(
     (200), so a retry is safe when the message, or the Idempotency-Key, carries the id.
     """
     expected = _expected_version(if_match)
-    if isinstance(body, Turn):
+    if isinstance(body, ProviderTurn):
+        messages = _with_ids(_imported(body), idempotency_key, turn=True)
+    elif isinstance(body, Turn):
         messages = _with_ids(list(body.messages), idempotency_key, turn=True)
     else:
         messages = _with_ids([body], idempotency_key, turn=False)
@@ -221,6 +225,17 @@ def _expected_version(if_match: str | None) -> int | None:
             field="If-Match",
         )
     return int(matched.group(1))
+
+
+def _imported(body: ProviderTurn) -> list[Message]:
+    """The messages of a provider's turn; an error names ``messages.N`` and the field."""
+    try:
+        return provider_messages(body.format, body.messages, system=body.system)
+    except InvalidInput as exc:
+        place, _, rest = exc.field.partition(".")
+        if not place.isdigit():
+            raise
+        raise InvalidInput(f"messages.{place}.{rest}", exc.problem) from None
 
 
 def _with_ids(messages: list[Message], key: str | None, *, turn: bool) -> list[Message]:

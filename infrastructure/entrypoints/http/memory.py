@@ -19,11 +19,12 @@ from chatledger.infrastructure.entrypoints.http.schemas import (
     MemoryOut,
     OpenAIMemory,
     PromptTextMemory,
+    ResponsesMemory,
 )
 from chatledger.infrastructure.entrypoints.http.service import Service, service
 from chatledger.projections import MemoryView, MessageWindow, Policy, SummaryWindow, TokenWindow
 from chatledger.projections.prompt_text import DEFAULT_PROMPT_TEMPLATE
-from chatledger.projections.renderings import anthropic_request, openai_messages
+from chatledger.projections.renderings import render_anthropic, render_openai, render_responses
 
 router = APIRouter(prefix="/v1/conversations", tags=["memory"], route_class=JSONRoute)
 
@@ -88,7 +89,7 @@ def memory(
     window: Annotated[Policy, Depends(policy)],
     at: AtQuery = None,
     format: Annotated[
-        Literal["chatledger", "openai", "anthropic", "prompt-text"],
+        Literal["chatledger", "openai", "responses", "anthropic", "prompt-text"],
         Query(description="chatledger entries, a provider's request messages, or one prompt"),
     ] = "chatledger",
     template: Annotated[
@@ -99,12 +100,15 @@ def memory(
             "{memory} (default: chatledger's)",
         ),
     ] = None,
-) -> MemoryOut | OpenAIMemory | AnthropicMemory | PromptTextMemory:
+) -> MemoryOut | OpenAIMemory | ResponsesMemory | AnthropicMemory | PromptTextMemory:
     """The messages to send to the model next (or as of `at`) under the window policy.
 
-    The `openai` format is the `messages` of a Chat Completions request; the `anthropic` format
-    the `system` and `messages` of a Messages request. Either answers 422 `nothing-to-send` when
-    the view holds no user or assistant message (a provider would reject the request). The
+    The `openai` format is the `messages` of a Chat Completions request, `responses` the `input`
+    items of a Responses request, `anthropic` the `system` and `messages` of a Messages request;
+    each lists in `omitted` what the rendering left out or converted, and why (reasoning of
+    another provider, audio Anthropic takes no part for, another format's fields). They answer
+    422 `nothing-to-send` when the view holds no user or assistant message (a provider would
+    reject the request). The
     `prompt-text` format is the whole view as one system prompt, through `template`. Headers
     give the view's position and token total, which recording the model call needs.
     """
@@ -119,10 +123,18 @@ def memory(
     if format != "chatledger":
         refuse_unsendable(view)
     if format == "openai":
-        return OpenAIMemory(messages=openai_messages(view.messages))
+        chat = render_openai(view.messages, positions=view.positions)
+        return OpenAIMemory(messages=chat.payload, omitted=list(chat.omitted))
+    if format == "responses":
+        items = render_responses(view.messages, positions=view.positions)
+        return ResponsesMemory(items=list(items.payload), omitted=list(items.omitted))
     if format == "anthropic":
-        rendered = anthropic_request(view.messages)
-        return AnthropicMemory(system=rendered["system"], messages=rendered["messages"])
+        turns = render_anthropic(view.messages, positions=view.positions)
+        return AnthropicMemory(
+            system=turns.payload["system"],
+            messages=list(turns.payload["messages"]),
+            omitted=list(turns.omitted),
+        )
     return memory_out(conversation.id, view)
 
 

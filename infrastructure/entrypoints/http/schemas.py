@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, JsonValue, Tag
 
 from chatledger.domain import MAX_POSITION, Message, ModelCall, Summary, SummaryWindow, Usage
-from chatledger.projections import HistoryEntry, Policy, SummaryEntry
+from chatledger.projections import HistoryEntry, Omission, Policy, SummaryEntry
 from chatledger.projections.renderings import AnthropicBlock, AnthropicMessage, OpenAIMessage
 
 MAX_TURN_MESSAGES = 1000
@@ -24,15 +24,31 @@ class Turn(_In):
     messages: list[Message] = Field(min_length=1, max_length=MAX_TURN_MESSAGES)
 
 
+class ProviderTurn(_In):
+    """A turn in a provider's own shape, recorded as one atomic save.
+
+    ``openai``: Chat Completions messages; ``responses``: Responses API input or output items;
+    ``anthropic``: Messages API turns, with ``system`` beside them as in a request.
+    """
+
+    format: Literal["openai", "responses", "anthropic"]
+    messages: list[dict[str, JsonValue]] = Field(min_length=1, max_length=MAX_TURN_MESSAGES)
+    system: str | list[dict[str, JsonValue]] | None = None
+
+
 def _body_kind(value: Any) -> str:
+    if isinstance(value, dict) and "format" in value:
+        return "provider"
     return "turn" if isinstance(value, dict) and "messages" in value else "message"
 
 
 RecordBody = Annotated[
-    Annotated[Message, Tag("message")] | Annotated[Turn, Tag("turn")],
+    Annotated[Message, Tag("message")]
+    | Annotated[Turn, Tag("turn")]
+    | Annotated[ProviderTurn, Tag("provider")],
     Discriminator(_body_kind),
 ]
-"""One message object, or ``{"messages": [...]}``."""
+"""One message object, ``{"messages": [...]}``, or a provider's turn with its ``format``."""
 
 
 class Recorded(BaseModel):
@@ -91,6 +107,14 @@ class OpenAIMemory(BaseModel):
     """The memory view as the ``messages`` of an OpenAI Chat Completions request."""
 
     messages: list[OpenAIMessage]
+    omitted: list[Omission] = Field(description="What the rendering left out or converted, and why")
+
+
+class ResponsesMemory(BaseModel):
+    """The memory view as the ``input`` items of an OpenAI Responses request."""
+
+    items: list[dict[str, JsonValue]]
+    omitted: list[Omission] = Field(description="What the rendering left out or converted, and why")
 
 
 class AnthropicMemory(BaseModel):
@@ -98,6 +122,7 @@ class AnthropicMemory(BaseModel):
 
     system: str | list[AnthropicBlock] | None
     messages: list[AnthropicMessage]
+    omitted: list[Omission] = Field(description="What the rendering left out or converted, and why")
 
 
 class PromptTextMemory(BaseModel):
