@@ -173,6 +173,11 @@ def build_parser() -> argparse.ArgumentParser:
     memory.add_argument(
         "--prompt-text", action="store_true", help="print the view as one system prompt"
     )
+    memory.add_argument(
+        "--render",
+        choices=("openai", "responses", "anthropic"),
+        help="print the view as a provider's request data (JSON), with what it left out and why",
+    )
 
     _command(commands, "demo", "record a sample conversation and explain its memory", run_demo)
     cli_audit.add_commands(commands, _command, open_ledger)
@@ -371,7 +376,17 @@ def run_memory(args: argparse.Namespace) -> int:
         view = ledger.memory(args.conversation, policy, at=args.at)
         if not view.entries and not ledger.version(args.conversation):
             raise UnknownConversation(args.conversation)
-    if args.prompt_text:
+    if args.render is not None:
+        rendering = view.rendering(args.render)
+        omitted = [omission.model_dump(mode="json") for omission in rendering.omitted]
+        _print_json({"provider": args.render, "payload": rendering.payload, "omitted": omitted})
+        for omission in rendering.omitted:
+            print(
+                f"{PROG}: left out at position {omission.position}, {omission.field} "
+                f"({omission.kind}): {omission.reason}",
+                file=sys.stderr,
+            )
+    elif args.prompt_text:
         text = view.as_prompt_text()
         if args.json:
             _print_json({"prompt": text})

@@ -162,3 +162,18 @@ def test_a_bad_provider_line_is_named_by_its_line_number(tmp_path: Path) -> None
 
     assert result.returncode == 2
     assert "line 3: content.0.type" in result.stderr
+
+
+def test_memory_renders_for_a_provider_and_says_what_it_left_out(tmp_path: Path, db: str) -> None:
+    result = run("--db", db, "memory", "c1", "--render", "anthropic", cwd=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    rendered = json.loads(result.stdout)
+    assert rendered["payload"]["system"] == "Describe images briefly."
+    assert [turn["role"] for turn in rendered["payload"]["messages"]] == ["user", "assistant"]
+    # Anthropic has no refusal block: the refusal goes as text, and the rendering says so.
+    assert [(o["position"], o["kind"]) for o in rendered["omitted"]] == [(3, "refusal")]
+    openai = run("--db", db, "memory", "c1", "--render", "openai", cwd=tmp_path)
+    kinds = [omission["kind"] for omission in json.loads(openai.stdout)["omitted"]]
+    assert "reasoning" in kinds
+    assert "left out at position 3" in openai.stderr
