@@ -25,6 +25,19 @@ CLAIM_LABEL = b"chatledger claim"
 """What each key derived from a conversation's data key is for: one key, one purpose."""
 
 
+def keyed_digest(key: bytes, data: bytes) -> str:
+    """``Sealer.digest`` of ``data`` under a given data key, with no key store: for checking
+    an export that carries its conversation's key."""
+    derived = hmac.new(key, DIGEST_LABEL, hashlib.sha256).digest()
+    return hmac.new(derived, data, hashlib.sha256).hexdigest()
+
+
+def keyed_claim_id(key: bytes, message_id: str) -> str:
+    """``Sealer.claim_id`` under a given data key, with no key store (see ``keyed_digest``)."""
+    derived = hmac.new(key, CLAIM_LABEL, hashlib.sha256).digest()
+    return "key/" + hmac.new(derived, message_id.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
 class Sealer:
     """Encrypts and decrypts event payloads with per-conversation keys."""
 

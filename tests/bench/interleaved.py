@@ -12,6 +12,7 @@ package (top-level ``domain`` and ``infrastructure``), so both import side by si
 from __future__ import annotations
 
 import argparse
+import importlib
 import statistics
 import sys
 import time
@@ -36,8 +37,10 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit("--before must be a checkout of the layout before the package")
     sys.path.insert(0, str(args.before))
     import chatledger
-    import domain as before_domain  # --before's, put on sys.path above
-    import infrastructure as before_infrastructure
+
+    # The other checkout's top-level layers, found on the path put first above.
+    before_domain = importlib.import_module("domain")
+    before_infrastructure = importlib.import_module("infrastructure")
 
     with server(args.db) as url, ExitStack() as stack:
         sides: dict[str, tuple[Any, Any]] = {}
