@@ -33,6 +33,7 @@ from chatledger.domain import (
     WriteContention,
 )
 from chatledger.infrastructure import (
+    AsyncChatLedger,
     Break,
     ChatLedger,
     RecordOutcome,
@@ -52,6 +53,7 @@ from chatledger.projections import (
 )
 
 __all__ = [
+    "AsyncChatLedger",
     "Break",
     "ChatLedger",
     "ChatLedgerError",

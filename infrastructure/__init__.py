@@ -7,6 +7,7 @@ from chatledger.domain import (
     RetentionReport,
     SealBroken,
 )
+from chatledger.infrastructure.async_ledger import AsyncChatLedger
 from chatledger.infrastructure.ledger import ChatLedger
 from chatledger.infrastructure.services.audit import Replay, payload_sha256
 from chatledger.infrastructure.services.recording import RecordOutcome
@@ -22,6 +23,7 @@ from chatledger.infrastructure.storage.wrapping import KeyEncryptionKey, LocalKe
 from chatledger.infrastructure.tokens import TiktokenCounter, default_token_counter, load_encoding
 
 __all__ = [
+    "AsyncChatLedger",
     "Backend",
     "Break",
     "ChatLedger",
