@@ -51,6 +51,7 @@ from chatledger.domain import (
 )
 from chatledger.infrastructure import (
     AnthropicCounter,
+    AsyncChatLedger,
     Break,
     ChatLedger,
     OpenAISummarizer,
@@ -76,6 +77,7 @@ from chatledger.projections import (
 
 __all__ = [
     "AnthropicCounter",
+    "AsyncChatLedger",
     "Attachment",
     "AttachmentUnavailable",
     "AudioPart",

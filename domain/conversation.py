@@ -286,6 +286,46 @@ class Conversation(BaseModel):
             ),
         )
 
+    def restore(
+        self,
+        message: Message,
+        *,
+        timestamp: datetime,
+        tokens: int,
+        counter: str,
+        digest: str,
+    ) -> Conversation.MessageRecorded:
+        """The event of a message restored from an export, as it was first recorded.
+
+        Its time, token count and digest are the exported ones, so its chain link is the one
+        the source computed: compare it with the exported link to know the line is unchanged.
+        Unlike ``record``, a repeated system prompt is restored too (the source recorded it).
+        """
+        if self.erased_at is not None:
+            raise ConversationErased(self.id, self.erased_at)
+        position = self.message_count + 1
+        system_position = position if message.role == "system" else self.system_position
+        return Conversation.MessageRecorded(
+            originator_id=self.id,
+            originator_version=self.version + 1,
+            timestamp=timestamp,
+            message=message,
+            tokens=tokens,
+            counter=counter,
+            system_position=system_position,
+            digest=digest,
+            chain=chain_link(
+                self.head or genesis(self.id),
+                position=position,
+                timestamp=timestamp,
+                role=message.role,
+                digest=digest,
+                tokens=tokens,
+                counter=counter,
+                system_position=system_position,
+            ),
+        )
+
     def apply(self, event: DomainEvent) -> Conversation:
         """The state after ``event``."""
         if isinstance(event, Conversation.MessageRecorded):

@@ -7,6 +7,7 @@ from chatledger.domain import (
     RetentionReport,
     SealBroken,
 )
+from chatledger.infrastructure.async_ledger import AsyncChatLedger
 from chatledger.infrastructure.ledger import ChatLedger
 from chatledger.infrastructure.services.audit import Replay, payload_sha256
 from chatledger.infrastructure.services.recording import RecordOutcome
@@ -29,6 +30,7 @@ from chatledger.infrastructure.tokens import (
 
 __all__ = [
     "AnthropicCounter",
+    "AsyncChatLedger",
     "Backend",
     "Break",
     "ChatLedger",

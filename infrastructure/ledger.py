@@ -442,8 +442,21 @@ class ChatLedger:
         lines: Iterable[transfer.ImportLine],
         progress: Callable[[int], None] | None = None,
     ) -> transfer.ImportReport:
-        """Record parsed export lines in batches; lines already present change nothing."""
-        return transfer.import_lines(self._recording, self._reading, list(lines), progress)
+        """Import parsed export lines; lines already present change nothing.
+
+        A conversation whose lines carry their digests (every export since they do) is
+        restored as it was recorded: its times, counts, digests and chain, checked line by line
+        first, so the store verifies against a checkpoint of the source. Older exports are
+        recorded afresh.
+        """
+        return transfer.import_lines(
+            self._recording,
+            self._reading,
+            list(lines),
+            progress,
+            store=self._app,
+            attachments=self._attachments,
+        )
 
     # Governance
 

@@ -8,10 +8,12 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
+from typing import cast
 
 import pytest
 
-from chatledger.infrastructure import ChatLedger
+from chatledger.infrastructure import AsyncChatLedger, ChatLedger
+from tests.blocking import BlockingAsyncLedger
 from tests.fakes import FakeTokenCounter
 from tests.postgres import fresh_schema
 
@@ -99,8 +101,32 @@ def backend_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return str(request.getfixturevalue("postgres_url"))
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """The contract suites (modules named ``*_contract``) run on the async ledger too."""
+    if "ledger" in metafunc.fixturenames and metafunc.module.__name__.endswith("_contract"):
+        metafunc.parametrize("ledger_api", ["sync", "async"], indirect=True)
+
+
 @pytest.fixture
-def ledger(backend_url: str) -> Iterator[ChatLedger]:
-    """A ledger on each backend in turn, counting tokens with a fake word counter."""
+def ledger_api(request: pytest.FixtureRequest) -> str:
+    """Which API the ``ledger`` fixture gives: ChatLedger (``sync``) or AsyncChatLedger."""
+    return str(getattr(request, "param", "sync"))
+
+
+@pytest.fixture
+def ledger(backend_url: str, ledger_api: str) -> Iterator[ChatLedger]:
+    """A ledger on each backend in turn, counting tokens with a fake word counter.
+
+    In the contract suites, also an AsyncChatLedger behind ChatLedger's interface.
+    """
+    if ledger_api == "async":
+        blocking = BlockingAsyncLedger(
+            lambda: AsyncChatLedger.open(backend_url, token_counter=FakeTokenCounter())
+        )
+        try:
+            yield cast(ChatLedger, blocking)
+        finally:
+            blocking.close()
+        return
     with ChatLedger.open(backend_url, token_counter=FakeTokenCounter()) as opened:
         yield opened

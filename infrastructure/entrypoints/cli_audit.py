@@ -296,8 +296,9 @@ def run_import(args: argparse.Namespace, ledger: ChatLedger) -> int:
     else:
         Console(highlight=False).print(
             Text(
-                f"{report.lines} lines: {report.recorded} recorded, {report.unchanged} already "
-                f"present, {report.erased_skipped} erased (skipped)"
+                f"{report.lines} lines: {report.recorded} recorded ({report.restored} with "
+                f"their original times and chain), {report.unchanged} already present, "
+                f"{report.erased_skipped} erased (skipped)"
             )
         )
     return OK

@@ -35,6 +35,11 @@ class Attachments:
         self._sealer = app.sealer
         self._threshold = limits.attachment_threshold_bytes
 
+    @property
+    def threshold(self) -> int:
+        """Binary data over this many bytes (decoded) is stored as an attachment."""
+        return self._threshold
+
     def detach(
         self, conversation_id: str, batch: Sequence[Message]
     ) -> tuple[list[Message], list[SealedAttachment]]:

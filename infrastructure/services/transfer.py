@@ -1,35 +1,55 @@
-"""Export conversations as JSON lines, and import them again, idempotently."""
+"""Export conversations as JSON lines, and import them again, idempotently.
+
+An export line holds a message with its position, time, token count, digest and chain link;
+a conversation's first line also holds its digest scheme and, for keyed digests, its data
+key. Import restores such a conversation as it was recorded: same times, counts, digests and
+chain, so the restored store verifies against a checkpoint of the source taken before the
+export. It checks every line first (a message edited after export no longer matches its link)
+and writes nothing if one fails. Lines without digests (exports made before digests were
+exported) are recorded afresh, with a new chain.
+"""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TextIO
 
 from chatledger.domain import (
     ChatLedgerError,
     Conversation,
+    DomainEvent,
     InvalidInput,
     Message,
+    MessageKey,
     UnknownConversation,
     check_conversation_id,
+    project_conversation,
 )
-from chatledger.domain.attachments import inline
+from chatledger.domain.attachments import detach, inline
+from chatledger.domain.conversation import KEYED, PLAIN
 
 # Re-exported: the error lived here before the domain's error tree held it.
 from chatledger.domain.errors import MalformedLine as MalformedLine
 from chatledger.infrastructure.services.attachments import Attachments
 from chatledger.infrastructure.services.reading import Reading
 from chatledger.infrastructure.services.recording import Recording
+from chatledger.infrastructure.services.verification import link_at
 from chatledger.infrastructure.storage.application import LedgerApplication
 from chatledger.infrastructure.storage.keys import iter_all
+from chatledger.infrastructure.storage.sealing import keyed_claim_id, keyed_digest
 
 PAGE = 1000
 IMPORT_BATCH = 500
 IMPORT_BATCH_BYTES = 64 * 1024 * 1024
 """A batch ends once its binary data (base64, inline) reaches this, whatever its length: a
 file of large attachments is recorded a few at a time, within the batch limits."""
+_HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
 def export_lines(
@@ -43,27 +63,37 @@ def export_lines(
     check_conversation_id(conversation_id)
     store.tail(conversation_id)  # an erased stream's key is forgotten before anything opens
     events = store.events
-    gt = 1
+    gt = 0
     found = False
+    scheme = PLAIN
     while True:
         page = list(events.get(conversation_id, gt=gt, limit=PAGE))
         for event in page:
+            if isinstance(event, Conversation.Started):
+                scheme = event.digests
             if isinstance(event, Conversation.MessageRecorded):
                 found = True
                 message = event.message
                 if not event.erased:
                     # A resolver a message: bytes held only while their line is written.
                     message = inline(message, attachments.resolver(conversation_id))
-                yield {
+                line: dict[str, Any] = {
                     "conversation_id": conversation_id,
                     "position": event.position,
                     "recorded_at": event.timestamp.isoformat(),
                     "tokens": event.tokens,
                     "counter": event.counter,
                     "hash": event.chain,
+                    "digest": event.digest,
                     "erased": event.erased,
                     "message": message.stored_form(),
                 }
+                if event.position == 1 and not event.erased:
+                    line["digests"] = scheme
+                    key = store.keys.key(conversation_id) if scheme == KEYED else None
+                    if key is not None:
+                        line["key"] = base64.b64encode(key).decode("ascii")
+                yield line
         if len(page) < PAGE:
             break
         gt = page[-1].originator_version
@@ -87,6 +117,22 @@ def write_jsonl(lines: Iterable[dict[str, Any]], out: TextIO) -> int:
 
 
 @dataclass(frozen=True)
+class Recorded:
+    """How a line's message was first recorded: what restoring it keeps."""
+
+    position: int
+    recorded_at: datetime
+    tokens: int
+    counter: str
+    digest: str
+    link: str
+    digests: int | None = None
+    """The conversation's digest scheme, on its first line."""
+    key: bytes | None = None
+    """The conversation's data key, on the first line of a conversation of keyed digests."""
+
+
+@dataclass(frozen=True)
 class ImportLine:
     """One parsed line of an import file."""
 
@@ -94,6 +140,8 @@ class ImportLine:
     conversation_id: str
     message: Message
     erased: bool
+    recorded: Recorded | None = None
+    """How it was recorded, when the line says (exports since digests were exported)."""
 
 
 @dataclass(frozen=True)
@@ -104,6 +152,8 @@ class ImportReport:
     recorded: int
     unchanged: int
     erased_skipped: int
+    restored: int = 0
+    """Of ``recorded``, the messages restored with their exported times, digests and chain."""
 
 
 def parse_lines(source: Iterable[str]) -> list[ImportLine]:
@@ -121,10 +171,53 @@ def parse_lines(source: Iterable[str]) -> list[ImportLine]:
         try:
             conversation_id = check_conversation_id(data.get("conversation_id"))
             message = Message.parse(data.get("message"))
+            recorded = _recorded(data) if "digest" in data else None
         except InvalidInput as exc:
             raise MalformedLine(number, exc.field, exc.problem) from None
-        parsed.append(ImportLine(number, conversation_id, message, bool(data.get("erased"))))
+        parsed.append(
+            ImportLine(number, conversation_id, message, bool(data.get("erased")), recorded)
+        )
     return parsed
+
+
+def _recorded(data: dict[str, Any]) -> Recorded:
+    """The line's record of how its message was stored; InvalidInput names a bad field."""
+    position = data.get("position")
+    tokens = data.get("tokens")
+    for field, value in (("position", position), ("tokens", tokens)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise InvalidInput(field, f"must be a whole number, got {value!r}")
+    assert isinstance(position, int)  # checked just above
+    assert isinstance(tokens, int)
+    counter = data.get("counter")
+    if not isinstance(counter, str) or not counter:
+        raise InvalidInput("counter", "must name the token counter")
+    hashes = {}
+    for field in ("digest", "hash"):
+        value = data.get(field)
+        if not isinstance(value, str) or _HEX64.fullmatch(value) is None:
+            raise InvalidInput(field, "must be 64 lowercase hex digits, as exported")
+        hashes[field] = value
+    try:
+        recorded_at = datetime.fromisoformat(str(data.get("recorded_at")))
+    except ValueError:
+        raise InvalidInput("recorded_at", "must be an ISO 8601 time, as exported") from None
+    if recorded_at.tzinfo is None:
+        raise InvalidInput("recorded_at", "must say its time zone, as exported")
+    digests = data.get("digests")
+    if digests is not None and digests not in (PLAIN, KEYED):
+        raise InvalidInput("digests", f"must be {PLAIN} or {KEYED}, got {digests!r}")
+    key = None
+    if "key" in data:
+        try:
+            key = base64.b64decode(str(data["key"]), validate=True)
+        except binascii.Error:
+            raise InvalidInput("key", "must be base64, as exported") from None
+        if len(key) != 32:
+            raise InvalidInput("key", f"must be a 32-byte key, got {len(key)} bytes")
+    return Recorded(
+        position, recorded_at, tokens, counter, hashes["digest"], hashes["hash"], digests, key
+    )
 
 
 def import_lines(
@@ -132,25 +225,42 @@ def import_lines(
     reading: Reading,
     lines: list[ImportLine],
     progress: Callable[[int], None] | None = None,
+    store: LedgerApplication | None = None,
+    attachments: Attachments | None = None,
 ) -> ImportReport:
-    """Record parsed lines in batches per conversation; lines already present change nothing."""
-    recorded = unchanged = erased = 0
+    """Import parsed lines; lines already present change nothing.
+
+    With ``store``, conversations whose lines say how they were recorded are restored as they
+    were (every line checked against its link before anything is written); the others, and
+    every conversation without ``store`` and ``attachments``, are recorded afresh in batches.
+    """
+    plans = {}
+    if store is not None and attachments is not None:
+        plans = _restorations(store, reading, lines, attachments.threshold)
+    recorded = unchanged = erased = restored = 0
+    for plan in plans.values():
+        assert store is not None  # plans are made with both
+        assert attachments is not None
+        _write(store, attachments, plan)
+        restored += plan.messages
+        unchanged += plan.present
+    afresh = [line for line in lines if line.conversation_id not in plans]
     index = 0
-    while index < len(lines):
-        conversation_id = lines[index].conversation_id
+    while index < len(afresh):
+        conversation_id = afresh[index].conversation_id
         batch: list[ImportLine] = []
         size = 0
         while (
-            index < len(lines)
-            and lines[index].conversation_id == conversation_id
+            index < len(afresh)
+            and afresh[index].conversation_id == conversation_id
             and len(batch) < IMPORT_BATCH
             and size < IMPORT_BATCH_BYTES
         ):
-            if lines[index].erased:
+            if afresh[index].erased:
                 erased += 1
             else:
-                batch.append(lines[index])
-                size += _binary_length(lines[index].message)
+                batch.append(afresh[index])
+                size += _binary_length(afresh[index].message)
             index += 1
         if batch:
             before = reading.version(conversation_id)
@@ -162,9 +272,127 @@ def import_lines(
             recorded += added
             unchanged += len(batch) - added
         if progress is not None:
-            progress(index)
-    return ImportReport(len(lines), recorded, unchanged, erased)
+            progress(len(lines) - len(afresh) + index)
+    if progress is not None and not afresh:
+        progress(len(lines))
+    return ImportReport(len(lines), recorded + restored, unchanged, erased, restored)
 
 
 def _binary_length(message: Message) -> int:
     return sum(len(getattr(part, "data", None) or "") for part in message.parts)
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """What restores one conversation: its key, its saves, and how many lines were present."""
+
+    conversation_id: str
+    key: bytes | None
+    saves: list[tuple[list[DomainEvent], Conversation, list[Message]]]
+    """Events of at most IMPORT_BATCH messages each, the state each save ends in, and the
+    messages as exported (binary data inline), whose attachments the save stores."""
+    messages: int
+    present: int
+
+
+def _restorations(
+    store: LedgerApplication, reading: Reading, lines: list[ImportLine], threshold: int
+) -> dict[str, _Plan]:
+    """A plan per conversation whose lines all say how they were recorded; checks them all.
+
+    Raises MalformedLine for the first line whose message or fields do not match its link,
+    and InvalidInput for a conversation the store holds with another history.
+    """
+    grouped: dict[str, list[ImportLine]] = {}
+    for line in lines:
+        grouped.setdefault(line.conversation_id, []).append(line)
+    plans = {}
+    for conversation_id, group in grouped.items():
+        if any(line.recorded is None or line.erased for line in group):
+            continue  # an old export, or an erased conversation: recorded afresh, or skipped
+        plans[conversation_id] = _plan(store, reading, conversation_id, group, threshold)
+    return plans
+
+
+def _plan(
+    store: LedgerApplication,
+    reading: Reading,
+    conversation_id: str,
+    group: list[ImportLine],
+    threshold: int,
+) -> _Plan:
+    first = group[0].recorded
+    assert first is not None  # the caller checked every line has one
+    if first.position != 1 or first.digests is None:
+        raise MalformedLine(
+            group[0].line, "position", "a conversation's lines must start at its first message"
+        )
+    key = first.key
+    if first.digests == KEYED and key is None:
+        raise MalformedLine(group[0].line, "key", "is required with keyed digests (digests 2)")
+    started = Conversation.start(conversation_id, digests=first.digests).model_copy(
+        update={"timestamp": first.recorded_at}
+    )
+    state = project_conversation(None, [started])
+    assert state is not None
+    events: list[tuple[Conversation.MessageRecorded, MessageKey.Claimed]] = []
+    states: list[Conversation] = []
+    for line in group:
+        recorded = line.recorded
+        assert recorded is not None
+        if recorded.position != state.message_count + 1:
+            raise MalformedLine(
+                line.line, "position", f"must be {state.message_count + 1}, got {recorded.position}"
+            )
+        # As it is stored: binary data over the threshold held apart, which the digest covers.
+        message = detach(line.message, threshold)[0]
+        digest = keyed_digest(key, message.canonical_json()) if key else message.digest()
+        if digest != recorded.digest:
+            raise MalformedLine(
+                line.line, "message", "does not match its digest: it was changed after export"
+            )
+        event = state.restore(
+            message,
+            timestamp=recorded.recorded_at,
+            tokens=recorded.tokens,
+            counter=recorded.counter,
+            digest=digest,
+        )
+        if event.chain != recorded.link:
+            raise MalformedLine(
+                line.line,
+                "hash",
+                "does not match the line's fields: they were changed after export",
+            )
+        claim_id = keyed_claim_id(key, message.id) if key else None
+        claim = MessageKey.claim(
+            conversation_id, message, event.position, digest=digest, stream_id=claim_id
+        )
+        state = state.apply(event)
+        events.append((event, claim))
+        states.append(state)
+    present = min(reading.version(conversation_id), len(group))
+    if present and link_at(store, conversation_id, present) != events[present - 1][0].chain:
+        raise InvalidInput(
+            f"line {group[0].line}",
+            f"conversation {conversation_id!r} is here with another history: restore it into "
+            "a store without it, or give it another id",
+        )
+    saves: list[tuple[list[DomainEvent], Conversation, list[Message]]] = []
+    for start in range(present, len(events), IMPORT_BATCH):
+        chunk = events[start : start + IMPORT_BATCH]
+        batch: list[DomainEvent] = [started] if start == 0 else []
+        batch += [item for pair in chunk for item in pair]
+        exported = [line.message for line in group[start : start + IMPORT_BATCH]]
+        saves.append((batch, states[start + len(chunk) - 1], exported))
+    return _Plan(conversation_id, key, saves, len(events) - present, present)
+
+
+def _write(store: LedgerApplication, attachments: Attachments, plan: _Plan) -> None:
+    """Save a plan: the conversation's key first (a key without events reads as nothing),
+    then each save's events with the sealed attachments its messages hold."""
+    if plan.key is not None and plan.present == 0:
+        store.keys.restore(plan.conversation_id, plan.key, plan.saves[0][1].created_on)
+    for events, state, exported in plan.saves:
+        _, rows = attachments.detach(plan.conversation_id, exported)
+        store.record(state, events, rows)

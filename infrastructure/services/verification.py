@@ -197,7 +197,7 @@ def compare_checkpoint(store: LedgerApplication, saved: dict[str, Any]) -> list[
     breaks = []
     for conversation_id, length, expected in _checkpointed_heads(saved):
         try:
-            actual = _link_at(store, conversation_id, length)
+            actual = link_at(store, conversation_id, length)
         except UnknownConversation:
             actual = None
         if actual is None:
@@ -252,7 +252,8 @@ def _checkpointed_heads(saved: Any) -> Iterator[tuple[str, int, str]]:
             ) from None
 
 
-def _link_at(store: LedgerApplication, conversation_id: str, position: int) -> str | None:
+def link_at(store: LedgerApplication, conversation_id: str, position: int) -> str | None:
+    """The chain link stored at ``position`` (genesis at 0); None past the end."""
     if position == 0:
         return genesis(conversation_id)
     version = position + STARTED_VERSION

@@ -28,6 +28,19 @@ ATTACHMENT_LABEL = b"chatledger attachment"
 _LABELS = (DIGEST_LABEL, CLAIM_LABEL, ATTACHMENT_LABEL)
 
 
+def keyed_digest(key: bytes, data: bytes) -> str:
+    """``Sealer.digest`` of ``data`` under a given data key, with no key store: for checking
+    an export that carries its conversation's key."""
+    derived = hmac.new(key, DIGEST_LABEL, hashlib.sha256).digest()
+    return hmac.new(derived, data, hashlib.sha256).hexdigest()
+
+
+def keyed_claim_id(key: bytes, message_id: str) -> str:
+    """``Sealer.claim_id`` under a given data key, with no key store (see ``keyed_digest``)."""
+    derived = hmac.new(key, CLAIM_LABEL, hashlib.sha256).digest()
+    return "key/" + hmac.new(derived, message_id.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
 class Sealer:
     """Encrypts and decrypts event payloads with per-conversation keys."""
 

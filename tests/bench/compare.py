@@ -5,12 +5,20 @@ checkout (``--before``) against this one (``--after``, the default) on one Postg
 server, each in its own processes and its own schema, the order swapped every round so
 neither side always runs first. It prints a Markdown table of medians and their ratio to
 stdout, and progress to stderr. A variant may also be timed with the collector pause on.
+
+A commit on PostgreSQL waits for the WAL to reach the disk, and that wait varies by more than
+the code's own cost: two runs of the same checkout against itself differ by up to 30% in
+record. ``--no-commit-flush`` runs the workers' sessions with ``synchronous_commit=off`` so
+the figure is the code's CPU and round trips alone; it is fair only when both sides send the
+same statements with the same bytes, which ``tests/integration/test_record_statements.py``
+checks for this checkout.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -32,6 +40,7 @@ class Variant:
     label: str
     code: Path
     pause_collector: bool = False
+    commit_flush: bool = True
 
     @property
     def layout(self) -> str:
@@ -43,7 +52,11 @@ class Variant:
         flags = ["--pause-collector"] if self.pause_collector else []
         argv = [sys.executable, str(WORKER), command, "--code", str(self.code)]
         argv += ["--layout", self.layout, "--url", url, *flags, *extra]
-        done = subprocess.run(argv, capture_output=True, text=True, check=False)
+        env = dict(os.environ)
+        if not self.commit_flush:
+            # libpq reads PGOPTIONS: every session the worker opens skips the WAL flush wait.
+            env["PGOPTIONS"] = f"{env.get('PGOPTIONS', '')} -c synchronous_commit=off".strip()
+        done = subprocess.run(argv, capture_output=True, text=True, check=False, env=env)
         if done.returncode != 0:
             raise SystemExit(f"{self.label}: {command} failed:\n{done.stderr}")
         return done.stdout
@@ -110,14 +123,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=6, help="alternating rounds")
     parser.add_argument("--repeat", type=int, default=30, help="timed runs a round")
     parser.add_argument(
+        "--no-commit-flush",
+        action="store_true",
+        help="time without waiting for each commit's WAL flush (synchronous_commit=off)",
+    )
+    parser.add_argument(
         "--with-pause",
         action="store_true",
         help="also time --after with pause_collector=True",
     )
     args = parser.parse_args(argv)
-    variants = [Variant("before", args.before), Variant("after", args.after)]
+    flush = not args.no_commit_flush
+    variants = [
+        Variant("before", args.before, commit_flush=flush),
+        Variant("after", args.after, commit_flush=flush),
+    ]
     if args.with_pause:
-        variants.append(Variant("after, collector paused", args.after, pause_collector=True))
+        variants.append(
+            Variant("after, collector paused", args.after, pause_collector=True, commit_flush=flush)
+        )
     with server(args.db) as url:
         samples = compare(
             variants, url, messages=args.messages, count=args.rounds, repeat=args.repeat

@@ -110,6 +110,39 @@ def test_export_then_import_twice_records_once(tmp_path: Path, db: str) -> None:
     assert (json.loads(second.stdout)["recorded"], json.loads(second.stdout)["unchanged"]) == (0, 3)
 
 
+def test_a_restored_export_verifies_against_the_sources_checkpoint(
+    tmp_path: Path, db: str, postgres_url: str
+) -> None:
+    (tmp_path / "heads.json").write_text(chatledger("--db", db, "checkpoint", cwd=tmp_path).stdout)
+    exported = chatledger("--db", db, "export", "--all", cwd=tmp_path)
+    (tmp_path / "dump.jsonl").write_text(exported.stdout)
+
+    restored = chatledger("--db", postgres_url, "import", "dump.jsonl", cwd=tmp_path)
+    result = chatledger(
+        "--db", postgres_url, "verify", "--all", "--checkpoint", "heads.json", cwd=tmp_path
+    )
+
+    assert restored.returncode == 0, restored.stderr
+    assert "3 with their original times and chain" in restored.stdout
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "intact" in result.stdout
+
+
+def test_an_export_line_edited_after_export_is_refused(tmp_path: Path, db: str) -> None:
+    lines = chatledger("--db", db, "export", "c1", cwd=tmp_path).stdout.splitlines()
+    lines[1] = lines[1].replace("secret-token-42", "secret-token-43")
+    (tmp_path / "edited.jsonl").write_text("\n".join(lines))
+    target = f"sqlite:///{tmp_path / 'target.db'}"
+
+    result = chatledger("--db", target, "import", "edited.jsonl", cwd=tmp_path)
+    history = chatledger("--db", target, "--json", "history", "c1", cwd=tmp_path)
+
+    assert result.returncode == 2
+    assert "line 2: message" in result.stderr
+    assert "changed after export" in result.stderr
+    assert history.stdout == ""
+
+
 def test_import_of_a_malformed_line_names_it_and_records_nothing(tmp_path: Path, db: str) -> None:
     lines = chatledger("--db", db, "export", "c1", cwd=tmp_path).stdout.splitlines()
     lines[1] = "{not json"

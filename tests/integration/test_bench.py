@@ -11,7 +11,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.bench import main
+from tests.bench import async_overhead, main
 from tests.bench.results import FIGURES
 
 pytestmark = pytest.mark.postgres
@@ -117,3 +117,22 @@ def test_the_run_drops_its_schema(
 
     assert schema.startswith("bench_")
     assert found == (0,)
+
+
+def test_the_async_overhead_bench_prints_each_figure_for_both_apis(
+    postgres_server_url: str,
+) -> None:
+    printed = io.StringIO()
+    with redirect_stdout(printed):
+        code = async_overhead.main(
+            ["--db", postgres_server_url, "--messages", "60", "--calls", "3"]
+        )
+
+    rows = [line for line in printed.getvalue().splitlines() if line.startswith("| ")][2:]
+    assert code == 0
+    assert [row.split(" | ")[0] for row in rows] == [
+        "| record, 1 message a call",
+        "| memory view, 4,000-token window",
+        "| newest 50 messages",
+    ]
+    assert all(row.count(" ms ") == 2 for row in rows)

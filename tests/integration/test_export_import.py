@@ -7,13 +7,17 @@ import hashlib
 import io
 import json
 import os
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from chatledger.domain import ImagePart, MalformedLine, Message, TextPart, ToolCall
+from chatledger.domain import ImagePart, InvalidInput, MalformedLine, Message, TextPart, ToolCall
 from chatledger.infrastructure import ChatLedger
 from chatledger.infrastructure.services.transfer import parse_lines, write_jsonl
+from tests.conftest import BACKENDS
 from tests.fakes import FakeTokenCounter
+from tests.postgres import fresh_schema
 
 
 def exported(ledger: ChatLedger) -> str:
@@ -131,3 +135,121 @@ def test_an_import_stores_exported_attachments_as_attachments_again(source: Chat
         assert target.attachment("conv-b", hashlib.sha256(IMAGE).hexdigest()) == IMAGE
         assert len(target.application.attachments.sizes("conv-b")) == 1
         assert (again.recorded, again.unchanged) == (0, 6)
+
+
+@pytest.fixture(params=BACKENDS)
+def another_backend_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A second empty store, on each backend in turn, apart from the source's."""
+    if request.param == "memory":
+        yield "memory://"
+    elif request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'restored.db'}"
+    else:
+        with fresh_schema(str(request.getfixturevalue("postgres_server_url"))) as url:
+            yield url
+
+
+def restored_into(text: str, url: str) -> ChatLedger:
+    target = ChatLedger.open(url, FakeTokenCounter())
+    target.import_lines(parse_lines(text.splitlines()))
+    return target
+
+
+def test_a_restored_export_verifies_against_a_checkpoint_of_the_source(
+    source: ChatLedger, another_backend_url: str
+) -> None:
+    saved = source.checkpoint()
+    text = exported(source)
+
+    with restored_into(text, another_backend_url) as target:
+        assert target.compare_checkpoint(saved) == []
+        assert target.verify("conv-a").intact
+        assert target.verify("conv-b").intact
+
+
+def test_a_restored_conversation_keeps_its_times_tokens_and_links(
+    source: ChatLedger, another_backend_url: str
+) -> None:
+    text = exported(source)
+
+    with restored_into(text, another_backend_url) as target:
+        assert list(target.export()) == [json.loads(x) for x in text.splitlines()]
+        assert target.history("conv-a").entries == source.history("conv-a").entries
+
+
+def test_restoring_twice_changes_nothing(source: ChatLedger) -> None:
+    lines = parse_lines(exported(source).splitlines())
+    with ChatLedger.open("memory://", FakeTokenCounter()) as target:
+        first = target.import_lines(lines)
+        again = target.import_lines(lines)
+
+        assert (first.restored, first.unchanged) == (5, 0)
+        assert (again.recorded, again.restored, again.unchanged) == (0, 0, 5)
+        assert target.version("conv-a") == 4
+
+
+def test_a_restored_conversation_records_on_under_its_chain(source: ChatLedger) -> None:
+    with restored_into(exported(source), "memory://") as target:
+        target.record("conv-a", Message(role="user", content="and tomorrow?"))
+
+        assert target.verify("conv-a").intact
+        assert target.version("conv-a") == 5
+
+
+def test_a_message_edited_after_export_is_refused_and_nothing_is_imported(
+    source: ChatLedger,
+) -> None:
+    lines = exported(source).splitlines()
+    edited = json.loads(lines[3])
+    edited["message"]["content"] = "stormy"
+    lines[3] = json.dumps(edited)
+
+    with ChatLedger.open("memory://", FakeTokenCounter()) as target:
+        with pytest.raises(MalformedLine) as raised:
+            target.import_lines(parse_lines(lines))
+
+        assert (raised.value.line, raised.value.field) == (4, "line 4: message")
+        assert "changed after export" in raised.value.problem
+        assert target.version("conv-a") == 0
+        assert target.version("conv-b") == 0
+
+
+def test_a_time_or_count_edited_after_export_breaks_the_link(source: ChatLedger) -> None:
+    lines = exported(source).splitlines()
+    edited = json.loads(lines[1])
+    edited["tokens"] += 1
+    lines[1] = json.dumps(edited)
+
+    with ChatLedger.open("memory://", FakeTokenCounter()) as target:
+        with pytest.raises(MalformedLine) as raised:
+            target.import_lines(parse_lines(lines))
+
+        assert raised.value.field == "line 2: hash"
+        assert target.version("conv-a") == 0
+
+
+def test_a_conversation_here_with_another_history_is_refused(source: ChatLedger) -> None:
+    text = exported(source)
+    with ChatLedger.open("memory://", FakeTokenCounter()) as target:
+        target.record("conv-a", Message(role="user", content="something else"))
+
+        with pytest.raises(InvalidInput) as raised:
+            target.import_lines(parse_lines(text.splitlines()))
+
+        assert "another history" in raised.value.problem
+        assert target.version("conv-a") == 1
+
+
+def test_an_export_without_digests_is_recorded_afresh(source: ChatLedger) -> None:
+    old = []
+    for text in exported(source).splitlines():
+        line = json.loads(text)
+        for field in ("digest", "digests", "key"):
+            line.pop(field, None)
+        old.append(json.dumps(line))
+
+    with ChatLedger.open("memory://", FakeTokenCounter()) as target:
+        report = target.import_lines(parse_lines(old))
+
+        assert (report.recorded, report.restored) == (5, 0)
+        assert target.history("conv-a").messages == source.history("conv-a").messages
