@@ -125,9 +125,13 @@ KEYED_PAYLOAD = "hmac-sha256:"
 
 
 def canonical_payload(messages: Iterable[Message]) -> bytes:
-    """The messages as canonical JSON (sorted keys, no spaces, UTF-8), as payload digests cover."""
+    """The messages as canonical JSON (sorted keys, no spaces, UTF-8), as payload digests cover.
+
+    Each message in its stored form: a message of plain text has the form it had before content
+    parts, so a model call recorded then still replays as identical.
+    """
     payload = json.dumps(
-        [message.model_dump(mode="json") for message in messages],
+        [message.stored_form() for message in messages],
         sort_keys=True,
         separators=(",", ":"),
         ensure_ascii=False,
