@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,6 +18,7 @@ from chatledger.domain import (
     ModelCall,
     ModelCallLog,
     TokenWindow,
+    ToolCall,
     Usage,
     payload_digest,
     replay_differences,
@@ -203,3 +206,27 @@ def test_the_api_shows_a_call_as_the_record_holds_it() -> None:
 
     assert shown.model_dump() == call.model_dump()
     assert shown.policy == TokenWindow(max_tokens=50)
+
+
+def test_a_plain_text_payload_digests_as_it_did_before_content_parts() -> None:
+    call = Message(
+        id="m3", role="assistant", tool_calls=(ToolCall(id="c", name="f", arguments="{}"),)
+    )
+    # The form every message had before content parts: a model call recorded then replays.
+    before: list[dict[str, Any]] = [
+        {
+            "id": m.id,
+            "role": m.role,
+            "content": m.content,
+            "name": None,
+            "metadata": {},
+            "tool_call_id": None,
+            "tool_calls": [
+                {"id": c.id, "name": c.name, "arguments": c.arguments} for c in m.tool_calls
+            ],
+        }
+        for m in (*MESSAGES, call)
+    ]
+    text = json.dumps(before, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+    assert payload_digest((*MESSAGES, call)) == hashlib.sha256(text.encode("utf-8")).hexdigest()
