@@ -5,8 +5,9 @@ file and (given ``--db``) a fresh PostgreSQL schema, a conversation of a few tur
 image, twice: with the image stored as an attachment (the default), and inline in its event
 (a threshold above its size). For each it prints the stored bytes a newest-50 history page
 reads, the rows of the attachments table, and the median time of that page; then the median
-time to record one message holding a new image of ``--image-bytes`` beside one of text only.
-Figures go to stdout as Markdown tables; nothing is asserted.
+time to record one message holding a new image of ``--image-bytes`` beside one of text only;
+then what rendering costs: the memory view (the image read back and inlined) and each
+provider's rendering of it. Figures go to stdout as Markdown tables; nothing is asserted.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from typing import Any
 
 from eventsourcing.persistence import StoredEvent
 
-from chatledger import ChatLedger, ImagePart, Limits, Message, TextPart
+from chatledger import ChatLedger, ImagePart, Limits, Message, TextPart, TokenWindow
 from chatledger.infrastructure import KeyEncryptionKey, LocalKeyEncryptionKey
 from tests.fakes import FakeTokenCounter
 from tests.postgres import fresh_schema
@@ -109,13 +110,23 @@ def measure(name: str, url: str, size: int, repeat: int, kek: KeyEncryptionKey) 
                 f"| {name} | {form} | {page_bytes(ledger, conversation):,} B | "
                 f"{sum(stored):,} B in {len(stored)} | {seconds * 1e3:.2f} ms |"
             )
+            if form == "attachment":
+                window = TokenWindow(max_tokens=10**9)
+                view = ledger.memory(conversation, window)
+                reading = median_seconds(partial(ledger.memory, conversation, window), repeat)
+                render_row = (
+                    f"| {name} | {reading * 1e3:.2f} ms | "
+                    f"{median_seconds(view.to_openai, repeat) * 1e3:.2f} ms | "
+                    f"{median_seconds(view.to_responses, repeat) * 1e3:.2f} ms | "
+                    f"{median_seconds(view.to_anthropic, repeat) * 1e3:.2f} ms |"
+                )
     with ChatLedger.open(url, FakeTokenCounter(), kek=kek) as ledger:
         images = [with_image(size, f"picture {i}") for i in range(repeat + 1)]
         texts = [Message(role="user", content=f"text {i}") for i in range(repeat + 1)]
         image_seconds = median_seconds(lambda: ledger.record("record", images.pop()), repeat)
         text_seconds = median_seconds(lambda: ledger.record("record", texts.pop()), repeat)
     record_row = f"| {name} | {image_seconds * 1e3:.2f} ms | {text_seconds * 1e3:.2f} ms |"
-    return [*page_rows, "", record_row]
+    return [*page_rows, "", record_row, "", render_row]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -125,14 +136,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--image-bytes", type=int, default=MIB, help="the image's size")
     parser.add_argument("--repeat", type=int, default=20, help="timed calls per figure")
     args = parser.parse_args(argv)
-    pages, records = [], []
+    pages, records, renders = [], [], []
     kek = LocalKeyEncryptionKey.generate("the benchmark's own")
     with stores(args.db) as urls:
         for name, url in urls:
             rows = measure(name, url, args.image_bytes, args.repeat, kek)
             split = rows.index("")
             pages += rows[:split]
-            records += rows[split + 1 :]
+            records.append(rows[split + 1])
+            renders.append(rows[split + 3])
     size = f"{args.image_bytes:,} B"
     print(f"| backend | image of {size} | bytes a history page reads | attachments | page |")
     print("| --- | --- | --- | --- | --- |")
@@ -140,6 +152,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n| backend | record a new image of {size} | record a text message |")
     print("| --- | --- | --- |")
     print("\n".join(records))
+    print(
+        "\n| backend | memory view, attachment inlined | to_openai | to_responses | to_anthropic |"
+    )
+    print("| --- | --- | --- | --- | --- |")
+    print("\n".join(renders))
     return 0
 
 
