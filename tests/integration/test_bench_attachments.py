@@ -15,5 +15,7 @@ def test_the_attachments_benchmark_prints_a_row_for_every_backend_and_form(
 
     rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ")]
     assert code == 0
-    assert len(rows) == (2 + 3 * 2) + (2 + 3)
+    assert len(rows) == (2 + 3 * 2) + (2 + 3) + (2 + 3)
     assert any(row.startswith("| postgresql | attachment |") for row in rows)
+    renders = [row for row in rows if row.count(" ms |") == 4]
+    assert [row.split(" | ")[0] for row in renders] == ["| memory", "| sqlite", "| postgresql"]
