@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+import io
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 
-from chatledger.domain import EncodingUnavailable, Message
+from chatledger.domain import EncodingUnavailable, ImagePart, Message
 from chatledger.infrastructure import ChatLedger
 from chatledger.infrastructure.tokens import DeferredCounter, TiktokenCounter
 from chatledger.projections import MessageWindow, TokenWindow
@@ -97,6 +100,22 @@ def test_a_memory_view_adds_the_counts_each_message_was_recorded_with(
 
     stored = sum(entry.tokens for entry in reopened.history("trip"))
     assert view.tokens == stored + 3
+
+
+def test_an_image_stored_apart_was_counted_from_its_bytes_before(backend_url: str) -> None:
+    photo = io.BytesIO()  # noise does not compress: well over the attachment threshold
+    Image.effect_noise((1024, 1024), 64).save(photo, format="PNG")
+    data = base64.b64encode(photo.getvalue()).decode("ascii")
+    message = Message(role="user", content=(ImagePart(data=data, media_type="image/png"),))
+
+    with ChatLedger.open(backend_url) as ledger:
+        entry = ledger.record("trip", message)
+        (stored,) = ledger.history("trip")
+
+    (part,) = stored.message.parts
+    assert isinstance(part, ImagePart)
+    assert part.attachment is not None
+    assert entry.tokens == 3 + 1 + 765  # framing, role, and OpenAI's 1024 x 1024 at high
 
 
 @pytest.mark.parametrize("read", READS.values(), ids=READS.keys())
