@@ -99,6 +99,16 @@ class MemoryView(BaseModel):
         return tuple(entry.position for entry in self.entries)
 
     @property
+    def message_positions(self) -> tuple[int, ...]:
+        """The history position of each of ``messages``, in order; 0 for the summary's, which
+        stands for many."""
+        positions = self.positions
+        if self.summary is None:
+            return positions
+        split = 1 if self.entries and self.entries[0].message.is_instruction else 0
+        return (*positions[:split], 0, *positions[split:])
+
+    @property
     def over_budget(self) -> bool:
         """Whether the view exceeds its policy's budget: only when the system prompt alone does.
 
@@ -146,7 +156,7 @@ class MemoryView(BaseModel):
         Omissions name the history position of their message. The payload is what
         ``to_openai``, ``to_responses`` or ``to_anthropic`` returns.
         """
-        messages, positions = self.messages, self.positions
+        messages, positions = self.messages, self.message_positions
         if provider == "openai":
             return renderings.render_openai(messages, positions=positions, resolve=resolve)
         if provider == "responses":

@@ -284,7 +284,8 @@ def test_memory_in_openai_format_is_a_valid_chat_completions_request(acme: httpx
     ).json()
 
     adapter: TypeAdapter[Any] = TypeAdapter(ChatCompletionMessageParam)
-    assert list(body) == ["messages"]
+    assert list(body) == ["messages", "omitted"]
+    assert body["omitted"] == []
     for message in body["messages"]:
         assert materialized(adapter.validate_python(message)) == message
     assert [m["role"] for m in body["messages"]] == [
@@ -325,7 +326,7 @@ def test_memory_of_imported_anthropic_turns_comes_back_in_anthropic_format_as_se
         "/v1/conversations/trip/memory", params={"max_tokens": 10**6, "format": "anthropic"}
     ).json()
 
-    assert body == {"system": ANTHROPIC_SYSTEM_BLOCKS, "messages": turns}
+    assert body == {"system": ANTHROPIC_SYSTEM_BLOCKS, "messages": turns, "omitted": []}
 
 
 def test_memory_with_images_in_openai_format_is_a_valid_chat_completions_request(

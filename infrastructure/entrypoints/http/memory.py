@@ -123,13 +123,13 @@ def memory(
     if format != "chatledger":
         refuse_unsendable(view)
     if format == "openai":
-        chat = render_openai(view.messages, positions=view.positions)
+        chat = render_openai(view.messages, positions=view.message_positions)
         return OpenAIMemory(messages=chat.payload, omitted=list(chat.omitted))
     if format == "responses":
-        items = render_responses(view.messages, positions=view.positions)
+        items = render_responses(view.messages, positions=view.message_positions)
         return ResponsesMemory(items=list(items.payload), omitted=list(items.omitted))
     if format == "anthropic":
-        turns = render_anthropic(view.messages, positions=view.positions)
+        turns = render_anthropic(view.messages, positions=view.message_positions)
         return AnthropicMemory(
             system=turns.payload["system"],
             messages=list(turns.payload["messages"]),
