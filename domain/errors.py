@@ -54,8 +54,8 @@ class AttachmentUnavailable(ChatLedgerError):
         self.digest = digest
         super().__init__(
             f"the message at position {position} holds {field} as attachment {digest[:12]}..., "
-            "whose bytes the rendering must inline: pass resolve= (a digest -> base64 reader, "
-            "which the ledger provides)"
+            "whose bytes the rendering must inline: pass resolve=ledger.attachment_resolver("
+            "conversation_id), or read the view with its attachments inlined"
         )
 
 

@@ -16,7 +16,6 @@ from chatledger.projections.prompt_text import DEFAULT_PROMPT_TEMPLATE
 from chatledger.projections.renderings import (
     Omission,
     Rendering,
-    Resolver,
     to_anthropic,
     to_openai,
     to_responses,
@@ -38,7 +37,6 @@ __all__ = [
     "Omission",
     "Policy",
     "Rendering",
-    "Resolver",
     "Summary",
     "SummaryEntry",
     "SummaryWindow",

@@ -28,11 +28,11 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from chatledger.domain import Format, Message
+from chatledger.domain import AttachmentResolver, Format, Message
 from chatledger.domain.policies import MessageWindow, Policy
 from chatledger.projections import prompt_text, renderings
 from chatledger.projections.history import HistoryEntry
-from chatledger.projections.renderings import AnthropicParams, Rendering, Resolver
+from chatledger.projections.renderings import AnthropicParams, Rendering
 
 if TYPE_CHECKING:
     # Type-level only (see the renderings package): no SDK is imported at run time.
@@ -119,42 +119,49 @@ class MemoryView(BaseModel):
             return len(self.entries) > self.policy.max_messages
         return self.tokens > self.policy.max_tokens
 
-    def to_openai(self, *, resolve: Resolver | None = None) -> list[ChatCompletionMessageParam]:
+    def to_openai(
+        self, *, resolve: AttachmentResolver | None = None
+    ) -> list[ChatCompletionMessageParam]:
         """The view as an OpenAI Chat Completions ``messages`` list (the SDK's type).
 
-        ``resolve`` reads the bytes of parts stored apart (attachments); without it, a view
-        holding one raises AttachmentUnavailable naming its position.
+        ``resolve`` reads the bytes of parts stored apart (``ledger.attachment_resolver``), for
+        a view read without them inlined; without it, a part that holds an attachment raises
+        AttachmentUnavailable naming its position.
         """
-        return renderings.to_openai(self.messages, resolve=resolve)
+        return self.rendering("openai", resolve=resolve).payload
 
-    def to_responses(self, *, resolve: Resolver | None = None) -> list[ResponseInputItemParam]:
+    def to_responses(
+        self, *, resolve: AttachmentResolver | None = None
+    ) -> list[ResponseInputItemParam]:
         """The view as OpenAI Responses ``input`` items (the SDK's type)."""
-        return renderings.to_responses(self.messages, resolve=resolve)
+        return self.rendering("responses", resolve=resolve).payload
 
-    def to_anthropic(self, *, resolve: Resolver | None = None) -> AnthropicParams:
+    def to_anthropic(self, *, resolve: AttachmentResolver | None = None) -> AnthropicParams:
         """The view as Anthropic Messages ``system`` and ``messages`` (the SDK's types)."""
-        return renderings.to_anthropic(self.messages, resolve=resolve)
+        return self.rendering("anthropic", resolve=resolve).payload
 
     @overload
     def rendering(
-        self, provider: Literal["openai"], *, resolve: Resolver | None = None
+        self, provider: Literal["openai"], *, resolve: AttachmentResolver | None = None
     ) -> Rendering[list[ChatCompletionMessageParam]]: ...
 
     @overload
     def rendering(
-        self, provider: Literal["responses"], *, resolve: Resolver | None = None
+        self, provider: Literal["responses"], *, resolve: AttachmentResolver | None = None
     ) -> Rendering[list[ResponseInputItemParam]]: ...
 
     @overload
     def rendering(
-        self, provider: Literal["anthropic"], *, resolve: Resolver | None = None
+        self, provider: Literal["anthropic"], *, resolve: AttachmentResolver | None = None
     ) -> Rendering[AnthropicParams]: ...
 
-    def rendering(self, provider: Format, *, resolve: Resolver | None = None) -> Rendering[Any]:
+    def rendering(
+        self, provider: Format, *, resolve: AttachmentResolver | None = None
+    ) -> Rendering[Any]:
         """The view rendered for ``provider``, with what the rendering left out and why.
 
         Omissions name the history position of their message. The payload is what
-        ``to_openai``, ``to_responses`` or ``to_anthropic`` returns.
+        ``to_openai``, ``to_responses`` or ``to_anthropic`` returns, typed as the SDK's.
         """
         messages, positions = self.messages, self.message_positions
         if provider == "openai":

@@ -27,7 +27,7 @@ from chatledger.projections.renderings.anthropic import (
     to_anthropic,
 )
 from chatledger.projections.renderings.arguments import MAX_INPUT_DEPTH
-from chatledger.projections.renderings.common import Omission, Rendering, Resolver
+from chatledger.projections.renderings.common import Omission, Rendering
 from chatledger.projections.renderings.openai_chat import (
     OpenAIFunction,
     OpenAIMessage,
@@ -54,7 +54,6 @@ __all__ = [
     "OpenAIMessage",
     "OpenAIToolCall",
     "Rendering",
-    "Resolver",
     "ResponsesItem",
     "anthropic_request",
     "openai_messages",

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal, NotRequired, cast
 from pydantic import ConfigDict, with_config
 from typing_extensions import TypedDict  # pydantic reads these as schemas only from here on 3.11
 
-from chatledger.domain import Message, ToolCall
+from chatledger.domain import AttachmentResolver, Message, ToolCall
 from chatledger.domain.parts import (
     FilePart,
     ImagePart,
@@ -32,7 +32,6 @@ from chatledger.projections.renderings.arguments import tool_input
 from chatledger.projections.renderings.common import (
     Renderer,
     Rendering,
-    Resolver,
     merged,
     positions_of,
 )
@@ -84,7 +83,7 @@ def render_anthropic(
     messages: Sequence[Message],
     *,
     positions: Sequence[int] | None = None,
-    resolve: Resolver | None = None,
+    resolve: AttachmentResolver | None = None,
     first_user_text: str = ANTHROPIC_FIRST_USER_TEXT,
 ) -> Rendering[AnthropicRequest]:
     """The messages as Anthropic ``system`` and ``messages``, and what they left out."""
@@ -114,7 +113,7 @@ def anthropic_request(
     messages: Sequence[Message],
     *,
     first_user_text: str = ANTHROPIC_FIRST_USER_TEXT,
-    resolve: Resolver | None = None,
+    resolve: AttachmentResolver | None = None,
 ) -> AnthropicRequest:
     """The messages as Anthropic Messages ``system`` and ``messages``, in chatledger's types."""
     return render_anthropic(messages, resolve=resolve, first_user_text=first_user_text).payload
@@ -124,7 +123,7 @@ def to_anthropic(
     messages: Sequence[Message],
     *,
     first_user_text: str = ANTHROPIC_FIRST_USER_TEXT,
-    resolve: Resolver | None = None,
+    resolve: AttachmentResolver | None = None,
 ) -> AnthropicParams:
     """The messages as Anthropic Messages ``system`` and ``messages``, typed as the SDK's."""
     # The same dicts: the renderer builds exactly the SDK's message shapes (tested).

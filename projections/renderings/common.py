@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict
 
-from chatledger.domain import AttachmentUnavailable, Format, Message
+from chatledger.domain import AttachmentResolver, AttachmentUnavailable, Format, Message
 from chatledger.domain.parts import AudioPart, FilePart, ImagePart
 
 Payload = TypeVar("Payload")
-
-Resolver = Callable[[str], str]
-"""Reads an attachment's bytes for a rendering: its sha256 digest (hex) in, base64 text out."""
 
 PROVIDER_NAMES: dict[Format, str] = {
     "openai": "Chat Completions",
@@ -72,7 +69,7 @@ class Renderer:
 
     provider: Format
 
-    def __init__(self, resolve: Resolver | None) -> None:
+    def __init__(self, resolve: AttachmentResolver | None) -> None:
         self.resolve = resolve
         self.omitted: list[Omission] = []
 

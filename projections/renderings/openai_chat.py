@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal, NotRequired, cast
 from pydantic import ConfigDict, with_config
 from typing_extensions import TypedDict  # pydantic reads these as schemas only from here on 3.11
 
-from chatledger.domain import Message, ToolCall
+from chatledger.domain import AttachmentResolver, Message, ToolCall
 from chatledger.domain.imports import RESPONSE_ONLY_FIELDS
 from chatledger.domain.parts import (
     AudioPart,
@@ -29,7 +29,6 @@ from chatledger.domain.parts import (
 from chatledger.projections.renderings.common import (
     Renderer,
     Rendering,
-    Resolver,
     merged,
     positions_of,
 )
@@ -74,7 +73,7 @@ def render_openai(
     messages: Sequence[Message],
     *,
     positions: Sequence[int] | None = None,
-    resolve: Resolver | None = None,
+    resolve: AttachmentResolver | None = None,
 ) -> Rendering[list[OpenAIMessage]]:
     """The messages as a Chat Completions ``messages`` list, and what it left out."""
     renderer = _ChatRenderer(resolve)
@@ -86,14 +85,14 @@ def render_openai(
 
 
 def openai_messages(
-    messages: Sequence[Message], *, resolve: Resolver | None = None
+    messages: Sequence[Message], *, resolve: AttachmentResolver | None = None
 ) -> list[OpenAIMessage]:
     """The messages as a Chat Completions ``messages`` list, in chatledger's types."""
     return render_openai(messages, resolve=resolve).payload
 
 
 def to_openai(
-    messages: Sequence[Message], *, resolve: Resolver | None = None
+    messages: Sequence[Message], *, resolve: AttachmentResolver | None = None
 ) -> list[ChatCompletionMessageParam]:
     """The messages as a Chat Completions ``messages`` list, typed as the SDK's."""
     # The same dicts: the renderer builds exactly the SDK's message shapes (tested).

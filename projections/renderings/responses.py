@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, cast
 
-from chatledger.domain import Message, ToolCall
+from chatledger.domain import AttachmentResolver, Message, ToolCall
 from chatledger.domain.imports import default_text_type
 from chatledger.domain.parts import (
     FilePart,
@@ -26,7 +26,6 @@ from chatledger.domain.parts import (
 from chatledger.projections.renderings.common import (
     Renderer,
     Rendering,
-    Resolver,
     merged,
     positions_of,
 )
@@ -42,7 +41,7 @@ def render_responses(
     messages: Sequence[Message],
     *,
     positions: Sequence[int] | None = None,
-    resolve: Resolver | None = None,
+    resolve: AttachmentResolver | None = None,
 ) -> Rendering[list[ResponsesItem]]:
     """The messages as Responses ``input`` items, and what they left out."""
     renderer = _ResponsesRenderer(resolve)
@@ -53,7 +52,7 @@ def render_responses(
 
 
 def to_responses(
-    messages: Sequence[Message], *, resolve: Resolver | None = None
+    messages: Sequence[Message], *, resolve: AttachmentResolver | None = None
 ) -> list[ResponseInputItemParam]:
     """The messages as Responses ``input`` items, typed as the SDK's."""
     # The same dicts: the renderer builds exactly the SDK's item shapes (tested).

@@ -13,7 +13,9 @@ from typing import Any
 import pytest
 
 from chatledger import (
+    AttachmentUnavailable,
     ChatLedger,
+    Limits,
     MemoryView,
     Message,
     TokenWindow,
@@ -21,6 +23,7 @@ from chatledger import (
     messages_from_responses,
 )
 from chatledger.domain import Format
+from chatledger.domain.attachments import attachments_of
 from tests.fakes import FakeTokenCounter
 from tests.payloads import (
     ANTHROPIC_SYSTEM_BLOCKS,
@@ -125,3 +128,36 @@ def test_omissions_name_the_history_positions_of_their_messages(
     reasoning = [o.position for o in view.rendering("openai").omitted if o.kind == "reasoning"]
     assert reasoning == [3, 7]  # after the system prompt: both assistant turns that thought
     assert all(view.entries[p - 1].message.reasoning for p in reasoning)
+
+
+@pytest.fixture
+def attaching(backend_url: str) -> Iterator[ChatLedger]:
+    """A ledger that stores every binary part over 16 bytes apart, as an attachment."""
+    limits = Limits(attachment_threshold_bytes=16)
+    with ChatLedger.open(backend_url, token_counter=FakeTokenCounter(), limits=limits) as opened:
+        yield opened
+
+
+def test_parts_stored_apart_render_as_sent_through_the_ledgers_resolver(
+    attaching: ChatLedger,
+) -> None:
+    sent, messages = anthropic_conversation()
+    attaching.record("trip", messages)
+
+    view = attaching.memory("trip", WHOLE, inline_attachments=False)
+    rendering = view.rendering("anthropic", resolve=attaching.attachment_resolver("trip"))
+
+    assert any(attachments_of(message) for message in view.messages)
+    assert rendering.payload == sent
+
+
+def test_parts_stored_apart_without_a_resolver_name_their_position(attaching: ChatLedger) -> None:
+    _, messages = anthropic_conversation()
+    attaching.record("trip", messages)
+    view = attaching.memory("trip", WHOLE, inline_attachments=False)
+
+    with pytest.raises(AttachmentUnavailable) as raised:
+        view.to_openai()
+
+    first = next(e for e in view.entries if attachments_of(e.message))
+    assert raised.value.position == first.position
