@@ -8,15 +8,18 @@ page reads without signing in.
 
 from __future__ import annotations
 
+import base64
+import io
 import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from PIL import Image
 from playwright.sync_api import Browser, FloatRect, Locator, Page, expect, sync_playwright
 
-from chatledger.domain import Message
+from chatledger.domain import ImagePart, Message
 from tests.e2e.test_browser import CHROMIUM, LAUNCH_ARGS, SEED, write
 from tests.e2e.test_http_server import Running, running
 
@@ -230,4 +233,51 @@ def test_parts_show_as_a_thumbnail_links_folded_reasoning_and_a_marked_refusal(
         expect(history.locator(".refusal")).to_have_text("refused I will not guess.")
         assert no_sideways_scroll(page)
         keep_screenshot(page, tmp_path, f"parts-{screen['width']}")
+        context.close()
+
+
+def noise_png(side: int) -> bytes:
+    """A PNG of random pixels: too big to stay inline, so it is stored as an attachment."""
+    image = Image.frombytes("RGB", (side, side), os.urandom(side * side * 3))
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+@SCREENS
+def test_an_attached_image_shows_as_a_thumbnail_fetched_by_its_digest(
+    chromium: Browser, sqlite_url: str, screen: dict[str, int]
+) -> None:
+    png = noise_png(160)
+    assert len(png) > 32 * 1024
+    message = Message.parse(
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "And this one?"},
+                {
+                    "type": "image",
+                    "data": base64.b64encode(png).decode(),
+                    "media_type": "image/png",
+                },
+            ],
+        }
+    )
+    with running(sqlite_url, local_tenant="local") as server:
+        (entry,) = server.ledger.record("local:attached", [message])
+        part = entry.message.parts[1]
+        assert isinstance(part, ImagePart)
+        assert part.attachment is not None
+        context = chromium.new_context(
+            base_url=server.url, viewport={"width": screen["width"], "height": screen["height"]}
+        )
+        page = context.new_page()
+        page.goto("/")
+        expect(page.locator("#conversation-id")).to_have_text("attached")
+
+        thumb = page.locator("#history img.thumb")
+        expect(thumb).to_have_attribute("src", re.compile(r"^blob:"))
+        page.wait_for_function("() => document.querySelector('#history img.thumb').complete")
+        assert thumb.evaluate("image => image.naturalWidth") == 160
+        assert no_sideways_scroll(page)
         context.close()

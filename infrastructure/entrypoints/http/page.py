@@ -38,7 +38,7 @@ router = APIRouter(route_class=JSONRoute)
 PAGE_HEADERS = {
     # Everything the page needs comes from this server; nothing may frame it.
     "Content-Security-Policy": (
-        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
         "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
     ),
     "X-Content-Type-Options": "nosniff",

@@ -300,6 +300,22 @@ function partLabel(part) {
   return words.filter(Boolean).join(" ");
 }
 
+// An image stored apart is fetched by its digest from this conversation, as this page's own
+// request (its session), and shown from the bytes; the label stays until they arrive.
+function attachedImage(part, label) {
+  const image = el("img", "thumb");
+  image.alt = label;
+  image.title = label;
+  const path = `${conversationPath()}/attachments/${part.attachment.digest}`;
+  fetch(path)
+    .then((response) => (response.ok ? response.arrayBuffer() : Promise.reject(response.status)))
+    .then((bytes) => {
+      image.src = URL.createObjectURL(new Blob([bytes], { type: part.attachment.media_type }));
+    })
+    .catch(() => image.classList.add("unavailable"));
+  return image;
+}
+
 // Images the page holds the bytes of show as thumbnails; a URL is a link, never fetched by the
 // page (the content security policy allows data: images only, and a URL may track the reader).
 function renderPart(part) {
@@ -317,6 +333,9 @@ function renderPart(part) {
     return folded;
   }
   const label = partLabel(part);
+  if (part.type === "image" && part.attachment && part.attachment.media_type.startsWith("image/")) {
+    return attachedImage(part, label);
+  }
   if (part.type === "image" && part.data) {
     const image = el("img", "thumb");
     image.src = `data:${part.media_type};base64,${part.data}`;
