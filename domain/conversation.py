@@ -258,32 +258,14 @@ class Conversation(BaseModel):
         """
         if self.erased_at is not None:
             raise ConversationErased(self.id, self.erased_at)
-        system_position = self.system_position
-        if message.is_instruction:
-            if self.repeats_prompt(message, prompt):
-                return None
-            system_position = self.message_count + 1
-        timestamp = utc_now()
-        digest = digest or message.digest()
-        return Conversation.MessageRecorded(
-            originator_id=self.id,
-            originator_version=self.version + 1,
-            timestamp=timestamp,
-            message=message,
+        if self.repeats_prompt(message, prompt):
+            return None
+        return self.restore(
+            message,
+            timestamp=utc_now(),
             tokens=tokens,
             counter=counter,
-            system_position=system_position,
-            digest=digest,
-            chain=chain_link(
-                self.head or genesis(self.id),
-                position=self.message_count + 1,
-                timestamp=timestamp,
-                role=message.role,
-                digest=digest,
-                tokens=tokens,
-                counter=counter,
-                system_position=system_position,
-            ),
+            digest=digest or message.digest(),
         )
 
     def restore(
@@ -295,16 +277,17 @@ class Conversation(BaseModel):
         counter: str,
         digest: str,
     ) -> Conversation.MessageRecorded:
-        """The event of a message restored from an export, as it was first recorded.
+        """The event of ``message`` as recorded at ``timestamp``, with its count and digest.
 
-        Its time, token count and digest are the exported ones, so its chain link is the one
-        the source computed: compare it with the exported link to know the line is unchanged.
-        Unlike ``record``, a repeated system prompt is restored too (the source recorded it).
+        What ``record`` makes, and what a restore makes of an exported line: its time, count
+        and digest are the exported ones, so its chain link is the one the source computed
+        (compare the two to know the line is unchanged). Unlike ``record``, it never skips a
+        repeated system prompt: the source recorded it.
         """
         if self.erased_at is not None:
             raise ConversationErased(self.id, self.erased_at)
         position = self.message_count + 1
-        system_position = position if message.role == "system" else self.system_position
+        system_position = position if message.is_instruction else self.system_position
         return Conversation.MessageRecorded(
             originator_id=self.id,
             originator_version=self.version + 1,

@@ -15,6 +15,7 @@ import pytest
 from chatledger.domain import ImagePart, InvalidInput, MalformedLine, Message, TextPart, ToolCall
 from chatledger.infrastructure import ChatLedger
 from chatledger.infrastructure.services.transfer import parse_lines, write_jsonl
+from chatledger.projections import TokenWindow
 from tests.conftest import BACKENDS
 from tests.fakes import FakeTokenCounter
 from tests.postgres import fresh_schema
@@ -253,3 +254,15 @@ def test_an_export_without_digests_is_recorded_afresh(source: ChatLedger) -> Non
 
         assert (report.recorded, report.restored) == (5, 0)
         assert target.history("conv-a").messages == source.history("conv-a").messages
+
+
+def test_a_developer_prompt_restores_with_its_place_as_the_prompt(source: ChatLedger) -> None:
+    source.record(
+        "conv-d",
+        [Message(role="developer", content="Be terse."), Message(role="user", content="hi")],
+    )
+    saved = source.checkpoint()
+
+    with restored_into(exported(source), "memory://") as target:
+        assert target.compare_checkpoint(saved) == []
+        assert target.memory("conv-d", TokenWindow(max_tokens=1000)).messages[0].role == "developer"
