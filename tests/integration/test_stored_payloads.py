@@ -15,6 +15,7 @@ from chatledger.domain.conversation import genesis
 from chatledger.infrastructure.storage.keys import InMemoryKeyStore
 from chatledger.infrastructure.storage.sealing import Sealer
 from chatledger.infrastructure.storage.serialization import PydanticMapper
+from tests.fixtures.make_stored_events_summaries import stored_events as summaries_fixture
 from tests.fixtures.make_stored_events_v2 import stored_events
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -118,6 +119,38 @@ def test_the_v2_fixture_is_what_this_code_writes() -> None:
     committed = json.loads((FIXTURES / "stored_events_v2.json").read_text())
 
     # Timestamps, digests, chains and seals differ run to run (nonces); the shape must not.
+    assert [(row["topic"], sorted(json.loads(row["state"]))) for row in written["events"]] == [
+        (row["topic"], sorted(json.loads(row["state"]))) for row in committed["events"]
+    ]
+
+
+@pytest.fixture(scope="module")
+def with_summaries() -> list[Any]:
+    return load("stored_events_summaries.json")[1]
+
+
+def test_a_stored_summary_opens_to_its_text_and_coverage(with_summaries: list[Any]) -> None:
+    (summary,) = [e for e in with_summaries if isinstance(e, Conversation.SummaryRecorded)]
+
+    assert (summary.covers, summary.position, summary.model) == (3, 4, "m-1")
+    assert summary.text == "Planning a Lisbon week: Alfama, Belém."
+
+
+def test_a_stored_model_call_of_a_summary_window_names_its_summary(
+    with_summaries: list[Any],
+) -> None:
+    (call,) = [e for e in with_summaries if isinstance(e, ModelCallLog.CallRecorded)]
+
+    assert (call.summary, call.summaries) == (1, 1)
+    assert call.message_ids == ("s-sys", "summary-1", "s-u2")
+    assert call.policy["kind"] == "summary_window"
+
+
+def test_the_summaries_fixture_is_what_this_code_writes() -> None:
+    written = summaries_fixture()
+    committed = json.loads((FIXTURES / "stored_events_summaries.json").read_text())
+
+    # Times, digests, links and seals differ run to run; the shape must not.
     assert [(row["topic"], sorted(json.loads(row["state"]))) for row in written["events"]] == [
         (row["topic"], sorted(json.loads(row["state"]))) for row in committed["events"]
     ]
