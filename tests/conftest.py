@@ -78,6 +78,19 @@ def postgres_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[st
         server.cleanup()
 
 
+@pytest.fixture(scope="module")
+def own_postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A PostgreSQL server of this module's own, where no other session's open transaction
+    keeps VACUUM from removing a dead row version (as one may on a shared server)."""
+    from pgserver import get_server  # type: ignore[attr-defined]  # pgserver re-exports it untyped
+
+    server = get_server(tmp_path_factory.mktemp("own-pgdata"), cleanup_mode="stop")
+    try:
+        yield str(server.get_uri())
+    finally:
+        server.cleanup()
+
+
 @pytest.fixture
 def postgres_url(postgres_server_url: str) -> Iterator[str]:
     """A URL of the test server whose tables live in a schema of this test's own."""

@@ -37,7 +37,6 @@ from chatledger.domain import (
 from chatledger.domain.conversation import (
     STARTED_VERSION,
     summary_genesis,
-    summary_link,
     summary_stream_id,
 )
 from chatledger.domain.policies import summary_message
@@ -253,19 +252,10 @@ class Summaries:
                 counter=self._counter.name,
                 digest=digest,
                 anchor=anchor,
-                chain=summary_link(
-                    previous,
-                    number=number,
-                    timestamp=timestamp,
-                    covers=covers,
-                    position=position,
-                    digest=digest,
-                    tokens=tokens,
-                    counter=self._counter.name,
-                    model=model,
-                    anchor=anchor,
-                ),
+                chain="",
             )
+            # The link covers the event's own fields: made from the event, not restated.
+            event = event.model_copy(update={"chain": event.link(previous)})
             try:
                 self._app.save(event)
             except IntegrityError:

@@ -212,19 +212,6 @@ def test_the_key_is_in_neither_the_postgres_table_file_nor_its_wal_after_erasure
     assert hits == []
 
 
-@pytest.fixture(scope="module")
-def own_postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A PostgreSQL server of this module's own, where no other session's open transaction
-    keeps VACUUM from removing a dead row version (as one may on a shared server)."""
-    from pgserver import get_server  # type: ignore[attr-defined]  # pgserver re-exports it untyped
-
-    server = get_server(tmp_path_factory.mktemp("own-pgdata"), cleanup_mode="stop")
-    try:
-        yield str(server.get_uri())
-    finally:
-        server.cleanup()
-
-
 @pytest.mark.postgres
 def test_erasure_vacuums_the_wrapped_key_out_of_the_postgres_table_file(
     own_postgres_server: str,

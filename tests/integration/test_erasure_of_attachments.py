@@ -154,19 +154,6 @@ def test_the_image_is_in_neither_postgres_table_file_nor_the_wal_before_or_after
     assert hits_after == []
 
 
-@pytest.fixture(scope="module")
-def own_postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A PostgreSQL server of this module's own, where no other session's open transaction
-    keeps VACUUM from removing a dead row version (as one may on a shared server)."""
-    from pgserver import get_server  # type: ignore[attr-defined]  # pgserver re-exports it untyped
-
-    server = get_server(tmp_path_factory.mktemp("own-pgdata"), cleanup_mode="stop")
-    try:
-        yield str(server.get_uri())
-    finally:
-        server.cleanup()
-
-
 @pytest.mark.postgres
 def test_erasure_vacuums_the_sealed_bytes_out_of_the_postgres_table_files(
     own_postgres_server: str,
