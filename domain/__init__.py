@@ -47,6 +47,7 @@ from chatledger.domain.governance import (
     erased_message,
 )
 from chatledger.domain.limits import MAX_POSITION, Limits, check_count
+from chatledger.domain.memory_changes import ChangesInForce, MemoryChange, MemoryChangeKind
 from chatledger.domain.messages import (
     DEFAULT_MAX_CONTENT_BYTES,
     INSTRUCTION_ROLES,
@@ -84,6 +85,7 @@ __all__ = [
     "AttachmentResolver",
     "AttachmentUnavailable",
     "AudioPart",
+    "ChangesInForce",
     "ChatLedgerError",
     "ConcurrencyConflict",
     "Conversation",
@@ -106,6 +108,8 @@ __all__ = [
     "Limits",
     "MAX_POSITION",
     "MalformedLine",
+    "MemoryChange",
+    "MemoryChangeKind",
     "Message",
     "MessageKey",
     "MessageWindow",

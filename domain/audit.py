@@ -60,6 +60,9 @@ class _CallFields(BaseModel):
     """The number of the summary the model was shown (a ``SummaryWindow`` view), if any."""
     summaries: int = Field(default=0, ge=0)
     """The newest summary there was to choose from, so a replay chooses among the same."""
+    changes: int = Field(default=0, ge=0)
+    """The newest memory change (a clear or a retraction) the view applied, so a replay
+    applies the same ones; 0 for calls recorded before memory changes existed."""
 
 
 class ModelCallLog(BaseModel):

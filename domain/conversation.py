@@ -4,7 +4,8 @@ Aggregates here are immutable pydantic models evolved by a projector function, t
 eventsourcing library supports alongside its mutable aggregates. A conversation's stream holds one
 ``Started`` event and then one ``MessageRecorded`` event per message, so a message's position is
 its event's version minus one and positions never have holes. Summaries, which are events
-too, live in a stream of their own beside it (``chatledger.domain.summaries`` says why).
+too, live in a stream of their own beside it (``chatledger.domain.summaries`` says why), as
+memory changes (clears and retractions) do.
 """
 
 from __future__ import annotations
@@ -177,6 +178,63 @@ class Conversation(BaseModel):
                 counter=self.counter,
                 model=self.model,
                 anchor=self.anchor,
+            )
+
+    class MemoryCleared(DomainEvent):
+        """Memory was cleared: later views hold the system prompt and what came after, only.
+
+        Stored in the conversation's memory stream (``memory_stream_id``), never in its own,
+        as summaries are and for the same reasons (``chatledger.domain.memory_changes``).
+        """
+
+        conversation_id: str
+        position: int = Field(ge=1)
+        """The history's length when it was recorded: messages 1..position are cleared."""
+        summaries: int = Field(default=0, ge=0)
+        """The newest summary then: summaries numbered up to it stand for cleared messages."""
+        anchor: str
+        """The conversation's chain link at ``position``: ties the clear to that history."""
+        chain: str
+        """sha256 of the previous change's link and this event's fields: tamper evidence."""
+
+        @property
+        def number(self) -> int:
+            """The change's 1-based number within its conversation."""
+            return self.originator_version
+
+        def link(self, previous: str) -> str:
+            """The chain link this event should carry, given the previous change's link."""
+            fields = [self.position, self.summaries]
+            return memory_link(
+                previous, "cleared", self.number, self.timestamp, fields, self.anchor
+            )
+
+    class Retracted(DomainEvent):
+        """The unit holding the message at ``target`` was taken out of every later view.
+
+        Stored in the conversation's memory stream, as ``MemoryCleared`` is.
+        """
+
+        conversation_id: str
+        target: int = Field(ge=1)
+        """The retracted message's position; the tool exchange holding it goes as a whole."""
+        position: int = Field(ge=1)
+        """The history's length when it was recorded."""
+        anchor: str
+        """The conversation's chain link at ``position``."""
+        chain: str
+        """sha256 of the previous change's link and this event's fields: tamper evidence."""
+
+        @property
+        def number(self) -> int:
+            """The change's 1-based number within its conversation."""
+            return self.originator_version
+
+        def link(self, previous: str) -> str:
+            """The chain link this event should carry, given the previous change's link."""
+            fields = [self.position, self.target]
+            return memory_link(
+                previous, "retracted", self.number, self.timestamp, fields, self.anchor
             )
 
     class Snapshot(DomainEvent):
@@ -481,6 +539,32 @@ def summary_link(
         ensure_ascii=False,
     )
     return hashlib.sha256(fields.encode("utf-8")).hexdigest()
+
+
+def memory_stream_id(conversation_id: str) -> str:
+    """The stream of a conversation's memory changes; '/' never occurs in a conversation id."""
+    return f"memory/{conversation_id}"
+
+
+def memory_genesis(conversation_id: str) -> str:
+    """The link before a conversation's first memory change."""
+    return hashlib.sha256(f"chatledger memory\n{conversation_id}".encode()).hexdigest()
+
+
+def memory_link(
+    previous: str,
+    kind: str,
+    number: int,
+    timestamp: datetime,
+    fields: list[int],
+    anchor: str,
+) -> str:
+    """sha256 over the previous change's link and a memory change's fields, canonically."""
+    micros = (timestamp - _EPOCH) // timedelta(microseconds=1)
+    values = json.dumps(
+        [kind, previous, number, micros, *fields, anchor], separators=(",", ":"), ensure_ascii=False
+    )
+    return hashlib.sha256(values.encode("utf-8")).hexdigest()
 
 
 def erasure_link(previous: str, *, position: int, timestamp: datetime) -> str:

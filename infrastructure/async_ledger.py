@@ -27,6 +27,7 @@ from chatledger.domain import (
     ConversationRecord,
     InvalidInput,
     Limits,
+    MemoryChange,
     Message,
     ModelCall,
     RetentionReport,
@@ -251,6 +252,22 @@ class AsyncChatLedger:
     async def attachment(self, conversation_id: str, digest: str) -> bytes:
         """The bytes of one of the conversation's attachments (``ChatLedger.attachment``)."""
         return await self._run(self._ledger.attachment, conversation_id, digest)
+
+    # Memory changes
+
+    async def clear(self, conversation_id: str) -> MemoryChange | None:
+        """Start the model's memory afresh, keeping the history (``ChatLedger.clear``)."""
+        return await self._run(self._ledger.clear, conversation_id)
+
+    async def retract(self, conversation_id: str, position: int) -> MemoryChange:
+        """Take the message at ``position`` back from memory (``ChatLedger.retract``)."""
+        return await self._run(self._ledger.retract, conversation_id, position)
+
+    async def memory_changes(
+        self, conversation_id: str, *, at: int | None = None
+    ) -> list[MemoryChange]:
+        """The conversation's clears and retractions, oldest first, as of ``at`` if given."""
+        return await self._run(self._ledger.memory_changes, conversation_id, at=at)
 
     # Summaries
 

@@ -14,6 +14,7 @@ from chatledger.domain import (
     ConversationRecord,
     InvalidInput,
     Limits,
+    MemoryChange,
     Message,
     ModelCall,
     RetentionReport,
@@ -29,6 +30,7 @@ from chatledger.domain.audit import Usage
 from chatledger.infrastructure.services import transfer, verification
 from chatledger.infrastructure.services.attachments import Attachments
 from chatledger.infrastructure.services.audit import Audit, GovernanceService, Replay
+from chatledger.infrastructure.services.memory_changes import MemoryChanges
 from chatledger.infrastructure.services.reading import Reading
 from chatledger.infrastructure.services.recording import Recording, RecordOutcome
 from chatledger.infrastructure.services.summaries import Summaries
@@ -86,6 +88,7 @@ class ChatLedger:
             app, self._reading, token_counter, limits=limits, attachments=self._attachments
         )
         self._summaries = Summaries(app, self._reading, token_counter, limits=limits)
+        self._memory_changes = MemoryChanges(app, self._reading)
         self._audit = Audit(app.events, self._reading, self._recording, token_counter.name)
         self._governance = GovernanceService(
             app.events, app.keys, self._reading, self._recording, self._attachments
@@ -311,10 +314,39 @@ class ChatLedger:
         if any(entry.erased for entry in history):
             raise ConversationErased(conversation_id)
         overhead = self._counter.request_overhead
+        changes = self._memory_changes.changes_in_force(conversation_id, at=len(history))
         if isinstance(policy, SummaryWindow):
             summaries = self._summaries.summaries(conversation_id, at=len(history))
-            return explain_summary_memory(history, summaries, policy, overhead, self._counter.count)
-        return explain_memory(history, policy, overhead)
+            return explain_summary_memory(
+                history, summaries, policy, overhead, self._counter.count, changes
+            )
+        return explain_memory(history, policy, overhead, changes)
+
+    # Memory changes
+
+    def clear(self, conversation_id: str) -> MemoryChange | None:
+        """Start the model's memory afresh, keeping the history; return the clear in force.
+
+        Memory views built after it hold only the system prompt in force and what is recorded
+        after it; history keeps every message, and a view at an earlier position (``at``) is
+        as it was. Clearing again with nothing recorded since records nothing and returns the
+        same clear; None when the conversation holds no message (there is nothing to clear).
+        """
+        return self._memory_changes.clear(conversation_id)
+
+    def retract(self, conversation_id: str, position: int) -> MemoryChange:
+        """Take the message at ``position`` back from memory, keeping it in the history.
+
+        The unit holding it (the message, or its whole tool exchange) leaves every later
+        memory view. Retracting what a change already took out records nothing and returns
+        that change. An instruction cannot be retracted (InvalidInput naming ``position``):
+        record a new one to replace it.
+        """
+        return self._memory_changes.retract(conversation_id, position)
+
+    def memory_changes(self, conversation_id: str, *, at: int | None = None) -> list[MemoryChange]:
+        """The conversation's clears and retractions, oldest first (those recorded by ``at``)."""
+        return self._memory_changes.memory_changes(conversation_id, at=at)
 
     # Summaries
 

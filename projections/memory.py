@@ -15,6 +15,9 @@ Rules (the contract every function here implements):
    that does not fit; none is skipped or split. If the system prompt alone exceeds the budget, the
    view is the system prompt alone, and ``over_budget`` says so.
 4. With ``start_on_user``, leading units are dropped until the first is a user message.
+5. Memory changes in force (``chatledger.domain.memory_changes``) apply before the window: no
+   message at or before the newest clear appears but the system prompt in force, and a unit
+   holding a retracted position never appears.
 
 A ``SummaryWindow`` adds a summary standing for the oldest units (``projections.summaries``).
 """
@@ -28,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from chatledger.domain import AttachmentResolver, Format, Message
+from chatledger.domain import AttachmentResolver, ChangesInForce, Format, Message
 from chatledger.domain.policies import MessageWindow, Policy
 from chatledger.projections import prompt_text, renderings
 from chatledger.projections.history import HistoryEntry
@@ -50,6 +53,10 @@ class Exclusion(StrEnum):
     BEFORE_FIRST_USER = "dropped to start on a user message"
     COVERED_BY_SUMMARY = "covered by summary"
     """The view's summary stands for it (``MemoryExplanation.describe`` names the summary)."""
+    CLEARED = "cleared from memory"
+    """Recorded before memory was cleared (``ledger.clear``)."""
+    RETRACTED = "retracted"
+    """It, or a message of its tool exchange, was retracted (``ledger.retract``)."""
 
 
 class SummaryEntry(BaseModel):
@@ -82,6 +89,9 @@ class MemoryView(BaseModel):
     summaries: int = Field(default=0, ge=0)
     """The number of the newest summary there was to choose from (0: none), so a replay
     chooses among the same ones."""
+    changes: int = Field(default=0, ge=0)
+    """The number of the newest memory change (clear or retraction) the view applied (0:
+    none), so a replay applies the same ones."""
 
     @property
     def messages(self) -> tuple[Message, ...]:
@@ -203,12 +213,14 @@ class MemoryExplanation(BaseModel):
 _Unit = tuple[HistoryEntry, ...]
 
 
-def memory_of(history: Sequence[HistoryEntry], policy: Policy, request_overhead: int) -> MemoryView:
+def memory_of(
+    history: Sequence[HistoryEntry],
+    policy: Policy,
+    request_overhead: int,
+    changes: ChangesInForce | None = None,
+) -> MemoryView:
     """The memory view of a whole history (oldest first): the reference projection."""
-    walk = _walk_forward(history)
-    kept, _ = _window(reversed(walk.units), walk.system_prompt, policy, request_overhead)
-    position = history[-1].position if history else 0
-    return _view(walk.system_prompt, kept, policy, request_overhead, position)
+    return explain_memory(history, policy, request_overhead, changes).view
 
 
 def build_memory(
@@ -217,25 +229,32 @@ def build_memory(
     policy: Policy,
     request_overhead: int,
     position: int,
+    changes: ChangesInForce | None = None,
 ) -> MemoryView:
     """The memory view from a history read newest first, pulling only what the window needs.
 
     ``system_prompt`` is the prompt in force at ``position``; system messages in the stream are
-    skipped. Reading stops at the first message of the first unit that does not fit.
+    skipped. Reading stops at the first message of the first unit that does not fit, or at
+    the newest clear among ``changes``.
     """
-    units = _units_newest_first(newest_first)
+    changes = changes or ChangesInForce()
+    units = _units_newest_first(newest_first, changes)
     kept, _ = _window(units, system_prompt, policy, request_overhead)
-    return _view(system_prompt, kept, policy, request_overhead, position)
+    return _view(system_prompt, kept, policy, request_overhead, position, changes.number)
 
 
 def explain_memory(
-    history: Sequence[HistoryEntry], policy: Policy, request_overhead: int
+    history: Sequence[HistoryEntry],
+    policy: Policy,
+    request_overhead: int,
+    changes: ChangesInForce | None = None,
 ) -> MemoryExplanation:
     """The memory view of a whole history, and why each message left out was left out."""
-    walk = _walk_forward(history)
+    changes = changes or ChangesInForce()
+    walk = _walk_forward(history, changes)
     kept, dropped = _window(reversed(walk.units), walk.system_prompt, policy, request_overhead)
     position = history[-1].position if history else 0
-    view = _view(walk.system_prompt, kept, policy, request_overhead, position)
+    view = _view(walk.system_prompt, kept, policy, request_overhead, position, changes.number)
     excluded = dict(walk.excluded)
     for unit in dropped:
         excluded.update(dict.fromkeys(_positions(unit), Exclusion.BEFORE_FIRST_USER))
@@ -264,7 +283,9 @@ class _Walk:
     """Messages no window can show: replaced prompts, orphans, unanswered exchanges."""
 
 
-def _walk_forward(history: Iterable[HistoryEntry]) -> _Walk:
+def _walk_forward(history: Iterable[HistoryEntry], changes: ChangesInForce | None = None) -> _Walk:
+    cleared = changes.cleared if changes is not None else 0
+    retracted = changes.retracted if changes is not None else frozenset()
     system_prompt: HistoryEntry | None = None
     excluded: dict[int, Exclusion] = {}
     gathered: list[_Gathering] = []
@@ -276,6 +297,8 @@ def _walk_forward(history: Iterable[HistoryEntry]) -> _Walk:
             if system_prompt is not None:
                 excluded[system_prompt.position] = Exclusion.REPLACED_SYSTEM_PROMPT
             system_prompt = entry
+        elif entry.position <= cleared:
+            excluded[entry.position] = Exclusion.CLEARED
         elif message.role == "tool":
             exchanges = waiting.get(message.tool_call_id)
             if exchanges:
@@ -291,24 +314,40 @@ def _walk_forward(history: Iterable[HistoryEntry]) -> _Walk:
                 waiting.setdefault(call.id, []).append(unit)
     units: list[_Unit] = []
     for unit in gathered:
-        if unit.unanswered:
-            excluded.update(dict.fromkeys(_positions(unit.entries), Exclusion.UNANSWERED_TOOL_CALL))
+        positions = _positions(unit.entries)
+        if retracted.intersection(positions):
+            excluded.update(dict.fromkeys(positions, Exclusion.RETRACTED))
+        elif unit.unanswered:
+            excluded.update(dict.fromkeys(positions, Exclusion.UNANSWERED_TOOL_CALL))
         else:
             units.append(tuple(unit.entries))
+    # A retracted orphan says so: the history marks it retracted, whatever else kept it out.
+    excluded.update(
+        (position, Exclusion.RETRACTED)
+        for position in retracted
+        if excluded.get(position) is Exclusion.ORPHANED_TOOL_RESULT
+    )
     return _Walk(system_prompt, units, excluded)
 
 
-def _units_newest_first(newest_first: Iterable[HistoryEntry]) -> Iterator[_Unit]:
+def _units_newest_first(
+    newest_first: Iterable[HistoryEntry], changes: ChangesInForce | None = None
+) -> Iterator[_Unit]:
     """Complete units, newest first, each yielded as soon as the walk reaches its first message.
 
     Matching a result to the most recent exchange waiting for its id is bracket matching per
     id, and greedy bracket matching pairs the same way read backwards: an exchange takes, for
-    each of its ids, the nearest later result not yet taken.
+    each of its ids, the nearest later result not yet taken. The walk ends at the newest
+    clear among ``changes``, and a unit holding a retracted position is never yielded.
     """
+    cleared = changes.cleared if changes is not None else 0
+    retracted = changes.retracted if changes is not None else frozenset()
     # Per call id, results not yet taken, nearest to the walk (so oldest) last.
     results: dict[str | None, list[HistoryEntry]] = {}
     for entry in newest_first:
         message = entry.message
+        if entry.position <= cleared:
+            return  # nothing from here back is in memory (the system prompt comes apart)
         if message.is_instruction:
             continue
         if message.role == "tool":
@@ -317,7 +356,9 @@ def _units_newest_first(newest_first: Iterable[HistoryEntry]) -> Iterator[_Unit]
         # Results are taken even when another call goes unanswered: that exchange claimed them.
         answers = [results[call.id].pop() for call in message.tool_calls if results.get(call.id)]
         if len(answers) == len(message.tool_calls):
-            yield (entry, *sorted(answers, key=lambda answer: answer.position))
+            unit = (entry, *sorted(answers, key=lambda answer: answer.position))
+            if not retracted or retracted.isdisjoint(e.position for e in unit):
+                yield unit
 
 
 def _window(
@@ -362,11 +403,14 @@ def _view(
     policy: Policy,
     request_overhead: int,
     position: int,
+    changes: int = 0,
 ) -> MemoryView:
     shown = tuple(entry for unit in units for entry in unit)
     entries = shown if system_prompt is None else (system_prompt, *shown)
     tokens = request_overhead + sum(entry.tokens for entry in entries) if entries else 0
-    return MemoryView(entries=entries, tokens=tokens, policy=policy, position=position)
+    return MemoryView(
+        entries=entries, tokens=tokens, policy=policy, position=position, changes=changes
+    )
 
 
 def _positions(entries: Iterable[HistoryEntry]) -> list[int]:

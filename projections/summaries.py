@@ -14,6 +14,8 @@ Rules, on top of those in ``projections.memory`` (units, orphans, the system pro
 4. With none that helps, the view is exactly ``TokenWindow``'s.
 5. ``start_on_user`` drops leading units after the summary until one is a user message, unless
    the summary itself is shown as a user message.
+6. Memory changes apply as they do to every view; after a clear, only a summary recorded after
+   it and covering past it may be shown (``ChangesInForce.admits_summary``).
 
 A summary is priced at the token count stored with it when the policy renders it the default
 way, else by ``count`` on the rendered message.
@@ -25,7 +27,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import chain
 
-from chatledger.domain import Message, Summary, SummaryWindow
+from chatledger.domain import ChangesInForce, Message, Summary, SummaryWindow
 from chatledger.projections.history import HistoryEntry
 from chatledger.projections.memory import (
     Exclusion,
@@ -47,9 +49,10 @@ def summary_memory_of(
     policy: SummaryWindow,
     request_overhead: int,
     count: Count | None = None,
+    changes: ChangesInForce | None = None,
 ) -> MemoryView:
     """The view of a whole history (oldest first) with its summaries (oldest first)."""
-    return explain_summary_memory(history, summaries, policy, request_overhead, count).view
+    return explain_summary_memory(history, summaries, policy, request_overhead, count, changes).view
 
 
 def build_summary_memory(
@@ -60,15 +63,19 @@ def build_summary_memory(
     request_overhead: int,
     position: int,
     count: Count | None = None,
+    changes: ChangesInForce | None = None,
 ) -> MemoryView:
     """The view from a history read newest first, pulling only what the window needs.
 
     ``summaries_newest_first`` are those that exist for the view (rule 1); the first is always
     pulled, so the view can say which was newest, the rest only while none helps.
     """
-    units = _Pulled(_units_newest_first(newest_first))
-    choice = _choose(units, system_prompt, summaries_newest_first, policy, request_overhead, count)
-    return _view(system_prompt, choice, policy, request_overhead, position)
+    changes = changes or ChangesInForce()
+    units = _Pulled(_units_newest_first(newest_first, changes))
+    choice = _choose(
+        units, system_prompt, summaries_newest_first, policy, request_overhead, count, changes
+    )
+    return _view(system_prompt, choice, policy, request_overhead, position, changes.number)
 
 
 def explain_summary_memory(
@@ -77,14 +84,16 @@ def explain_summary_memory(
     policy: SummaryWindow,
     request_overhead: int,
     count: Count | None = None,
+    changes: ChangesInForce | None = None,
 ) -> MemoryExplanation:
     """The view of a whole history with its summaries, and why each message left out was."""
-    walk = _walk_forward(history)
+    changes = changes or ChangesInForce()
+    walk = _walk_forward(history, changes)
     position = history[-1].position if history else 0
     existing = [s for s in reversed(summaries) if s.position <= position]
     units = _Pulled(iter(reversed(walk.units)))
-    choice = _choose(units, walk.system_prompt, existing, policy, request_overhead, count)
-    view = _view(walk.system_prompt, choice, policy, request_overhead, position)
+    choice = _choose(units, walk.system_prompt, existing, policy, request_overhead, count, changes)
+    view = _view(walk.system_prompt, choice, policy, request_overhead, position, changes.number)
     excluded = dict(walk.excluded)
     for unit in choice.dropped:
         excluded.update(dict.fromkeys((e.position for e in unit), Exclusion.BEFORE_FIRST_USER))
@@ -159,14 +168,16 @@ def coverage_problem(newest_first: Iterable[HistoryEntry], covers: int) -> Cover
     return None
 
 
-def summarizable(entries: Sequence[HistoryEntry]) -> tuple[HistoryEntry, ...]:
+def summarizable(
+    entries: Sequence[HistoryEntry], changes: ChangesInForce | None = None
+) -> tuple[HistoryEntry, ...]:
     """The messages of the whole units among ``entries``, in position order.
 
     ``entries`` is the history between two positions a summary may cover (oldest first): what
-    a summary of it stands for. Instructions, orphans and unanswered calls are left out, as
-    every view leaves them out.
+    a summary of it stands for. Instructions, orphans, unanswered calls and what ``changes``
+    take out of memory are left out, as every view leaves them out.
     """
-    walk = _walk_forward(entries)
+    walk = _walk_forward(entries, changes)
     return tuple(sorted((e for unit in walk.units for e in unit), key=lambda e: e.position))
 
 
@@ -204,6 +215,7 @@ def _choose(
     policy: SummaryWindow,
     request_overhead: int,
     count: Count | None,
+    changes: ChangesInForce,
 ) -> _Choice:
     summaries = iter(summaries_newest_first)
     first = next(summaries, None)
@@ -222,6 +234,10 @@ def _choose(
         fitting += 1
     if unit is not None and first is not None:
         for summary in chain((first,), summaries):
+            if changes.cleared and summary.number <= changes.summaries:
+                break  # this one and every older one stand for cleared messages
+            if not changes.admits_summary(summary.number, summary.covers):
+                continue
             chosen = _with_summary(units, summary, room, policy, count)
             if chosen is not None:
                 return _Choice(*chosen, newest)
@@ -273,6 +289,7 @@ def _view(
     policy: SummaryWindow,
     request_overhead: int,
     position: int,
+    changes: int = 0,
 ) -> MemoryView:
     shown = tuple(entry for unit in choice.kept for entry in unit)
     entries = shown if system_prompt is None else (system_prompt, *shown)
@@ -286,4 +303,5 @@ def _view(
         position=position,
         summary=choice.summary,
         summaries=choice.newest,
+        changes=changes,
     )

@@ -104,6 +104,7 @@ class Audit:
                 usage=usage,
                 summary=view.summary.number if view.summary is not None else None,
                 summaries=view.summaries,
+                changes=view.changes,
             )
 
         event = self._recording.append(ModelCallLog.id_for(conversation_id), make)
@@ -147,6 +148,7 @@ class Audit:
             recorded.policy,
             at=recorded.position,
             summaries_upto=recorded.summaries,
+            changes_upto=recorded.changes,
         )
         differences = replay_differences(
             recorded,

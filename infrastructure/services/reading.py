@@ -18,6 +18,7 @@ from chatledger.domain import (
     check_count,
 )
 from chatledger.domain.conversation import STARTED_VERSION
+from chatledger.infrastructure.services.memory_change_reads import changes_in_force
 from chatledger.infrastructure.services.summary_reads import summaries_newest_first
 from chatledger.infrastructure.storage.application import LedgerApplication
 from chatledger.infrastructure.storage.collector import collector_paused
@@ -111,11 +112,13 @@ class Reading:
         *,
         at: int | None = None,
         summaries_upto: int | None = None,
+        changes_upto: int | None = None,
     ) -> MemoryView:
         """The messages to send to the model next, under ``policy``, as of ``at`` if given.
 
         Reads only the newest events the window needs, never the whole conversation. A
-        ``SummaryWindow`` chooses among summaries numbered at most ``summaries_upto``, if given.
+        ``SummaryWindow`` chooses among summaries numbered at most ``summaries_upto``, if given;
+        memory changes numbered at most ``changes_upto`` apply, if given (what a replay needs).
         """
         check_conversation_id(conversation_id)
         _check_position("at", at)
@@ -142,6 +145,8 @@ class Reading:
             yield history_entry(head)
             yield from entries
 
+        changes = changes_in_force(self._app, conversation_id, at=at, upto=changes_upto)
+
         if isinstance(policy, SummaryWindow):
             summaries = summaries_newest_first(
                 self._app, conversation_id, at=at, upto=summaries_upto
@@ -154,8 +159,11 @@ class Reading:
                 self._request_overhead,
                 head.position,
                 self._count,
+                changes,
             )
-        return build_memory(walk(), system_prompt, policy, self._request_overhead, head.position)
+        return build_memory(
+            walk(), system_prompt, policy, self._request_overhead, head.position, changes
+        )
 
     def _entries(
         self,

@@ -14,6 +14,8 @@ from chatledger.domain.conversation import (
     PLAIN,
     STARTED_VERSION,
     genesis,
+    memory_genesis,
+    memory_stream_id,
     summary_genesis,
     summary_stream_id,
 )
@@ -50,6 +52,10 @@ class Verified:
     """How many summaries the conversation's summary stream holds (each checked too)."""
     summary_head: str = ""
     """The newest summary's link ("" without summaries), which checkpoints keep too."""
+    changes: int = 0
+    """How many memory changes (clears, retractions) the conversation holds (each checked)."""
+    changes_head: str = ""
+    """The newest memory change's link ("" without changes), which checkpoints keep too."""
 
     @property
     def intact(self) -> bool:
@@ -58,10 +64,13 @@ class Verified:
 
 
 def verify(store: LedgerApplication, conversation_id: str) -> Verified:
-    """Recompute one conversation's chain, row by row, and its summaries'; report every break."""
-    summaries = _summary_rows(store, conversation_id)
+    """Recompute one conversation's chain, row by row, its summaries' and its memory changes';
+    report every break."""
+    summaries = _side_rows(store, summary_stream_id(conversation_id))
+    changes = _side_rows(store, memory_stream_id(conversation_id))
     anchored = {e.covers for _, e in summaries if isinstance(e, Conversation.SummaryRecorded)}
-    links: dict[int, str] = {}  # the chain's link at each position a summary covers to
+    anchored |= {e.position for _, e in changes if isinstance(e, _CHANGES)}
+    links: dict[int, str] = {}  # the chain's link at each position a summary or change names
     breaks: list[Break] = []
     previous = genesis(conversation_id)
     expected_version = STARTED_VERSION
@@ -108,14 +117,26 @@ def verify(store: LedgerApplication, conversation_id: str) -> Verified:
         raise UnknownConversation(conversation_id)
     length = expected_version - 1 - STARTED_VERSION - (1 if ended else 0)
     breaks += _check_summaries(store, conversation_id, summaries, links)
-    summary_head = _stored_link(summaries[-1][0], "") if summaries else ""
-    return Verified(conversation_id, length, previous, tuple(breaks), len(summaries), summary_head)
+    breaks += _check_changes(conversation_id, changes, links)
+    return Verified(
+        conversation_id,
+        length,
+        previous,
+        tuple(breaks),
+        len(summaries),
+        _stored_link(summaries[-1][0], "") if summaries else "",
+        len(changes),
+        _stored_link(changes[-1][0], "") if changes else "",
+    )
 
 
-def _summary_rows(store: LedgerApplication, conversation_id: str) -> list[tuple[StoredEvent, Any]]:
-    """Each stored summary row, beside its event or, if it cannot be read, the error."""
+_CHANGES = (Conversation.MemoryCleared, Conversation.Retracted)
+
+
+def _side_rows(store: LedgerApplication, stream: str) -> list[tuple[StoredEvent, Any]]:
+    """Each stored row of a side stream, beside its event or, if it cannot be read, the error."""
     found: list[tuple[StoredEvent, Any]] = []
-    for stored in _rows(store, summary_stream_id(conversation_id)):
+    for stored in _rows(store, stream):
         try:
             found.append((stored, store.mapper.to_domain_event(stored)))
         except Exception as exc:  # an unreadable row is a finding, not a crash
@@ -164,6 +185,43 @@ def _check_summaries(
     return breaks
 
 
+def _check_changes(
+    conversation_id: str, changes: list[tuple[StoredEvent, Any]], links: dict[int, str]
+) -> list[Break]:
+    """Every break in the memory changes' own chain and their anchors."""
+    breaks: list[Break] = []
+    previous = memory_genesis(conversation_id)
+    expected = 1
+    for stored, event in changes:
+        number = stored.originator_version
+        if number != expected:
+            problem = f"memory change #{expected} missing: the next is #{number}"
+            breaks.append(Break(conversation_id, 0, problem))
+        expected = number + 1
+        if not isinstance(event, _CHANGES):
+            what = (
+                f"cannot be read ({type(event).__name__}: {event})"
+                if isinstance(event, Exception)
+                else f"is an unexpected {type(event).__name__} event"
+            )
+            breaks.append(
+                Break(conversation_id, 0, f"memory change #{number} altered: the row {what}")
+            )
+            previous = _stored_link(stored, previous)
+            continue
+        problem = ""
+        if event.chain != event.link(previous) or event.conversation_id != conversation_id:
+            problem = "altered: its hash does not follow from the previous change's"
+        elif links.get(event.position) != event.anchor:
+            problem = f"moved: it is not anchored to the chain at position {event.position}"
+        if problem:
+            breaks.append(
+                Break(conversation_id, event.position, f"memory change #{number} {problem}")
+            )
+        previous = event.chain
+    return breaks
+
+
 def verify_all(
     store: LedgerApplication, progress: Callable[[Verified], None] | None = None
 ) -> list[Verified]:
@@ -184,6 +242,8 @@ def checkpoint(store: LedgerApplication) -> dict[str, Any]:
         head: dict[str, Any] = {"length": result.length, "head": result.head}
         if result.summaries:
             head |= {"summaries": result.summaries, "summary_head": result.summary_head}
+        if result.changes:
+            head |= {"changes": result.changes, "changes_head": result.changes_head}
         heads[result.conversation_id] = head
     return {"format": CHECKPOINT_FORMAT, "taken_at": utc_now().isoformat(), "heads": heads}
 
@@ -204,27 +264,39 @@ def compare_checkpoint(store: LedgerApplication, saved: dict[str, Any]) -> list[
             breaks.append(Break(conversation_id, length, "missing: checkpointed position is gone"))
         elif actual != expected:
             breaks.append(Break(conversation_id, length, "chain differs from the checkpoint"))
-    breaks += _compare_summaries(store, saved)
+    breaks += _compare_side(store, saved, "summaries", "summary_head", summary_stream_id, "summary")
+    breaks += _compare_side(
+        store, saved, "changes", "changes_head", memory_stream_id, "memory change"
+    )
     return breaks
 
 
-def _compare_summaries(store: LedgerApplication, saved: dict[str, Any]) -> list[Break]:
-    """Breaks between the summary heads a checkpoint kept and the summaries stored now.
+def _compare_side(
+    store: LedgerApplication,
+    saved: dict[str, Any],
+    count_key: str,
+    head_key: str,
+    stream_of: Callable[[str], str],
+    noun: str,
+) -> list[Break]:
+    """Breaks between the side-stream heads a checkpoint kept (summaries' or memory changes')
+    and the rows stored now.
 
-    Checkpoints taken before summaries existed keep none, and are compared on messages alone.
+    Checkpoints taken before a side stream existed keep none of it, and are compared on the
+    rest alone.
     """
     breaks = []
     for conversation_id, head in saved["heads"].items():
-        count, expected = head.get("summaries"), head.get("summary_head")
+        count, expected = head.get(count_key), head.get(head_key)
         if not isinstance(count, int) or not isinstance(expected, str) or count < 1:
             continue
         rows = store.recorder.select_events(
-            summary_stream_id(str(conversation_id)), gt=count - 1, lte=count
+            stream_of(str(conversation_id)), gt=count - 1, lte=count
         )
         if not rows:
-            problem = f"summary #{count} missing: the checkpointed summary is gone"
+            problem = f"{noun} #{count} missing: the checkpointed {noun} is gone"
         elif _stored_link(rows[0], "") != expected:
-            problem = f"summary #{count}: its chain differs from the checkpoint"
+            problem = f"{noun} #{count}: its chain differs from the checkpoint"
         else:
             continue
         breaks.append(Break(str(conversation_id), 0, problem))

@@ -13,6 +13,8 @@ _EVENT_TYPES: dict[str, type[object]] = {
     "Conversation.Snapshot": Conversation.Snapshot,
     "Conversation.Erased": Conversation.Erased,
     "Conversation.SummaryRecorded": Conversation.SummaryRecorded,
+    "Conversation.MemoryCleared": Conversation.MemoryCleared,
+    "Conversation.Retracted": Conversation.Retracted,
     "MessageKey.Claimed": MessageKey.Claimed,
     "ModelCallLog.CallRecorded": ModelCallLog.CallRecorded,
     "ModelCallLog.UsageAttached": ModelCallLog.UsageAttached,
@@ -29,7 +31,12 @@ _LEGACY_MODULES = {"Conversation": "domain.conversation", "MessageKey": "domain.
 """Where each type lived before the chatledger package; rows written then name that module."""
 
 _BY_TOPIC: dict[str, type[object]] = {PREFIX + name: cls for name, cls in _EVENT_TYPES.items()}
-_BEFORE_THE_PACKAGE = set(_EVENT_TYPES) - {"Conversation.Erased", "Conversation.SummaryRecorded"}
+_BEFORE_THE_PACKAGE = set(_EVENT_TYPES) - {
+    "Conversation.Erased",
+    "Conversation.SummaryRecorded",
+    "Conversation.MemoryCleared",
+    "Conversation.Retracted",
+}
 """The event types that existed when topics named module paths."""
 _BY_TOPIC.update(
     {

@@ -194,6 +194,8 @@ def test_the_api_shows_a_model_call_with_the_fields_and_json_types_it_always_had
         # Added with summaries: which one the model was shown, and the newest there was.
         "summary": ["integer", "null"],
         "summaries": "integer",
+        # Added with memory changes: the newest clear or retraction the view applied.
+        "changes": "integer",
     }
     assert set(schema["properties"]) >= {"policy", "usage"}
     assert set(schema["required"]) == set(schema["properties"])
