@@ -11,10 +11,13 @@ import pytest
 from eventsourcing.persistence import JSONTranscoder, StoredEvent
 
 from chatledger.domain import Conversation, Governance, MessageKey, ModelCallLog, utc_now
-from chatledger.domain.conversation import genesis
+from chatledger.domain.conversation import genesis, memory_genesis
 from chatledger.infrastructure.storage.keys import InMemoryKeyStore
 from chatledger.infrastructure.storage.sealing import Sealer
 from chatledger.infrastructure.storage.serialization import PydanticMapper
+from tests.fixtures.make_stored_events_memory_changes import (
+    stored_events as memory_changes_fixture,
+)
 from tests.fixtures.make_stored_events_summaries import stored_events as summaries_fixture
 from tests.fixtures.make_stored_events_v2 import stored_events
 
@@ -146,11 +149,66 @@ def test_a_stored_model_call_of_a_summary_window_names_its_summary(
     assert call.policy["kind"] == "summary_window"
 
 
-def test_the_summaries_fixture_is_what_this_code_writes() -> None:
+# Fields each event type gained since the summaries fixture was written, each with a default
+# that is right for the events stored before it.
+ADDED_SINCE_SUMMARIES = {"chatledger:ModelCallLog.CallRecorded": ["changes"]}
+
+
+def test_the_summaries_fixture_is_what_this_code_writes_but_for_fields_added_since() -> None:
     written = summaries_fixture()
     committed = json.loads((FIXTURES / "stored_events_summaries.json").read_text())
 
     # Times, digests, links and seals differ run to run; the shape must not.
+    assert [(row["topic"], sorted(json.loads(row["state"]))) for row in written["events"]] == [
+        (
+            row["topic"],
+            sorted([*json.loads(row["state"]), *ADDED_SINCE_SUMMARIES.get(row["topic"], [])]),
+        )
+        for row in committed["events"]
+    ]
+
+
+def test_a_model_call_stored_before_memory_changes_applied_none(with_summaries: list[Any]) -> None:
+    (call,) = [e for e in with_summaries if isinstance(e, ModelCallLog.CallRecorded)]
+
+    assert call.changes == 0
+
+
+@pytest.fixture(scope="module")
+def with_memory_changes() -> list[Any]:
+    return load("stored_events_memory_changes.json")[1]
+
+
+def test_stored_clears_and_retractions_load_as_their_classes(
+    with_memory_changes: list[Any],
+) -> None:
+    retracted, cleared = (
+        e
+        for e in with_memory_changes
+        if isinstance(e, Conversation.Retracted | Conversation.MemoryCleared)
+    )
+
+    assert isinstance(retracted, Conversation.Retracted)
+    assert (retracted.number, retracted.target, retracted.position) == (1, 4, 4)
+    assert isinstance(cleared, Conversation.MemoryCleared)
+    assert (cleared.number, cleared.position, cleared.summaries) == (2, 4, 0)
+    assert retracted.chain == retracted.link(memory_genesis("fixture-4"))
+    assert cleared.chain == cleared.link(retracted.chain)
+
+
+def test_a_stored_model_call_names_the_memory_changes_its_view_applied(
+    with_memory_changes: list[Any],
+) -> None:
+    (call,) = [e for e in with_memory_changes if isinstance(e, ModelCallLog.CallRecorded)]
+
+    assert call.changes == 1
+    assert call.message_ids == ("m-sys", "m-u1", "m-a1")
+
+
+def test_the_memory_changes_fixture_is_what_this_code_writes() -> None:
+    written = memory_changes_fixture()
+    committed = json.loads((FIXTURES / "stored_events_memory_changes.json").read_text())
+
     assert [(row["topic"], sorted(json.loads(row["state"]))) for row in written["events"]] == [
         (row["topic"], sorted(json.loads(row["state"]))) for row in committed["events"]
     ]
