@@ -114,6 +114,7 @@ def test_a_change_rechained_onto_other_messages_is_reported_as_moved(
 ) -> None:
     ledger, raw = changed
     *_, before, last = list(ledger.application.events.get(STREAM))
+    assert isinstance(before, Conversation.MemoryCleared)
     assert isinstance(last, Conversation.Retracted)
     # Someone with write access points the newest change elsewhere and fixes its own link.
     moved = last.model_copy(update={"anchor": "0" * 64})

@@ -11,11 +11,11 @@ from hypothesis import strategies as st
 
 from chatledger.domain import ChangesInForce, Message, MessageWindow, TokenWindow, ToolCall
 from chatledger.infrastructure import ChatLedger
-from chatledger.projections import MemoryView, memory_of
+from chatledger.projections import MemoryView, Policy, memory_of
 from tests.fakes import FakeTokenCounter
 
 CONV = "conv-property"
-POLICIES = (
+POLICIES: tuple[Policy, ...] = (
     MessageWindow(max_messages=6),
     TokenWindow(max_tokens=40),
     MessageWindow(max_messages=99),

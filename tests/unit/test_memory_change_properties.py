@@ -36,7 +36,8 @@ def changes_for(draw: st.DrawFn, entries: Sequence[HistoryEntry]) -> list[Memory
         return []
     drawn: list[tuple[int, str, int | None]] = []
     for _ in range(draw(st.integers(0, 5))):
-        if targets and draw(st.booleans()):
+        retract = draw(st.booleans())
+        if targets and retract:
             target = draw(st.sampled_from(targets))
             drawn.append((draw(st.integers(target, len(entries))), "retracted", target))
         else:
