@@ -25,7 +25,12 @@ from chatledger.domain import (
     ToolCall,
     UnknownConversation,
 )
-from chatledger.infrastructure.entrypoints import cli_audit, cli_keys, cli_summaries
+from chatledger.infrastructure.entrypoints import (
+    cli_audit,
+    cli_keys,
+    cli_memory_changes,
+    cli_summaries,
+)
 from chatledger.infrastructure.entrypoints.provider_input import (
     FORMATS,
     ProviderFormat,
@@ -183,6 +188,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_audit.add_commands(commands, _command, open_ledger)
     cli_keys.add_commands(commands, _command, open_ledger)
     cli_summaries.add_commands(commands, _command, open_ledger)
+    cli_memory_changes.add_commands(commands, _command, open_ledger)
     # Listed for --help; main() hands them to their own parsers before this one runs.
     commands.add_parser("serve", help="serve the HTTP API and the history page (--help for more)")
     commands.add_parser("tenant", help="tenant add NAME: print a new API key for a tenant")
@@ -322,6 +328,7 @@ def run_history(args: argparse.Namespace) -> int:
         view = ledger.history(
             args.conversation, after=args.after, before=args.before, limit=limit, at=args.at
         )
+        changes = [] if args.json else ledger.memory_changes(args.conversation, at=args.at)
     if not view.length:
         raise UnknownConversation(args.conversation)
     if args.json:
@@ -332,7 +339,8 @@ def run_history(args: argparse.Namespace) -> int:
     names = any(entry.message.name for entry in view)
     tools = any(entry.message.tool_calls or entry.message.tool_call_id for entry in view)
     headers = ["#", "time (UTC)", "role", *(["name"] if names else []), "content"]
-    headers += [*(["tools"] if tools else []), "tokens"]
+    marks = cli_memory_changes.memory_marks(changes)
+    headers += [*(["tools"] if tools else []), "tokens", *(["memory"] if marks else [])]
     table = Table(*headers, title=f"{args.shown}: {len(view)} of {view.length} messages")
     style_columns(table)
     for entry in view:
@@ -346,7 +354,10 @@ def run_history(args: argparse.Namespace) -> int:
         cells.append(content_cell(entry))
         if tools:
             cells.append(tools_cell(entry.message))
-        table.add_row(*cells, str(entry.tokens))
+        cells.append(str(entry.tokens))
+        if marks:
+            cells.append(Text(marks.get(entry.position, ""), style="yellow"))
+        table.add_row(*cells)
     console.print(table)
     shown_from = view.entries[0].position if view.entries else 0
     if args.limit is None and not args.all and shown_from > 1 and args.after is None:
