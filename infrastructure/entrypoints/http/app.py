@@ -12,6 +12,7 @@ from chatledger.infrastructure.entrypoints.http import (
     audit,
     conversations,
     memory,
+    memory_changes,
     page,
     problems,
     summaries,
@@ -135,6 +136,7 @@ def create_app(
     for router in (
         conversations.router,
         memory.router,
+        memory_changes.router,
         summaries.router,
         audit.router,
         page.session_router,

@@ -194,4 +194,5 @@ def memory_out(conversation: str, view: MemoryView) -> MemoryOut:
         policy=view.policy,
         entries=list(view.entries),
         summary=view.summary,
+        changes=view.changes,
     )

@@ -7,7 +7,15 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, JsonValue, Tag
 
-from chatledger.domain import MAX_POSITION, Message, ModelCall, Summary, SummaryWindow, Usage
+from chatledger.domain import (
+    MAX_POSITION,
+    MemoryChange,
+    Message,
+    ModelCall,
+    Summary,
+    SummaryWindow,
+    Usage,
+)
 from chatledger.projections import HistoryEntry, Omission, Policy, SummaryEntry
 from chatledger.projections.renderings import AnthropicBlock, AnthropicMessage, OpenAIMessage
 
@@ -101,6 +109,10 @@ class MemoryOut(BaseModel):
         description="A summary window's summary, shown after the system prompt: it stands for "
         "every message up to its covers",
     )
+    changes: int = Field(
+        default=0,
+        description="The newest memory change (clear or retraction) the view applied; 0: none",
+    )
 
 
 class OpenAIMemory(BaseModel):
@@ -160,6 +172,19 @@ class SummaryList(BaseModel):
 
     conversation_id: str
     summaries: list[Summary]
+
+
+class RetractIn(_In):
+    """The message to retract from memory."""
+
+    position: int = Field(strict=True, ge=1, le=MAX_POSITION, description="The message's position")
+
+
+class MemoryChangeList(BaseModel):
+    """A conversation's clears and retractions, oldest first."""
+
+    conversation_id: str
+    changes: list[MemoryChange]
 
 
 class Excluded(BaseModel):
