@@ -6,7 +6,7 @@
 
 const $ = (id) => document.getElementById(id);
 // local: on a loopback server, the tenant the page reads without a session, and what it shows.
-const state = { session: null, local: null, entries: [], summaries: [], calls: [] };
+const state = { session: null, local: null, entries: [], summaries: [], changes: [], calls: [] };
 
 class Problem extends Error {
   constructor(body, status) {
@@ -138,10 +138,12 @@ async function newConversation() {
 async function loadHistory() {
   let entries = [];
   let summaries = [];
+  let changes = [];
   let before = null;
   if (!current()) {
     state.entries = entries;
     state.summaries = summaries;
+    state.changes = changes;
     $("history-length").textContent = "";
     renderHistory();
     return;
@@ -155,11 +157,13 @@ async function loadHistory() {
       before = page.older;
     } while (before && entries.length < 5000);
     ({ summaries } = await api("GET", `${conversationPath()}/summaries`));
+    ({ changes } = await api("GET", `${conversationPath()}/memory-changes`));
   } catch (error) {
     if (error.status !== 404) throw error; // a conversation not recorded yet
   }
   state.entries = entries;
   state.summaries = summaries;
+  state.changes = changes;
   $("history-length").textContent = `${entries.length} messages`;
   renderHistory();
 }
@@ -174,21 +178,33 @@ function renderHistory() {
   for (const summary of state.summaries) {
     recorded.set(summary.position, [...(recorded.get(summary.position) || []), summary]);
   }
-  const after = []; // the summaries to show after the item just built
+  // Memory changes: the history keeps every message, and marks what memory no longer shows.
+  const retracted = new Set(state.changes.filter((c) => c.kind === "retracted").map((c) => c.target));
+  for (const clear of state.changes.filter((c) => c.kind === "cleared")) {
+    recorded.set(clear.position, [...(recorded.get(clear.position) || []), clear]);
+  }
+  const after = []; // the summaries and clears to show after the item just built
+  const renderAfter = (item) => (item.kind === "cleared" ? renderClear(item) : renderSummary(item));
+  const mark = (item, entry) => {
+    if (!retracted.has(entry.position)) return item;
+    item.classList.add("retracted");
+    item.append(el("span", "badge", "retracted from memory"));
+    return item;
+  };
   for (const entry of state.entries) {
-    items.push(...after.splice(0).map(renderSummary));
+    items.push(...after.splice(0).map(renderAfter));
     after.push(...(recorded.get(entry.position) || []));
     const message = entry.message;
     if (message.role === "tool") {
       const results = waiting.get(message.tool_call_id);
       if (results) {
-        results.append(renderToolResult(entry));
+        results.append(mark(renderToolResult(entry), entry));
         waiting.delete(message.tool_call_id);
         continue;
       }
       const orphan = renderEntry(entry);
       orphan.append(el("span", "badge warn", "orphaned tool result"));
-      items.push(orphan);
+      items.push(mark(orphan, entry));
       continue;
     }
     const item = renderEntry(entry);
@@ -209,13 +225,23 @@ function renderHistory() {
       }
       item.append(fold);
     }
-    items.push(item);
+    items.push(mark(item, entry));
   }
-  items.push(...after.map(renderSummary));
+  items.push(...after.map(renderAfter));
   list.replaceChildren(...items);
   list.scrollTop = list.scrollHeight;
   // On a narrow screen the page itself scrolls: show the newest messages, beside the composer.
   if (narrow() && $("memory").hidden) window.scrollTo(0, document.documentElement.scrollHeight);
+}
+
+function renderClear(change) {
+  const item = el("li", "entry cleared");
+  item.dataset.change = change.number;
+  item.append(
+    el("div", "marker", "Memory cleared"),
+    el("p", "muted", `The model is no longer shown messages 1–${change.position}; the history keeps them.`),
+  );
+  return item;
 }
 
 function renderSummary(summary) {
