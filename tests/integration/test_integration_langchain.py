@@ -111,7 +111,7 @@ CONVERSATIONS: dict[str, list[BaseMessage]] = {
         ),
         ToolMessage([{"type": "text", "text": "18"}], tool_call_id="c1", id="t"),
     ],
-    "ai-chunk": [AIMessageChunk("streamed", id="a")],
+    "ai-chunk": [AIMessageChunk(content="streamed", id="a")],
 }
 
 
@@ -237,10 +237,10 @@ def test_messages_recorded_without_langchain_come_back_as_langchain_messages(
             Message(
                 id="a",
                 role="assistant",
-                tool_calls=[
+                tool_calls=(
                     ToolCall(id="c1", name="weather", arguments='{"city": "Lisbon"}'),
                     ToolCall(id="c2", name="raw", arguments="not json"),
-                ],
+                ),
             ),
             Message(id="t1", role="tool", tool_call_id="c1", content="21"),
             Message(id="t2", role="tool", tool_call_id="c2", content="ok"),
@@ -308,7 +308,7 @@ def test_a_message_langchain_gives_no_chatledger_role_is_refused_naming_its_type
     ledger: ChatLedger,
 ) -> None:
     with pytest.raises(InvalidMessage, match="ChatMessage has no chatledger role"):
-        ChatLedgerHistory(ledger, "c").add_messages([ChatMessage("hi", role="critic")])
+        ChatLedgerHistory(ledger, "c").add_messages([ChatMessage(content="hi", role="critic")])
 
 
 # The memory view
@@ -337,6 +337,117 @@ def test_the_policy_given_at_construction_windows_the_messages(ledger: ChatLedge
     windowed = ChatLedgerHistory(ledger, "c", MessageWindow(max_messages=3))
 
     assert [message.id for message in windowed.messages] == ["s", "h3", "h4"]
+
+
+# Clearing
+
+
+def test_clear_empties_the_memory_and_keeps_the_history(ledger: ChatLedger) -> None:
+    history = ChatLedgerHistory(ledger, "c")
+    history.add_messages([HumanMessage("Hi!", id="h"), AIMessage("Hello!", id="a")])
+
+    history.clear()
+
+    assert history.messages == []
+    assert [entry.message.id for entry in ledger.history("c")] == ["h", "a"]
+
+
+def test_after_a_clear_memory_holds_the_system_prompt_and_what_came_since(
+    ledger: ChatLedger,
+) -> None:
+    history = ChatLedgerHistory(ledger, "c")
+    history.add_messages([SystemMessage("Be brief.", id="s"), HumanMessage("Hi!", id="h")])
+    history.clear()
+
+    history.add_messages([HumanMessage("Again.", id="h2")])
+
+    assert history.messages == [SystemMessage("Be brief.", id="s"), HumanMessage("Again.", id="h2")]
+
+
+def test_clearing_again_with_nothing_new_records_one_clear(ledger: ChatLedger) -> None:
+    history = ChatLedgerHistory(ledger, "c")
+    history.add_messages([HumanMessage("Hi!", id="h")])
+
+    history.clear()
+    history.clear()
+
+    assert [change.kind for change in ledger.memory_changes("c")] == ["cleared"]
+
+
+def test_clearing_a_conversation_never_recorded_records_nothing(ledger: ChatLedger) -> None:
+    history = ChatLedgerHistory(ledger, "c")
+
+    history.clear()
+
+    assert history.messages == []
+    assert ledger.memory_changes("c") == []
+
+
+def test_a_cleared_message_added_again_records_nothing_and_stays_out_of_memory(
+    ledger: ChatLedger,
+) -> None:
+    history = ChatLedgerHistory(ledger, "c")
+    history.add_messages([HumanMessage("Hi!", id="h")])
+    history.clear()
+
+    history.add_messages([HumanMessage("Hi!", id="h")])
+
+    assert history.messages == []
+    assert ledger.version("c") == 1
+
+
+def test_a_tool_result_whose_call_was_cleared_never_reaches_memory(ledger: ChatLedger) -> None:
+    history = ChatLedgerHistory(ledger, "c")
+    history.add_messages([AIMessage("", tool_calls=[{"name": "w", "args": {}, "id": "c1"}])])
+    history.clear()
+
+    history.add_messages([ToolMessage("late", tool_call_id="c1", id="t")])
+
+    assert history.messages == []
+
+
+def test_aclear_on_an_async_ledger_empties_the_memory_and_keeps_the_history(
+    async_ledger: AsyncChatLedger,
+) -> None:
+    history = ChatLedgerHistory(async_ledger, "c")
+
+    async def add_clear_and_read() -> list[BaseMessage]:
+        await history.aadd_messages([HumanMessage("Hi!", id="h"), AIMessage("Hello!", id="a")])
+        await history.aclear()
+        return await history.aget_messages()
+
+    assert asyncio.run(add_clear_and_read()) == []
+    assert async_ledger.sync.version("c") == 2
+    assert [change.kind for change in async_ledger.sync.memory_changes("c")] == ["cleared"]
+
+
+def test_aclear_on_a_sync_ledger_clears_too(ledger: ChatLedger) -> None:
+    history = ChatLedgerHistory(ledger, "c")
+    history.add_messages([HumanMessage("Hi!", id="h")])
+
+    asyncio.run(history.aclear())
+
+    assert history.messages == []
+    assert ledger.version("c") == 1
+
+
+def test_langchain_s_runner_after_a_clear_shows_the_model_only_what_came_since(
+    ledger: ChatLedger,
+) -> None:
+    model = FakeMessagesListChatModel(responses=[AIMessage("Hello!"), AIMessage("Sunny.")])
+    chain, inputs = with_history(model, ledger), ModelInputs()
+    chain.invoke({"question": "Hi!"}, config=session("trip", inputs))
+
+    ChatLedgerHistory(ledger, "trip").clear()
+    chain.invoke({"question": "Weather?"}, config=session("trip", inputs))
+
+    assert [m.text for m in inputs.calls[1]] == ["Be brief.", "Weather?"]
+    assert [e.message.text for e in ledger.history("trip")] == [
+        "Hi!",
+        "Hello!",
+        "Weather?",
+        "Sunny.",
+    ]
 
 
 # LangChain's runner

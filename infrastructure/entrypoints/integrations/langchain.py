@@ -1,8 +1,9 @@
 """LangChain's chat message history, backed by a ledger conversation: ``ChatLedgerHistory``.
 
-``pip install 'chatledger[langchain]'``. LangChain deprecated ``BaseChatMessageHistory`` and
-``RunnableWithMessageHistory`` in langchain-core 1.x (for LangGraph's persistence) but still
-ships and runs both; building a ``ChatLedgerHistory`` emits LangChain's own deprecation warning.
+``pip install 'chatledger[langchain]'``. langchain-core 1.x marks ``BaseChatMessageHistory``
+and ``RunnableWithMessageHistory`` deprecated (to be removed in 2.0, for LangGraph's
+persistence) but ships and runs both: building a ``RunnableWithMessageHistory`` warns so,
+building a ``ChatLedgerHistory`` does not. The conversion is ``langchain_messages``'.
 """
 
 from __future__ import annotations
