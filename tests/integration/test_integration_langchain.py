@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -26,6 +28,7 @@ from langchain_core.runnables.history import RunnableWithMessageHistory
 from chatledger import (
     AsyncChatLedger,
     ChatLedger,
+    ImagePart,
     InvalidConversationId,
     InvalidMessage,
     Message,
@@ -203,10 +206,56 @@ def test_parts_hold_the_blocks_and_langchain_fields_stay_in_metadata(ledger: Cha
     assert message.format is None
     assert message.extra == {}
     assert message.metadata["langchain"] == {
-        "additional_kwargs": {"seed": 7},
-        "response_metadata": {"model_name": "fake", "model_provider": "anthropic"},
-        "usage_metadata": {"input_tokens": 3, "output_tokens": 2, "total_tokens": 5},
+        "fields": {
+            "additional_kwargs": {"seed": 7},
+            "response_metadata": {"model_name": "fake", "model_provider": "anthropic"},
+            "usage_metadata": {"input_tokens": 3, "output_tokens": 2, "total_tokens": 5},
+        }
     }
+
+
+def test_blocks_no_part_holds_are_kept_in_metadata_by_their_place(ledger: ChatLedger) -> None:
+    [human] = CONVERSATIONS["human-files-audio-and-kept-blocks"]
+
+    ChatLedgerHistory(ledger, "c").add_messages([human])
+
+    [entry] = ledger.history("c").entries
+    assert [part.type for part in entry.message.parts] == ["text", "file", "file", "file", "audio"]
+    kept = entry.message.metadata["langchain"]
+    assert isinstance(kept, dict)
+    assert kept["strings"] == [0]
+    assert kept["blocks"] == {"5": human.content[5], "6": human.content[6]}
+
+
+def test_an_image_stored_apart_comes_back_inline_and_adding_it_again_records_nothing(
+    ledger: ChatLedger,
+) -> None:
+    large = base64.b64encode(os.urandom(48 * 1024)).decode("ascii")
+    image = HumanMessage([{"type": "image", "base64": large, "mime_type": "image/png"}], id="h")
+    history = ChatLedgerHistory(ledger, "c")
+    history.add_messages([image])
+
+    history.add_messages([image])
+
+    [entry] = ledger.history("c").entries
+    [part] = entry.message.parts
+    assert isinstance(part, ImagePart)
+    assert part.attachment is not None
+    assert history.messages == [image]
+    assert ledger.version("c") == 1
+
+
+def test_changing_a_message_read_back_changes_nothing_recorded(ledger: ChatLedger) -> None:
+    history = ChatLedgerHistory(ledger, "c")
+    history.add_messages(CONVERSATIONS["ai-reasoning-refusal-and-metadata"])
+    [read] = history.messages
+    assert isinstance(read, AIMessage)
+    assert isinstance(read.content[3], dict)
+
+    read.content[3]["annotations"].append({"type": "citation", "id": "added"})
+    read.response_metadata["model_name"] = "changed"
+
+    assert history.messages == CONVERSATIONS["ai-reasoning-refusal-and-metadata"]
 
 
 def test_a_rendering_for_openai_carries_the_images_and_no_langchain_field(

@@ -49,7 +49,9 @@ from chatledger.domain.parts import ROLE_PARTS
 from chatledger.projections.renderings.common import merged
 
 KEPT = "langchain"
-"""The metadata key under which a message keeps the LangChain fields chatledger has no place for."""
+"""The metadata key under which a message keeps what chatledger has no place for: ``fields``
+(the message's own), ``blocks`` (by index in its content), ``strings`` (the indices of blocks
+that were bare strings) and ``type`` (when not its role's usual class, a chunk's say)."""
 
 REASONING_PROVIDER = "langchain"
 """The provider of a LangChain standard reasoning block: no provider signed it, so no
@@ -100,7 +102,9 @@ def to_ledger(message: BaseMessage) -> Message:
         ]
     if isinstance(message, ToolMessage):
         fields["tool_call_id"] = message.tool_call_id
-    kept.update(_unmodeled(message))
+    unmodeled = _unmodeled(message)
+    if unmodeled:
+        kept["fields"] = unmodeled
     if kept:
         fields["metadata"] = {KEPT: kept}
     return Message(**{key: value for key, value in fields.items() if value is not None})
@@ -113,26 +117,29 @@ def to_langchain(message: Message) -> BaseMessage:
     its provider ``extra`` and metadata stay behind.
     """
     stored = message.metadata.get(KEPT)
-    kept: dict[str, Any] = dict(stored) if isinstance(stored, dict) else {}
-    cls = _CLASSES[str(kept.pop("type", _TYPES[message.role]))]
-    blocks = kept.pop("blocks", {})
-    strings = kept.pop("strings", [])
+    kept: dict[str, Any] = stored if isinstance(stored, dict) else {}
+    default = _CLASSES[_TYPES[message.role]]
+    cls = _CLASSES.get(str(kept.get("type")), default)
+    blocks = kept.get("blocks", {})
+    strings = kept.get("strings", [])
+    unmodeled = kept.get("fields")
+    rest: dict[str, Any] = dict(unmodeled) if isinstance(unmodeled, dict) else {}
     fields: dict[str, Any] = {
         "content": _langchain_content(message, blocks, strings),
         "id": message.id,
     }
     if message.name is not None:
         fields["name"] = message.name
-    if message.role == "developer" and "additional_kwargs" not in kept:
+    if message.role == "developer" and "additional_kwargs" not in rest:
         fields["additional_kwargs"] = {_OPENAI_ROLE: "developer"}
     if message.tool_calls:
         calls, invalid = _langchain_calls(message.tool_calls)
         fields["tool_calls"] = calls
-        if invalid and "invalid_tool_calls" not in kept:
+        if invalid and "invalid_tool_calls" not in rest:
             fields["invalid_tool_calls"] = invalid
     if message.tool_call_id is not None:
         fields["tool_call_id"] = message.tool_call_id
-    return cls(**fields, **kept)
+    return cls(**fields, **rest)
 
 
 def _role_of(message: BaseMessage) -> Role:
