@@ -14,13 +14,12 @@ from langchain_core.chat_history import BaseChatMessageHistory
 from langchain_core.messages import BaseMessage
 
 from chatledger import AsyncChatLedger, ChatLedger, InvalidInput, MessageWindow, Policy
-from chatledger.domain import check_conversation_id
-from chatledger.domain.limits import MAX_POSITION
+from chatledger.domain import check_conversation_id, limits
 from chatledger.integrations.langchain_messages import to_langchain, to_ledger
 
-__all__ = ["WHOLE_MEMORY", "ChatLedgerHistory", "to_langchain", "to_ledger"]
+__all__ = ["ChatLedgerHistory", "WHOLE_MEMORY", "to_langchain", "to_ledger"]
 
-WHOLE_MEMORY = MessageWindow(max_messages=MAX_POSITION)
+WHOLE_MEMORY = MessageWindow(max_messages=limits.MAX_POSITION)
 """The default policy: every message since the last clear. No conversation holds more than
 ``MAX_POSITION`` messages; the memory rules still apply (the current system prompt first,
 orphan results and unanswered calls left out)."""
