@@ -360,6 +360,22 @@ def test_a_message_langchain_gives_no_chatledger_role_is_refused_naming_its_type
         ChatLedgerHistory(ledger, "c").add_messages([ChatMessage(content="hi", role="critic")])
 
 
+def test_a_field_that_is_no_json_data_is_refused_naming_it(ledger: ChatLedger) -> None:
+    result = ToolMessage("21", tool_call_id="c1", artifact=object())
+
+    with pytest.raises(InvalidMessage, match=r"^artifact: must be JSON data"):
+        ChatLedgerHistory(ledger, "c").add_messages([result])
+
+
+def test_tool_call_arguments_that_are_no_json_data_are_refused_naming_them(
+    ledger: ChatLedger,
+) -> None:
+    call = AIMessage("", tool_calls=[{"name": "w", "args": {"on": object()}, "id": "c1"}])
+
+    with pytest.raises(InvalidMessage, match=r"^tool_calls\.0\.args: must be JSON data"):
+        ChatLedgerHistory(ledger, "c").add_messages([call])
+
+
 # The memory view
 
 

@@ -165,9 +165,21 @@ def _unmodeled(message: BaseMessage) -> dict[str, Any]:
     for name, info in type(message).model_fields.items():
         value = getattr(message, name)
         if name not in _MODELED and value != info.get_default(call_default_factory=True):
-            rest[name] = value
-    rest.update(message.model_extra or {})
+            rest[name] = _json_data(value, name)
+    for name, value in (message.model_extra or {}).items():
+        rest[name] = _json_data(value, name)
     return rest
+
+
+def _json_data(value: Any, field: str) -> Any:
+    """``value``, if it is JSON data that metadata can keep; else raise naming ``field``."""
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidMessage(
+            field, f"must be JSON data to be kept with the message: {exc}"
+        ) from None
+    return value
 
 
 # Content
@@ -189,7 +201,7 @@ def _ledger_content(
             continue
         part = _part(block, role)
         if part is None:
-            blocks[str(index)] = block
+            blocks[str(index)] = _json_data(block, f"content.{index}")
         else:
             parts.append(part)
     if blocks:
