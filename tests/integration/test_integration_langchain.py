@@ -77,6 +77,18 @@ CONVERSATIONS: dict[str, list[BaseMessage]] = {
             id="h",
         )
     ],
+    "human-v0-blocks": [
+        HumanMessage(
+            [
+                {"type": "image", "source_type": "url", "url": "https://e.com/a.png"},
+                {"type": "image", "source_type": "base64", "data": PNG, "mime_type": "image/png"},
+                {"type": "file", "source_type": "id", "id": "file-9"},
+                {"type": "audio", "source_type": "base64", "data": WAV, "mime_type": "audio/wav"},
+                {"type": "file", "source_type": "text", "text": "notes", "mime_type": "text/plain"},
+            ],
+            id="h",
+        )
+    ],
     "tool-exchange": [
         AIMessage(
             "",
@@ -220,18 +232,40 @@ def test_blocks_no_part_holds_are_kept_in_metadata_by_their_place(ledger: ChatLe
     ChatLedgerHistory(ledger, "c").add_messages([human])
 
     [entry] = ledger.history("c").entries
-    assert [part.type for part in entry.message.parts] == ["text", "file", "file", "file", "audio"]
+    parts = entry.message.parts
+    assert [part.type for part in parts] == ["text", "file", "file", "file", "audio", "image"]
     kept = entry.message.metadata["langchain"]
     assert isinstance(kept, dict)
     assert kept["strings"] == [0]
-    assert kept["blocks"] == {"5": human.content[5], "6": human.content[6]}
+    assert kept["blocks"] == {"6": human.content[6]}
 
 
-def test_an_image_stored_apart_comes_back_inline_and_adding_it_again_records_nothing(
-    ledger: ChatLedger,
+def test_v0_blocks_with_a_source_type_are_parts_too(ledger: ChatLedger) -> None:
+    [human] = CONVERSATIONS["human-v0-blocks"]
+
+    ChatLedgerHistory(ledger, "c").add_messages([human])
+
+    [entry] = ledger.history("c").entries
+    assert [part.type for part in entry.message.parts] == ["image", "image", "file", "audio"]
+    assert entry.message.metadata["langchain"] == {"blocks": {"4": human.content[4]}}
+
+
+LARGE = base64.b64encode(os.urandom(48 * 1024)).decode("ascii")
+
+
+@pytest.mark.parametrize(
+    "block",
+    [
+        {"type": "image", "base64": LARGE, "mime_type": "image/png"},
+        {"type": "image", "source_type": "base64", "data": LARGE, "mime_type": "image/png"},
+        {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{LARGE}"}},
+    ],
+    ids=["v1", "v0", "image_url"],
+)
+def test_a_large_image_is_stored_apart_and_comes_back_inline_and_adding_it_again_records_nothing(
+    ledger: ChatLedger, block: dict[str, Any]
 ) -> None:
-    large = base64.b64encode(os.urandom(48 * 1024)).decode("ascii")
-    image = HumanMessage([{"type": "image", "base64": large, "mime_type": "image/png"}], id="h")
+    image = HumanMessage([block], id="h")
     history = ChatLedgerHistory(ledger, "c")
     history.add_messages([image])
 

@@ -1,15 +1,19 @@
 """LangChain messages as chatledger messages and back, faithfully both ways.
 
-What chatledger models becomes its own fields: the role, text, parts (text, images, files,
-audio, refusals, reasoning), tool calls, ``tool_call_id``, ``name`` and the id. A content
-block's keys that no part field holds (``id``, ``index``, ``extras``, ``annotations``...) stay
-in that part's ``extra``. A message's own fields that chatledger has no place for
-(``additional_kwargs``, ``response_metadata``, ``usage_metadata``, ``invalid_tool_calls``, a
-tool message's ``artifact`` and ``status``...) and blocks no part models (LangChain's v0 blocks,
-``tool_call`` and ``server_tool_*`` blocks, video, ``non_standard``) are kept, as they came, in
-the message's ``metadata["langchain"]``: a message's ``extra`` belongs to the provider shape
-its ``format`` names, and renderings lay it over their requests, which LangChain's fields must
-never reach. Everything kept is sealed with the message, as its text is.
+What chatledger models becomes its own fields: the role, text, tool calls (``args`` as JSON
+text), ``tool_call_id``, ``name``, the id, and parts for the content blocks that hold what a
+part does: ``text``, ``image``, ``file``, ``text-plain``, ``audio``, ``reasoning`` and
+``refusal`` (v1 standard blocks, or v0 ones with ``source_type``), OpenAI's ``image_url`` and
+Anthropic's ``thinking`` and ``redacted_thinking``. A block's keys that no part field holds
+(``id``, ``index``, ``extras``, ``annotations``...) stay in that part's ``extra``.
+
+A message's own fields that chatledger has no place for (``additional_kwargs``,
+``response_metadata``, ``usage_metadata``, ``invalid_tool_calls``, a tool message's
+``artifact`` and ``status``...) and the blocks no part holds (``tool_call``, ``server_tool_*``,
+``video``, ``non_standard``...) are kept as they came in ``metadata["langchain"]``, never in
+the message's ``extra``: that belongs to the provider shape its ``format`` names, and the
+renderings lay it over their requests, where LangChain's fields must never go. What is kept is
+sealed with the message, as its text is, and counts against ``Limits.max_metadata_bytes``.
 """
 
 from __future__ import annotations
@@ -230,10 +234,23 @@ def _text(rest: dict[str, Any]) -> Part:
     return TextPart(text=rest.pop("text"), extra=rest)
 
 
+_V1_SOURCES = {"url": "url", "data": "base64", "file_id": "file_id"}
+_V0_SOURCES = {"url": "url", "data": "data", "file_id": "id"}
+"""Where v1 standard blocks and LangChain's v0 blocks (``source_type``) hold each source."""
+_V0_SOURCE_TYPES = {"url": "url", "base64": "data", "id": "file_id"}
+
+
 def _binary_fields(rest: dict[str, Any]) -> dict[str, Any]:
-    """The source of a v1 image, file or audio block: ``url``, ``base64`` or ``file_id``."""
-    fields = {"url": rest.pop("url", None), "data": rest.pop("base64", None)}
-    fields["file_id"] = rest.pop("file_id", None)
+    """The source of an image, file or audio block: v1's ``url``, ``base64`` or ``file_id``,
+    or v0's ``source_type`` (kept in the part's ``extra``, so the block comes back as v0)."""
+    if "source_type" in rest:
+        source = _V0_SOURCE_TYPES.get(rest["source_type"])
+        if source is None:
+            raise InvalidMessage("source_type", f"{rest['source_type']!r} is kept as it came")
+        names = {source: _V0_SOURCES[source]}
+    else:
+        names = _V1_SOURCES
+    fields = {ours: rest.pop(theirs, None) for ours, theirs in names.items()}
     fields["media_type"] = rest.pop("mime_type", None)
     return {key: value for key, value in fields.items() if value is not None}
 
@@ -341,13 +358,14 @@ def _block(part: Part) -> dict[str, Any]:
         return _image_url_block(part)
     if isinstance(part, FilePart) and part.text is not None:
         return {"type": "text-plain", "text": part.text, "mime_type": "text/plain"}
+    names = _V0_SOURCES if "source_type" in part.extra else _V1_SOURCES
     block: dict[str, Any] = {"type": part.type}
     if isinstance(part, ImagePart | FilePart) and part.url is not None:
-        block["url"] = part.url
+        block[names["url"]] = part.url
     if isinstance(part, ImagePart | FilePart) and part.file_id is not None:
-        block["file_id"] = part.file_id
+        block[names["file_id"]] = part.file_id
     if part.data is not None:
-        block["base64"] = part.data
+        block[names["data"]] = part.data
     media_type = part.media_type or (part.attachment.media_type if part.attachment else None)
     if isinstance(part, AudioPart) and media_type is None:
         media_type = f"audio/{part.format}"
