@@ -6,7 +6,7 @@ import asyncio
 import base64
 import os
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from langchain_core._api.deprecation import LangChainDeprecationWarning
@@ -30,6 +30,7 @@ from chatledger import (
     ChatLedger,
     ImagePart,
     InvalidConversationId,
+    InvalidInput,
     InvalidMessage,
     Message,
     MessageWindow,
@@ -636,6 +637,11 @@ def test_the_async_methods_work_on_a_sync_ledger(ledger: ChatLedger) -> None:
 def test_a_conversation_id_the_ledger_cannot_hold_is_refused_at_once(ledger: ChatLedger) -> None:
     with pytest.raises(InvalidConversationId, match="must be 1-200 characters"):
         ChatLedgerHistory(ledger, "no spaces allowed")
+
+
+def test_anything_but_a_ledger_is_refused_at_once() -> None:
+    with pytest.raises(InvalidInput, match="must be a ChatLedger or an AsyncChatLedger, got str"):
+        ChatLedgerHistory(cast(Any, "memory://"), "c")
 
 
 def test_the_readme_example_runs() -> None:
