@@ -3,7 +3,7 @@
 ``pip install 'chatledger[langchain]'``. langchain-core 1.x marks ``BaseChatMessageHistory``
 and ``RunnableWithMessageHistory`` deprecated (to be removed in 2.0, for LangGraph's
 persistence) but ships and runs both: building a ``RunnableWithMessageHistory`` warns so,
-building a ``ChatLedgerHistory`` does not. The conversion is ``langchain_messages``'.
+building a ``ChatLedgerHistory`` does not. The conversion: ``langchain_messages``.
 """
 
 from __future__ import annotations
