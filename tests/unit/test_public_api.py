@@ -16,6 +16,7 @@ PACKAGES = [
     "chatledger.projections",
     "chatledger.infrastructure",
     "chatledger.infrastructure.entrypoints.http",
+    "chatledger.integrations.langchain",
 ]
 
 
