@@ -6,12 +6,15 @@ import re
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, ViewportSize, expect, sync_playwright
 
 from tests.e2e.test_browser import CHROMIUM, LAUNCH_ARGS, SEED, write
 from tests.e2e.test_http_server import Running, running
 
-WIDTHS = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1440, "height": 1000}}
+WIDTHS: dict[str, ViewportSize] = {
+    "phone": {"width": 390, "height": 844},
+    "desktop": {"width": 1440, "height": 1000},
+}
 
 
 @pytest.fixture(scope="module")
