@@ -1,0 +1,324 @@
+"""ChatLedgerSession driven by the Agents SDK's own Runner and ScriptedModel, on every backend,
+with a ChatLedger and an AsyncChatLedger."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from agents import Agent, RunConfig, Runner, SQLiteSession, function_tool
+from agents.items import TResponseInputItem, TResponseOutputItem
+from agents.memory import Session, SessionSettings
+from agents.testing import ScriptedModel, assistant_message, function_call
+from openai.types.responses.response_reasoning_item import (
+    Content,
+    ResponseReasoningItem,
+    Summary,
+)
+
+from chatledger import AsyncChatLedger, ChatLedger, InvalidMessage, Message
+from chatledger.integrations.openai_agents import ChatLedgerSession
+from tests.fakes import FakeTokenCounter
+
+Ledger = ChatLedger | AsyncChatLedger
+
+
+@pytest.fixture(params=["sync", "async"])
+def ledger(request: pytest.FixtureRequest, backend_url: str) -> Iterator[Ledger]:
+    """A ChatLedger, or an AsyncChatLedger over one, on each backend in turn."""
+    opened = ChatLedger.open(backend_url, token_counter=FakeTokenCounter())
+    if request.param == "sync":
+        with opened:
+            yield opened
+        return
+    wrapped = AsyncChatLedger(opened)
+    try:
+        yield wrapped
+    finally:
+        asyncio.run(wrapped.close())
+
+
+def sync_of(ledger: Ledger) -> ChatLedger:
+    return ledger.sync if isinstance(ledger, AsyncChatLedger) else ledger
+
+
+CITIES: list[str] = []
+
+
+@function_tool
+def weather(city: str) -> str:
+    """The weather in a city."""
+    CITIES.append(city)
+    return f"sunny in {city}"
+
+
+def reasoning(item_id: str, summary: str) -> ResponseReasoningItem:
+    return ResponseReasoningItem(
+        id=item_id,
+        type="reasoning",
+        summary=[Summary(text=summary, type="summary_text")],
+        content=[Content(text=f"thinking: {summary}", type="reasoning_text")],
+        encrypted_content=f"enc-{item_id}",
+    )
+
+
+def trip_script(tag: str = "") -> list[list[TResponseOutputItem]]:
+    """Three model turns: reasoning and two parallel calls, reasoning and a call, an answer."""
+    return [
+        [
+            reasoning(f"rs_1{tag}", "Look up both cities."),
+            function_call("weather", {"city": "Lisbon"}, call_id=f"call_1{tag}"),
+            function_call("weather", {"city": "Porto"}, call_id=f"call_2{tag}"),
+        ],
+        [
+            reasoning(f"rs_2{tag}", "And Faro."),
+            function_call("weather", {"city": "Faro"}, call_id=f"call_3{tag}"),
+        ],
+        [assistant_message("Sunny everywhere.", item_id=f"msg_1{tag}")],
+    ]
+
+
+OFFLINE = RunConfig(tracing_disabled=True)
+
+
+def agent_with(model: ScriptedModel) -> Agent[None]:
+    return Agent(name="guide", instructions="Be brief.", model=model, tools=[weather])
+
+
+async def run(
+    session: Session, text: str, script: list[list[TResponseOutputItem]]
+) -> ScriptedModel:
+    model = ScriptedModel(script)
+    # Offline: no trace goes anywhere.
+    await Runner.run(agent_with(model), text, session=session, run_config=OFFLINE)
+    model.assert_complete()
+    return model
+
+
+def as_json(items: list[TResponseInputItem]) -> list[str]:
+    return [json.dumps(item, sort_keys=True) for item in items]
+
+
+TRIP_TYPES = [
+    "message",
+    "reasoning",
+    "function_call",
+    "function_call",
+    "function_call_output",
+    "function_call_output",
+    "reasoning",
+    "function_call",
+    "function_call_output",
+    "message",
+]
+
+
+def types_of(items: list[TResponseInputItem]) -> list[str]:
+    return [str(dict(item).get("type", "message")) for item in items]
+
+
+def test_a_run_with_reasoning_and_tool_calls_keeps_the_items_the_sdks_own_session_keeps(
+    ledger: Ledger,
+) -> None:
+    async def main() -> tuple[list[TResponseInputItem], list[TResponseInputItem]]:
+        reference = SQLiteSession("trip")
+        await run(reference, "Weather in Lisbon, Porto and Faro?", trip_script())
+        session = ChatLedgerSession("trip", ledger)
+        await run(session, "Weather in Lisbon, Porto and Faro?", trip_script())
+        return await reference.get_items(), await session.get_items()
+
+    expected, items = asyncio.run(main())
+
+    assert as_json(items) == as_json(expected)
+    assert types_of(items) == TRIP_TYPES
+
+
+def test_a_second_run_continues_from_the_session_the_first_run_left(ledger: Ledger) -> None:
+    session = ChatLedgerSession("trip", ledger)
+
+    async def main() -> tuple[list[TResponseInputItem], Any]:
+        await run(session, "Weather in Lisbon, Porto and Faro?", trip_script())
+        first = await session.get_items()
+        second = await run(session, "And tomorrow?", [[assistant_message("Also sunny.")]])
+        assert second.first_call is not None
+        return first, second.first_call.input
+
+    first, seen = asyncio.run(main())
+
+    assert as_json(seen) == as_json([*first, {"role": "user", "content": "And tomorrow?"}])
+
+
+SENT: list[Any] = [
+    {"role": "user", "content": "Plain, in the easy form."},
+    {
+        "type": "message",
+        "role": "user",
+        "content": [
+            {"type": "input_text", "text": "Is this Lisbon?"},
+            {"type": "input_image", "image_url": "https://example.com/tram.png"},
+            {
+                "type": "input_file",
+                "file_data": "data:application/pdf;base64,JVBERi0=",
+                "filename": "a.pdf",
+            },
+        ],
+    },
+    {"type": "reasoning", "id": "rs_9", "summary": [], "encrypted_content": "opaque"},
+    {"type": "function_call", "call_id": "c9", "name": "weather", "arguments": '{"city":"Lisbon"}'},
+    {
+        "type": "function_call_output",
+        "call_id": "c9",
+        "output": [{"type": "input_text", "text": "sunny"}],
+        "status": None,
+    },
+    {
+        "id": "msg_9",
+        "type": "message",
+        "role": "assistant",
+        "status": "completed",
+        "content": [{"type": "output_text", "text": "It is.", "logprobs": [], "extra": 1}],
+    },
+]
+
+
+def test_items_come_back_equal_as_json_to_what_was_added(ledger: Ledger) -> None:
+    session = ChatLedgerSession("sent", ledger)
+
+    async def main() -> list[TResponseInputItem]:
+        await session.add_items(SENT)
+        return await session.get_items()
+
+    assert asyncio.run(main()) == SENT
+
+
+def test_get_items_gives_the_latest_limit_items_oldest_first(ledger: Ledger) -> None:
+    session = ChatLedgerSession("trip", ledger)
+
+    async def main() -> tuple[list[TResponseInputItem], ...]:
+        await run(session, "Weather in Lisbon, Porto and Faro?", trip_script())
+        every = await session.get_items()
+        return every, await session.get_items(limit=4), await session.get_items(limit=0)
+
+    every, latest, none = asyncio.run(main())
+
+    assert latest == every[-4:]
+    assert none == []
+    assert types_of(latest) == ["reasoning", "function_call", "function_call_output", "message"]
+
+
+def test_the_session_settings_limit_bounds_what_the_next_run_sees(ledger: Ledger) -> None:
+    session = ChatLedgerSession("trip", ledger, session_settings=SessionSettings(limit=3))
+
+    async def main() -> Any:
+        await run(session, "Weather in Lisbon, Porto and Faro?", trip_script())
+        second = await run(session, "And tomorrow?", [[assistant_message("Also sunny.")]])
+        assert second.first_call is not None
+        return second.first_call.input
+
+    seen = asyncio.run(main())
+
+    assert types_of(seen) == ["function_call", "function_call_output", "message", "message"]
+    assert seen[-1] == {"role": "user", "content": "And tomorrow?"}
+
+
+def test_an_item_chatledger_cannot_keep_fails_its_whole_batch_naming_it(ledger: Ledger) -> None:
+    session = ChatLedgerSession("sent", ledger)
+    batch: list[Any] = [{"role": "user", "content": "hi"}, {"type": "web_search_call", "id": "ws"}]
+
+    with pytest.raises(InvalidMessage) as raised:
+        asyncio.run(session.add_items(batch))
+
+    assert raised.value.field == "items.1.type"
+    assert sync_of(ledger).version("sent") == 0
+
+
+class ThreadNotingCounter(FakeTokenCounter):
+    """Counts as FakeTokenCounter does, noting the thread each count runs in."""
+
+    def __init__(self) -> None:
+        self.threads: set[int] = set()
+
+    def count(self, message: Message) -> int:
+        self.threads.add(threading.get_ident())
+        return super().count(message)
+
+
+def test_a_sync_ledger_records_off_the_event_loop_thread(backend_url: str) -> None:
+    counter = ThreadNotingCounter()
+    with ChatLedger.open(backend_url, token_counter=counter) as ledger:
+        session = ChatLedgerSession("trip", ledger)
+
+        async def main() -> int:
+            await run(session, "Weather in Lisbon, Porto and Faro?", trip_script())
+            return threading.get_ident()
+
+        loop_thread = asyncio.run(main())
+
+        assert counter.threads
+        assert loop_thread not in counter.threads
+        assert ledger.version("trip") == 9  # the parallel calls share one message
+
+
+def test_two_runners_on_one_session_at_once_lose_nothing(ledger: Ledger) -> None:
+    async def main() -> tuple[list[TResponseInputItem], list[TResponseInputItem]]:
+        await asyncio.gather(
+            run(ChatLedgerSession("trip", ledger), "Weather?", trip_script("a")),
+            run(ChatLedgerSession("trip", ledger), "Weather?", trip_script("b")),
+        )
+        alone = SQLiteSession("alone")
+        await run(alone, "Weather?", trip_script("a"))
+        await run(alone, "Weather?", trip_script("b"))
+        return await ChatLedgerSession("trip", ledger).get_items(), await alone.get_items()
+
+    items, both = asyncio.run(main())
+
+    assert sorted(as_json(items)) == sorted(as_json(both))
+    assert len(items) == 2 * len(TRIP_TYPES)
+
+
+def test_a_limit_inside_the_newest_tool_exchange_gets_that_exchanges_latest_items(
+    ledger: Ledger,
+) -> None:
+    session = ChatLedgerSession("calls", ledger)
+    items: list[Any] = [
+        {"role": "user", "content": "Both cities?"},
+        {"type": "function_call", "call_id": "a", "name": "weather", "arguments": "{}"},
+        {"type": "function_call", "call_id": "b", "name": "weather", "arguments": "{}"},
+        {"type": "function_call_output", "call_id": "a", "output": "sunny"},
+        {"type": "function_call_output", "call_id": "b", "output": "rainy"},
+    ]
+
+    async def main() -> tuple[list[TResponseInputItem], list[TResponseInputItem]]:
+        await session.add_items(items)
+        return await session.get_items(limit=1), await session.get_items(limit=4)
+
+    newest, latest = asyncio.run(main())
+
+    assert newest == items[-1:]
+    assert latest == items[-4:]
+
+
+def test_a_conversation_recorded_through_the_ledger_reads_as_responses_items(
+    ledger: Ledger,
+) -> None:
+    sync_of(ledger).record(
+        "chat",
+        [
+            Message(role="system", content="Be brief."),
+            Message(role="user", content="Hi!"),
+            Message(role="assistant", content="Hello."),
+        ],
+    )
+    session = ChatLedgerSession("chat", ledger)
+
+    items = asyncio.run(session.get_items())
+
+    assert items == [
+        {"type": "message", "role": "system", "content": "Be brief."},
+        {"type": "message", "role": "user", "content": "Hi!"},
+        {"type": "message", "role": "assistant", "content": "Hello."},
+    ]
