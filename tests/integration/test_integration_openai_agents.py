@@ -322,3 +322,113 @@ def test_a_conversation_recorded_through_the_ledger_reads_as_responses_items(
         {"type": "message", "role": "user", "content": "Hi!"},
         {"type": "message", "role": "assistant", "content": "Hello."},
     ]
+
+
+def test_pop_item_takes_the_newest_item_out_of_memory_and_the_next_run_never_sees_it(
+    ledger: Ledger,
+) -> None:
+    session = ChatLedgerSession("trip", ledger)
+
+    async def main() -> tuple[Any, list[TResponseInputItem], Any]:
+        await run(session, "Weather in Lisbon?", [[assistant_message("Sunny.", item_id="m1")]])
+        popped = await session.pop_item()
+        left = await session.get_items()
+        second = await run(session, "Tomorrow?", [[assistant_message("Also sunny.")]])
+        assert second.first_call is not None
+        return popped, left, second.first_call.input
+
+    popped, left, seen = asyncio.run(main())
+
+    assert popped is not None
+    assert dict(popped)["id"] == "m1"
+    assert left == [{"role": "user", "content": "Weather in Lisbon?"}]
+    assert seen == [*left, {"role": "user", "content": "Tomorrow?"}]
+    assert len(sync_of(ledger).history("trip")) == 4  # history keeps the popped answer
+
+
+def test_popping_a_function_call_output_takes_its_whole_tool_exchange_out_of_memory(
+    ledger: Ledger,
+) -> None:
+    session = ChatLedgerSession("calls", ledger)
+    items: list[Any] = [
+        {"role": "user", "content": "Both cities?"},
+        {"type": "reasoning", "id": "rs_1", "summary": []},
+        {"type": "function_call", "call_id": "a", "name": "weather", "arguments": "{}"},
+        {"type": "function_call", "call_id": "b", "name": "weather", "arguments": "{}"},
+        {"type": "function_call_output", "call_id": "a", "output": "sunny"},
+        {"type": "function_call_output", "call_id": "b", "output": "rainy"},
+    ]
+
+    async def main() -> tuple[Any, list[TResponseInputItem]]:
+        await session.add_items(items)
+        return await session.pop_item(), await session.get_items()
+
+    popped, left = asyncio.run(main())
+
+    assert popped == items[-1]
+    assert left == items[:2]  # both calls and the other output went with it
+
+
+def test_pop_item_on_an_empty_session_returns_none(ledger: Ledger) -> None:
+    session = ChatLedgerSession("empty", ledger)
+
+    assert asyncio.run(session.pop_item()) is None
+
+
+def test_pop_item_never_pops_the_system_prompt(ledger: Ledger) -> None:
+    session = ChatLedgerSession("prompt", ledger)
+    prompt: list[Any] = [{"role": "developer", "content": "Be brief."}]
+
+    async def main() -> tuple[Any, list[TResponseInputItem]]:
+        await session.add_items(prompt)
+        return await session.pop_item(), await session.get_items()
+
+    popped, left = asyncio.run(main())
+
+    assert popped is None
+    assert left == prompt
+
+
+def test_pop_item_retried_after_items_are_added_back_pops_them_again(ledger: Ledger) -> None:
+    session = ChatLedgerSession("again", ledger)
+    said: list[Any] = [{"role": "user", "content": "Hi"}]
+
+    async def main() -> tuple[Any, Any, list[TResponseInputItem]]:
+        await session.add_items(said)
+        first = await session.pop_item()
+        await session.add_items(said)  # what the SDK does to undo a rewind
+        return first, await session.pop_item(), await session.get_items()
+
+    first, second, left = asyncio.run(main())
+
+    assert first == second == said[0]
+    assert left == []
+
+
+def test_clear_session_mid_conversation_leaves_only_later_items_in_memory(ledger: Ledger) -> None:
+    session = ChatLedgerSession("trip", ledger)
+
+    async def main() -> tuple[list[TResponseInputItem], Any, list[TResponseInputItem]]:
+        await run(session, "Weather in Lisbon, Porto and Faro?", trip_script())
+        await session.clear_session()
+        cleared = await session.get_items()
+        second = await run(session, "Hello again.", [[assistant_message("Hi.")]])
+        assert second.first_call is not None
+        return cleared, second.first_call.input, await session.get_items()
+
+    cleared, seen, after = asyncio.run(main())
+
+    assert cleared == []
+    assert seen == [{"role": "user", "content": "Hello again."}]
+    assert types_of(after) == ["message", "message"]
+    assert len(sync_of(ledger).history("trip")) == 11  # 9 of the first run, 2 of the second
+
+
+def test_clear_session_on_an_empty_session_leaves_it_empty(ledger: Ledger) -> None:
+    session = ChatLedgerSession("empty", ledger)
+
+    async def main() -> list[TResponseInputItem]:
+        await session.clear_session()
+        return await session.get_items()
+
+    assert asyncio.run(main()) == []

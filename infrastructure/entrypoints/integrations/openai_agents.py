@@ -1,13 +1,17 @@
 """The OpenAI Agents SDK's ``Session`` kept in a chatledger conversation: ``ChatLedgerSession``.
 
-Each Responses item a run adds becomes one chatledger message (the parallel function calls of
-one model turn share one assistant message, as the call their outputs answer), recorded with
-the rest of its ``add_items`` batch in one atomic save. ``get_items`` reads the memory view,
-not the history: a cleared session shows only what came after, a popped item never comes back,
-and history keeps all of it. Items come back equal, as JSON, to what was added: what the
-Responses rendering normalises (a ``type`` the easy message form left out, a ``detail`` or
-``annotations`` it fills in, a field sent as null) is stored beside the message as the few
+Each Responses item added becomes one chatledger message (a model turn's parallel function
+calls share one, so the memory view, which lists an exchange's outputs right after its call,
+keeps their order), and each ``add_items`` batch is one atomic save. ``get_items`` reads the
+memory view, not the history: after ``clear_session`` only later items, never a popped one,
+while history keeps them all. Items come back equal, as JSON, to what was added: what the
+Responses rendering normalises (the ``type`` the easy message form leaves out, a ``detail`` or
+``annotations`` it fills in, a field sent as null) is kept in the message's metadata as the
 differences to undo.
+
+What chatledger's rules change: a system or developer item is the system prompt, shown first
+(one equal to the prompt in force records nothing); a function call shows once its output is
+recorded; items other than messages, function calls, their outputs and reasoning are refused.
 """
 
 from __future__ import annotations
@@ -95,10 +99,12 @@ class ChatLedgerSession:
         """Retract the newest item in memory and return it; None when memory holds none.
 
         History keeps it. If it is a function call's output, the calls of its model turn and
-        all their outputs leave memory with it.
+        all their outputs leave memory with it. A system or developer item is chatledger's
+        system prompt, which stays until another replaces it: it is never popped.
         """
         shown = await self._read(1)
-        if not shown:
+        # An instruction cannot be retracted (a new one replaces it), and it shows first.
+        if not shown or shown[-1][0].message.is_instruction:
             return None
         newest, sent = shown[-1]
         ledger = self._ledger
