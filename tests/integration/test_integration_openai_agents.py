@@ -4,6 +4,7 @@ with a ChatLedger and an AsyncChatLedger."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import threading
 from collections.abc import Iterator
@@ -432,3 +433,51 @@ def test_clear_session_on_an_empty_session_leaves_it_empty(ledger: Ledger) -> No
         return await session.get_items()
 
     assert asyncio.run(main()) == []
+
+
+def test_a_cancelled_add_items_has_recorded_its_batch_whole_or_not_at_all(ledger: Ledger) -> None:
+    session = ChatLedgerSession("cancelled", ledger)
+    batch: list[Any] = [{"role": "user", "content": f"message {i}"} for i in range(300)]
+
+    async def main() -> tuple[bool, int, int]:
+        task = asyncio.create_task(session.add_items(batch))
+        await asyncio.sleep(0.01)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        then = sync_of(ledger).version("cancelled")
+        await asyncio.sleep(0.2)
+        return task.cancelled(), then, sync_of(ledger).version("cancelled")
+
+    cancelled, then, later = asyncio.run(main())
+
+    assert cancelled
+    assert then == later
+    assert then in (0, len(batch))
+
+
+def test_the_readme_section_runs() -> None:
+    import asyncio
+
+    from agents import Agent, RunConfig, Runner
+    from agents.testing import ScriptedModel, assistant_message
+
+    from chatledger import ChatLedger
+    from chatledger.integrations.openai_agents import ChatLedgerSession
+
+    ledger = ChatLedger.open("memory://")
+    session = ChatLedgerSession("trip", ledger)  # an AsyncChatLedger works too
+    replies = [[assistant_message("Lisbon!")], [assistant_message("Sunny.")]]
+    agent = Agent(name="guide", model=ScriptedModel(replies))  # any model; this one is offline
+    offline = RunConfig(tracing_disabled=True)
+
+    async def main() -> None:
+        await Runner.run(agent, "Where to?", session=session, run_config=offline)
+        await session.pop_item()  # the answer leaves memory, and stays in history
+        assert await session.get_items() == [{"role": "user", "content": "Where to?"}]
+        await session.clear_session()  # the next run starts afresh
+        await Runner.run(agent, "Weather?", session=session, run_config=offline)
+        assert len(await session.get_items()) == 2
+        assert len(ledger.history("trip")) == 4
+
+    asyncio.run(main())
