@@ -26,6 +26,7 @@ from agents.items import TResponseInputItem
 from agents.memory import SessionSettings
 
 from chatledger.domain import (
+    MAX_POSITION,
     InvalidMessage,
     Message,
     check_conversation_id,
@@ -127,19 +128,19 @@ class ChatLedgerSession:
         ``limit`` items (all of them, for None).
 
         Units are never split, so a window of ``limit`` messages may hold fewer items: the
-        window grows until it holds enough, or could hold every message recorded.
+        window doubles until it holds enough, or could hold every message recorded.
         """
-        window = 1024 if limit is None else limit + 1
+        # A read stops at the newest clear, so a window of every position reads only memory.
+        window = MAX_POSITION if limit is None else min(limit + 1, MAX_POSITION)
         while True:
             view = await self._memory(MessageWindow(max_messages=window))
             shown = [(entry, _items_of(entry.message)) for entry in view.entries]
-            if window > view.position:
+            if window > view.position or window == MAX_POSITION:
                 return shown
             others = shown[1:] if shown and shown[0][0].message.is_instruction else shown
             if limit is not None and sum(len(sent) for _, sent in others) >= limit:
                 return shown
-            # Grown past the history read, so that one more read holds what came meanwhile.
-            window = window * 2 if limit is not None else max(window * 2, view.position + 64)
+            window = min(window * 2, MAX_POSITION)
 
     async def _memory(self, policy: MessageWindow) -> MemoryView:
         ledger = self._ledger
