@@ -303,6 +303,57 @@ def test_a_limit_inside_the_newest_tool_exchange_gets_that_exchanges_latest_item
     assert latest == items[-4:]
 
 
+def test_parallel_calls_that_reuse_a_call_id_are_all_kept(ledger: Ledger) -> None:
+    session = ChatLedgerSession("reused", ledger)
+    items: list[Any] = [
+        {"type": "function_call", "call_id": "call_0", "name": "weather", "arguments": "{}"},
+        {"type": "function_call", "call_id": "call_0", "name": "weather", "arguments": "{}"},
+        {"type": "function_call_output", "call_id": "call_0", "output": "sunny"},
+        {"type": "function_call_output", "call_id": "call_0", "output": "rainy"},
+    ]
+
+    async def main() -> list[TResponseInputItem]:
+        await session.add_items(items)
+        return await session.get_items()
+
+    # Each output joins the most recent call still waiting for its id, listed right after it.
+    assert asyncio.run(main()) == [items[0], items[3], items[1], items[2]]
+
+
+def test_a_run_paused_for_approval_resumes_into_the_items_the_sdks_own_session_keeps(
+    ledger: Ledger,
+) -> None:
+    @function_tool(needs_approval=True)
+    def book(city: str) -> str:
+        """Book a trip to a city."""
+        return f"booked {city}"
+
+    async def approved(session: Session) -> tuple[list[TResponseInputItem], ...]:
+        script = [
+            [function_call("book", {"city": "Lisbon"}, call_id="call_1")],
+            [assistant_message("Booked.")],
+        ]
+        agent = Agent(name="agent", model=ScriptedModel(script), tools=[book])
+        paused = await Runner.run(agent, "Book Lisbon.", session=session, run_config=OFFLINE)
+        pending = await session.get_items()
+        state = paused.to_state()
+        for interruption in paused.interruptions:
+            state.approve(interruption)
+        await Runner.run(agent, state, session=session, run_config=OFFLINE)
+        return pending, await session.get_items()
+
+    async def main() -> tuple[tuple[list[TResponseInputItem], ...], ...]:
+        return await approved(SQLiteSession("book")), await approved(
+            ChatLedgerSession("book", ledger)
+        )
+
+    (_, expected), (pending, items) = asyncio.run(main())
+
+    assert pending == [{"role": "user", "content": "Book Lisbon."}]  # a call shows answered
+    assert as_json(items) == as_json(expected)
+    assert types_of(items) == ["message", "function_call", "function_call_output", "message"]
+
+
 def test_a_conversation_recorded_through_the_ledger_reads_as_responses_items(
     ledger: Ledger,
 ) -> None:

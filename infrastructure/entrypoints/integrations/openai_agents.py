@@ -167,16 +167,23 @@ async def _off_loop(call: Callable[[], _Result]) -> _Result:
 
 
 def _messages_of(items: Sequence[TResponseInputItem]) -> list[Message]:
-    """One message per item, but one for a model turn's consecutive function calls."""
+    """One message per item, but one for a model turn's consecutive function calls (while
+    their call ids differ, as one message's must)."""
     groups: list[tuple[int, list[_Item]]] = []
     for index, item in enumerate(items):
         sent = _plain(item, index)
-        calls = sent.get("type") == "function_call"
-        if calls and groups and all(i.get("type") == "function_call" for i in groups[-1][1]):
+        if sent.get("type") == "function_call" and groups and _joins(sent, groups[-1][1]):
             groups[-1][1].append(sent)
         else:
             groups.append((index, [sent]))
     return [_message_of(group, start) for start, group in groups]
+
+
+def _joins(call: _Item, group: list[_Item]) -> bool:
+    """Whether a function call joins the calls gathered so far in one message."""
+    if any(item.get("type") != "function_call" for item in group):
+        return False
+    return all(item.get("call_id") != call.get("call_id") for item in group)
 
 
 def _plain(item: object, index: int) -> _Item:
