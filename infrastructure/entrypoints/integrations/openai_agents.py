@@ -200,7 +200,10 @@ def _message_of(group: list[_Item], start: int) -> Message:
     try:
         (message,) = messages_from_responses(group)
     except InvalidMessage as exc:
+        # The import names the item by its index in the group; the batch's index names it here.
         index, _, rest = exc.field.partition(".")
+        if not index.isdigit():
+            index, rest = "0", exc.field
         field = f"items.{start + int(index)}" + (f".{rest}" if rest else "")
         raise InvalidMessage(field, exc.problem) from None
     differences = _differences(group, render_responses([message]).payload, [])
