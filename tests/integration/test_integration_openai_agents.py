@@ -4,6 +4,7 @@ with a ChatLedger and an AsyncChatLedger."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import json
 import threading
@@ -21,7 +22,7 @@ from openai.types.responses.response_reasoning_item import (
     Summary,
 )
 
-from chatledger import AsyncChatLedger, ChatLedger, InvalidMessage, Message
+from chatledger import AsyncChatLedger, ChatLedger, ImagePart, InvalidMessage, Message
 from chatledger.integrations.openai_agents import ChatLedgerSession
 from tests.fakes import FakeTokenCounter
 
@@ -194,6 +195,28 @@ def test_items_come_back_equal_as_json_to_what_was_added(ledger: Ledger) -> None
         return await session.get_items()
 
     assert asyncio.run(main()) == SENT
+
+
+def test_an_image_stored_apart_comes_back_inline_as_it_was_sent(ledger: Ledger) -> None:
+    image = base64.b64encode(bytes(range(256)) * 200).decode("ascii")  # over the threshold
+    sent: list[Any] = [
+        {
+            "role": "user",
+            "content": [{"type": "input_image", "image_url": f"data:image/png;base64,{image}"}],
+        }
+    ]
+    session = ChatLedgerSession("image", ledger)
+
+    async def main() -> list[TResponseInputItem]:
+        await session.add_items(sent)
+        return await session.get_items()
+
+    items = asyncio.run(main())
+
+    assert items == sent
+    (stored,) = sync_of(ledger).history("image").messages[0].parts
+    assert isinstance(stored, ImagePart)
+    assert stored.attachment is not None  # its bytes were kept apart, and read back
 
 
 def test_get_items_gives_the_latest_limit_items_oldest_first(ledger: Ledger) -> None:
