@@ -541,17 +541,9 @@ def test_the_readme_section_runs() -> None:
 
     ledger = ChatLedger.open("memory://")
     session = ChatLedgerSession("trip", ledger)  # an AsyncChatLedger works too
-    replies = [[assistant_message("Lisbon!")], [assistant_message("Sunny.")]]
-    agent = Agent(name="guide", model=ScriptedModel(replies))  # any model; this one is offline
-    offline = RunConfig(tracing_disabled=True)
-
-    async def main() -> None:
-        await Runner.run(agent, "Where to?", session=session, run_config=offline)
-        await session.pop_item()  # the answer leaves memory, and stays in history
-        assert await session.get_items() == [{"role": "user", "content": "Where to?"}]
-        await session.clear_session()  # the next run starts afresh
-        await Runner.run(agent, "Weather?", session=session, run_config=offline)
-        assert len(await session.get_items()) == 2
-        assert len(ledger.history("trip")) == 4
-
-    asyncio.run(main())
+    agent = Agent(name="guide", model=ScriptedModel([[assistant_message("Lisbon!")]]))  # any model
+    offline = RunConfig(tracing_disabled=True)  # no trace leaves the machine
+    asyncio.run(Runner.run(agent, "Where to?", session=session, run_config=offline))
+    asyncio.run(session.pop_item())  # the answer leaves memory; history keeps it
+    assert asyncio.run(session.get_items()) == [{"role": "user", "content": "Where to?"}]
+    assert len(ledger.history("trip")) == 2
