@@ -17,6 +17,7 @@ PACKAGES = [
     "chatledger.infrastructure",
     "chatledger.infrastructure.entrypoints.http",
     "chatledger.integrations.langchain",
+    "chatledger.integrations.openai_agents",
 ]
 
 
