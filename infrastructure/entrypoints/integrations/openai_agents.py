@@ -26,13 +26,13 @@ from agents.items import TResponseInputItem
 from agents.memory import SessionSettings
 
 from chatledger.domain import (
-    MAX_POSITION,
     InvalidMessage,
     Message,
     check_conversation_id,
     check_count,
     messages_from_responses,
 )
+from chatledger.domain.limits import MAX_POSITION as _MAX_POSITION
 from chatledger.infrastructure import AsyncChatLedger, ChatLedger
 from chatledger.projections import HistoryEntry, MemoryView, MessageWindow
 from chatledger.projections.renderings import render_responses
@@ -131,16 +131,16 @@ class ChatLedgerSession:
         window doubles until it holds enough, or could hold every message recorded.
         """
         # A read stops at the newest clear, so a window of every position reads only memory.
-        window = MAX_POSITION if limit is None else min(limit + 1, MAX_POSITION)
+        window = _MAX_POSITION if limit is None else min(limit + 1, _MAX_POSITION)
         while True:
             view = await self._memory(MessageWindow(max_messages=window))
             shown = [(entry, _items_of(entry.message)) for entry in view.entries]
-            if window > view.position or window == MAX_POSITION:
+            if window > view.position or window == _MAX_POSITION:
                 return shown
             others = shown[1:] if shown and shown[0][0].message.is_instruction else shown
             if limit is not None and sum(len(sent) for _, sent in others) >= limit:
                 return shown
-            window = min(window * 2, MAX_POSITION)
+            window = min(window * 2, _MAX_POSITION)
 
     async def _memory(self, policy: MessageWindow) -> MemoryView:
         ledger = self._ledger
