@@ -66,11 +66,15 @@ class Conversation(BaseModel):
     system_digest: str | None = None
     """A plain sha256 of the system prompt, kept by states of scheme 1 only."""
     head: str = ""
+    """The hash chain's newest link: covers every message recorded so far."""
     erased_at: datetime | None = None
     """When the conversation was erased, if it was: from then on it records nothing."""
     digests: int = 1
     """The digest scheme of the conversation's messages and claims (see ``DIGEST_SCHEMES``)."""
-    """The hash chain's newest link: covers every message recorded so far."""
+    parent: str | None = None
+    """The conversation this one was forked from (None for one begun afresh)."""
+    fork_point: int = 0
+    """A fork's last shared position: positions 1..fork_point are its parent's, by reference."""
 
     class Started(DomainEvent):
         """A conversation began; its first message follows as version 2."""
@@ -78,6 +82,43 @@ class Conversation(BaseModel):
         digests: int = 1
         """The digest scheme its messages are recorded under: 1, a plain sha256 (every
         conversation begun before keyed digests), or 2, keyed (see ``DIGEST_SCHEMES``)."""
+
+    class Forked(DomainEvent):
+        """A conversation began as a branch of ``parent``: its messages 1..``fork_point`` are
+        the parent's, shared by reference, and its own follow at ``fork_point + 1``.
+
+        The stream's first event, as ``Started`` is a conversation's begun afresh; its next
+        version is ``fork_point + 2``, so a position is still its event's version minus one.
+        """
+
+        digests: int = KEYED
+        parent: str
+        fork_point: int = Field(ge=0)
+        parent_link: str
+        """The parent's chain link at ``fork_point``: what the shared prefix must verify to."""
+        system_position: int | None = None
+        """The position of the system prompt in force at the fork point."""
+        changes: int = Field(default=0, ge=0)
+        """The parent's memory changes numbered up to this one apply to the branch too."""
+        link: str
+        """The branch's first link, over the parent's id, the fork point and ``parent_link``:
+        its own messages chain on from it."""
+
+        def expected_link(self) -> str:
+            """The link this event should carry."""
+            return fork_link(
+                self.originator_id, self.parent, self.fork_point, self.parent_link, self.timestamp
+            )
+
+    class Branched(DomainEvent):
+        """A branch of a conversation tree was made: stored in the tree's stream
+        (``tree_stream_id`` of its root), which lists every branch of the tree in creation
+        order."""
+
+        root: str
+        branch: str
+        parent: str
+        fork_point: int = Field(ge=0)
 
     class MessageRecorded(DomainEvent):
         """One message was recorded, with its token count and the counter that made it."""
@@ -250,7 +291,7 @@ class Conversation(BaseModel):
                 originator_id=aggregate.id,
                 originator_version=aggregate.version,
                 topic="chatledger:Conversation",
-                state=aggregate.model_dump(mode="json", exclude={"id", "version"}),
+                state=aggregate.model_dump(mode="json", exclude=_unstored(aggregate)),
             )
 
     @property
@@ -367,6 +408,29 @@ class Conversation(BaseModel):
             ),
         )
 
+    @staticmethod
+    def fork(
+        conversation_id: str,
+        *,
+        parent: str,
+        fork_point: int,
+        parent_link: str,
+        system_position: int | None,
+        changes: int,
+    ) -> Conversation.Forked:
+        """The event that begins ``conversation_id`` as a branch of ``parent`` at ``fork_point``."""
+        event = Conversation.Forked(
+            originator_id=conversation_id,
+            originator_version=STARTED_VERSION,
+            parent=parent,
+            fork_point=fork_point,
+            parent_link=parent_link,
+            system_position=system_position,
+            changes=changes,
+            link="",
+        )
+        return event.model_copy(update={"link": event.expected_link()})
+
     def apply(self, event: DomainEvent) -> Conversation:
         """The state after ``event``."""
         if isinstance(event, Conversation.MessageRecorded):
@@ -390,6 +454,11 @@ class Conversation(BaseModel):
         raise TypeError(f"{type(event).__name__} does not apply to a started conversation")
 
 
+def _unstored(state: Conversation) -> set[str]:
+    # A conversation begun afresh snapshots as it did before branches: without their fields.
+    return {"id", "version"} | (set() if state.parent is not None else {"parent", "fork_point"})
+
+
 def project_conversation(
     state: Conversation | None, events: Iterable[DomainEvent]
 ) -> Conversation | None:
@@ -402,6 +471,18 @@ def project_conversation(
                 created_on=event.timestamp,
                 modified_on=event.timestamp,
                 digests=event.digests,
+            )
+        elif isinstance(event, Conversation.Forked):
+            state = Conversation(
+                id=event.originator_id,
+                version=STARTED_VERSION + event.fork_point,
+                created_on=event.timestamp,
+                modified_on=event.timestamp,
+                digests=event.digests,
+                system_position=event.system_position,
+                head=event.link,
+                parent=event.parent,
+                fork_point=event.fork_point,
             )
         elif isinstance(event, Conversation.Snapshot):
             state = Conversation(
@@ -565,6 +646,24 @@ def memory_link(
         [kind, previous, number, micros, *fields, anchor], separators=(",", ":"), ensure_ascii=False
     )
     return hashlib.sha256(values.encode("utf-8")).hexdigest()
+
+
+def tree_stream_id(root: str) -> str:
+    """The stream listing the branches of the tree ``root`` began; '/' never occurs in an id."""
+    return f"tree/{root}"
+
+
+def fork_link(
+    conversation_id: str, parent: str, fork_point: int, parent_link: str, timestamp: datetime
+) -> str:
+    """sha256 over a branch's id, its parent, the fork point and the parent's link there."""
+    micros = (timestamp - _EPOCH) // timedelta(microseconds=1)
+    fields = json.dumps(
+        ["fork", conversation_id, parent, fork_point, parent_link, micros],
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(fields.encode("utf-8")).hexdigest()
 
 
 def erasure_link(previous: str, *, position: int, timestamp: datetime) -> str:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 
 from chatledger.domain import ChangesInForce, Conversation, MemoryChange, UnreadableEvent
 from chatledger.domain.conversation import memory_stream_id
 from chatledger.domain.memory_changes import MemoryChangeEvent
+from chatledger.infrastructure.services.lineage import Lineage
 from chatledger.infrastructure.storage.application import LedgerApplication
 
 FIRST_PAGE, MAX_PAGE = 8, 1024
@@ -35,22 +37,52 @@ def changes_in_force(
     *,
     at: int | None = None,
     upto: int | None = None,
+    lineage: Lineage | None = None,
 ) -> ChangesInForce:
     """What a view at ``at`` (the head if None) applies, of changes numbered at most ``upto``.
 
     Reads back from the newest change only as far as the newest clear: one short query for a
-    conversation that never had one.
+    conversation that never had one. A branch also applies the changes its parent had made
+    by the fork point (``Conversation.Forked.changes``), unless one of its own clears them.
     """
+    own = _applying(app, conversation_id, at, upto)
+    number = max((change.number for change in own), default=0)
+    inherited: list[MemoryChange] = []
+    cleared = any(change.kind == "cleared" for change in own)
+    fork = lineage.fork_of(conversation_id) if lineage is not None and not cleared else None
+    if fork is not None and fork.changes:
+        inherited = _inherited(app, fork, at, lineage)
+    folded = ChangesInForce.of([*inherited, *own])
+    return dataclasses.replace(folded, number=number)
+
+
+def _applying(
+    app: LedgerApplication, conversation_id: str, at: int | None, upto: int | None
+) -> list[MemoryChange]:
+    """The changes of the conversation's own stream a view at ``at`` applies, oldest first."""
     if upto == 0:
-        return ChangesInForce()
-    applying: list[MemoryChangeEvent] = []
+        return []
+    applying: list[MemoryChange] = []
     for event in change_events_newest_first(app, conversation_id, upto=upto):
         if at is not None and event.position > at:
             continue  # recorded after the view's point in time
-        applying.append(event)
+        applying.append(MemoryChange.recorded(event))
         if isinstance(event, Conversation.MemoryCleared):
             break
-    return ChangesInForce.of(MemoryChange.recorded(event) for event in reversed(applying))
+    return applying[::-1]
+
+
+def _inherited(
+    app: LedgerApplication, fork: Conversation.Forked, at: int | None, lineage: Lineage | None
+) -> list[MemoryChange]:
+    """The parent's changes a branch applies (and its parent's, back as far as none clears)."""
+    own = _applying(app, fork.parent, at, fork.changes)
+    if any(change.kind == "cleared" for change in own) or lineage is None:
+        return own
+    parent = lineage.fork_of(fork.parent)
+    if parent is None or not parent.changes:
+        return own
+    return [*_inherited(app, parent, at, lineage), *own]
 
 
 def change_event(stream: object, event: object) -> MemoryChangeEvent:

@@ -151,7 +151,9 @@ class MemoryChanges:
         self, conversation_id: str, *, at: int | None = None, upto: int | None = None
     ) -> ChangesInForce:
         """What a view at ``at`` applies (see the module function)."""
-        return changes_in_force(self._app, conversation_id, at=at, upto=upto)
+        return changes_in_force(
+            self._app, conversation_id, at=at, upto=upto, lineage=self._reading.lineage
+        )
 
     def _with_link(self, event: _Change, last: MemoryChangeEvent | None) -> _Change:
         # The link covers the event's own fields: made from the event, not restated.

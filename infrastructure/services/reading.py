@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import nullcontext
+from itertools import chain, takewhile
 
 from eventsourcing.persistence import StoredEvent
 
@@ -18,6 +19,7 @@ from chatledger.domain import (
     check_count,
 )
 from chatledger.domain.conversation import STARTED_VERSION
+from chatledger.infrastructure.services.lineage import Lineage, Segment
 from chatledger.infrastructure.services.memory_change_reads import changes_in_force
 from chatledger.infrastructure.services.summary_reads import summaries_newest_first
 from chatledger.infrastructure.storage.application import LedgerApplication
@@ -35,6 +37,7 @@ MAX_PAGE = 4096
 LONG_READ_ROWS = 500
 """History reads that may return more rows than this may pause the cyclic garbage collector."""
 _ERASED_TOPICS = topics_naming(Conversation.Erased)
+_FORKED_TOPICS = topics_naming(Conversation.Forked)
 READ_AHEAD_ROWS = 4096
 """Reads of more rows than this fetch pages ahead of decoding them, where the backend does."""
 
@@ -56,6 +59,7 @@ class Reading:
         self._count = None if counter is None else counter.count
         self._pause_collector = pause_collector
         self._reads_ahead = app.backend.reads_ahead
+        self.lineage = Lineage(app)
 
     def version(self, conversation_id: str) -> int:
         """How many messages the conversation holds (0 if it was never recorded)."""
@@ -132,7 +136,10 @@ class Reading:
         if at is not None and head.position < at:
             _check_at(at, head.position)
         if head.erased:
-            raise ConversationErased(conversation_id)
+            if head.originator_id == conversation_id:
+                raise ConversationErased(conversation_id)
+            # A branch whose shared prefix was erased with its parent: none of it is shown.
+            return build_memory(iter(()), None, policy, self._request_overhead, head.position)
         system_prompt = None
         if head.system_position is not None:
             system_prompt = (
@@ -140,12 +147,16 @@ class Reading:
                 if head.system_position == head.position
                 else self.entry_at(conversation_id, head.system_position, {})
             )
+            if system_prompt.erased:
+                system_prompt = None  # the prompt was in a prefix erased with its parent
 
         def walk() -> Iterator[HistoryEntry]:
             yield history_entry(head)
             yield from entries
 
-        changes = changes_in_force(self._app, conversation_id, at=at, upto=changes_upto)
+        changes = changes_in_force(
+            self._app, conversation_id, at=at, upto=changes_upto, lineage=self.lineage
+        )
 
         if isinstance(policy, SummaryWindow):
             summaries = summaries_newest_first(
@@ -174,7 +185,45 @@ class Reading:
         limit: int | None,
         length: int | None,
     ) -> list[HistoryEntry]:
-        """The entries of versions in (gt, lte], at most ``limit``, newest first if ``newest``."""
+        """The entries of versions in (gt, lte], at most ``limit``, newest first if ``newest``;
+        a branch's from each segment of its lineage in turn, reading only what it needs."""
+        segments = self.lineage.segments(conversation_id)
+        if len(segments) == 1:
+            return self._own_entries(conversation_id, gt, lte, newest, limit, length)
+        low = gt - STARTED_VERSION
+        high = None if lte is None else lte - STARTED_VERSION
+        if length is not None:
+            high = length if high is None else min(high, length)
+        collected: list[HistoryEntry] = []
+        for segment in segments if newest else reversed(segments):
+            start, end = max(low, segment.after), _lowest(high, segment.upto)
+            if end is not None and end <= start:
+                continue
+            if segment.upto is not None:
+                self._app.tail(segment.conversation_id)  # forgets the key of an erased one
+            remaining = None if limit is None else limit - len(collected)
+            collected += self._own_entries(
+                segment.conversation_id,
+                start + STARTED_VERSION,
+                None if end is None else end + STARTED_VERSION,
+                newest,
+                remaining,
+                end,
+            )
+            if limit is not None and len(collected) >= limit:
+                break
+        return collected
+
+    def _own_entries(
+        self,
+        conversation_id: str,
+        gt: int,
+        lte: int | None,
+        newest: bool,
+        limit: int | None,
+        length: int | None,
+    ) -> list[HistoryEntry]:
+        """The entries of one stream's versions in (gt, lte], as ``_entries`` gives them."""
         if not newest and length is not None:
             # Stop at the length the view reports, whatever was appended since it was read.
             top = length + STARTED_VERSION
@@ -213,6 +262,9 @@ class Reading:
         if row is None:
             return 0
         position = row.originator_version - STARTED_VERSION
+        if row.topic in _FORKED_TOPICS:
+            fork = self.lineage.fork_of(conversation_id)
+            return fork.fork_point if fork is not None else 0
         return position - 1 if row.topic in _ERASED_TOPICS else position
 
     def _event_at(self, conversation_id: str, position: int) -> Conversation.MessageRecorded | None:
@@ -228,7 +280,10 @@ class Reading:
         """The entry at ``position``, from ``known`` if it is there, else from the store."""
         if position in known:
             return known[position]
-        event = self._event_at(conversation_id, position)
+        owner = self.lineage.owner(conversation_id, position)
+        if owner != conversation_id:
+            self._app.tail(owner)  # forgets the key of an erased ancestor
+        event = self._event_at(owner, position)
         if event is None:
             raise UnreadableEvent(
                 f"conversation {conversation_id!r} has no message at position {position}, "
@@ -243,22 +298,72 @@ class Reading:
 
         Only the newest event is decoded whole (its system-prompt position and erasure flag
         matter); the rest decode straight to entries, in pages sized to what the window
-        still needs, and only as far as the walk goes.
+        still needs, and only as far as the walk goes. A branch's walk goes on into each
+        segment of its lineage in turn, and stops at a prefix erased with its parent.
         """
+        segments = self.lineage.segments(conversation_id)
+        if len(segments) == 1:
+            return self._stream_newest_first(conversation_id, upper, policy)
+        head: Conversation.MessageRecorded | None = None
+        walks: list[Iterator[HistoryEntry]] = []
+        for segment in segments:
+            top = _lowest(upper, None if segment.upto is None else segment.upto + STARTED_VERSION)
+            bottom = segment.after + STARTED_VERSION
+            if top is not None and top <= bottom:
+                continue
+            if segment.upto is not None:
+                self._app.tail(segment.conversation_id)  # forgets the key of an erased one
+            if head is None:
+                head, walk = self._stream_newest_first(
+                    segment.conversation_id, top, policy, gt=bottom, own=segment is segments[0]
+                )
+                if head is None:
+                    continue
+                walks.append(walk)
+            else:
+                walks.append(self._stream_entries(segment, top, policy))
+        return head, takewhile(lambda entry: not entry.erased, chain.from_iterable(walks))
+
+    def _stream_entries(
+        self, segment: Segment, top: int | None, policy: Policy
+    ) -> Iterator[HistoryEntry]:
+        """Every entry of one segment at or below version ``top``, newest first, paged."""
+        page_size = _first_page_size(policy)
+        bottom = segment.after + STARTED_VERSION
+        rows = self._app.recorder.select_events(
+            segment.conversation_id, gt=bottom, lte=top, desc=True, limit=page_size
+        )
+        yield from self._entries_before(
+            segment.conversation_id, rows, page_size, policy, 0, skip=0, gt=bottom
+        )
+
+    def _stream_newest_first(
+        self,
+        conversation_id: str,
+        upper: int | None,
+        policy: Policy,
+        *,
+        gt: int | None = None,
+        own: bool = True,
+    ) -> tuple[Conversation.MessageRecorded | None, Iterator[HistoryEntry]]:
+        """``_newest_first`` within one stream, above version ``gt``; ``own`` when the stream
+        is the conversation asked about (else an ancestor, whose erasure raises nothing)."""
         page_size = _first_page_size(policy)
         rows = self._app.recorder.select_events(
-            conversation_id, lte=upper, desc=True, limit=page_size
+            conversation_id, gt=gt, lte=upper, desc=True, limit=page_size
         )
         if not rows:
             return None, iter(())
-        if upper is not None:
+        # An ancestor's tail was asked already, and its erasure raises nothing here.
+        if own and upper is not None:
             self.head(conversation_id)  # a view of the past is still no view of erased text
-        elif self._app.ended(rows[0]):
+        elif own and self._app.ended(rows[0]):
             raise ConversationErased(conversation_id)
         head = self._app.mapper.to_domain_event(rows[0])
         if not isinstance(head, Conversation.MessageRecorded):
-            return None, iter(())  # only the Started event is there
-        return head, self._entries_before(conversation_id, rows, page_size, policy, head.tokens)
+            return None, iter(())  # only the Started (or Forked) event is there
+        walk = self._entries_before(conversation_id, rows, page_size, policy, head.tokens, gt=gt)
+        return head, walk
 
     def _entries_before(
         self,
@@ -267,10 +372,13 @@ class Reading:
         page_size: int,
         policy: Policy,
         tokens: int,
+        *,
+        skip: int = 1,
+        gt: int | None = None,
     ) -> Iterator[HistoryEntry]:
         mapper = self._app.pydantic_mapper
         opener = mapper.opener(conversation_id)  # the key, looked up once for the walk
-        messages, skip = 1, 1
+        messages = skip
         while True:
             for row in rows[skip:]:
                 entry = mapper.to_history_entry(row, opener)
@@ -283,9 +391,16 @@ class Reading:
             lte = rows[-1].originator_version - 1
             page_size = _next_page_size(policy, page_size, messages, tokens)
             rows = self._app.recorder.select_events(
-                conversation_id, lte=lte, desc=True, limit=page_size
+                conversation_id, gt=gt, lte=lte, desc=True, limit=page_size
             )
             skip = 0
+
+
+def _lowest(value: int | None, bound: int | None) -> int | None:
+    """The lower of two upper bounds, either of which may be None (no bound)."""
+    if value is None:
+        return bound
+    return value if bound is None else min(value, bound)
 
 
 def _first_page_size(policy: Policy) -> int:

@@ -15,6 +15,8 @@ _EVENT_TYPES: dict[str, type[object]] = {
     "Conversation.SummaryRecorded": Conversation.SummaryRecorded,
     "Conversation.MemoryCleared": Conversation.MemoryCleared,
     "Conversation.Retracted": Conversation.Retracted,
+    "Conversation.Forked": Conversation.Forked,
+    "Conversation.Branched": Conversation.Branched,
     "MessageKey.Claimed": MessageKey.Claimed,
     "ModelCallLog.CallRecorded": ModelCallLog.CallRecorded,
     "ModelCallLog.UsageAttached": ModelCallLog.UsageAttached,
@@ -36,6 +38,8 @@ _BEFORE_THE_PACKAGE = set(_EVENT_TYPES) - {
     "Conversation.SummaryRecorded",
     "Conversation.MemoryCleared",
     "Conversation.Retracted",
+    "Conversation.Forked",
+    "Conversation.Branched",
 }
 """The event types that existed when topics named module paths."""
 _BY_TOPIC.update(

@@ -45,7 +45,7 @@ def test_the_topic_written_before_the_package_still_names_the_same_type(cls: typ
 
 def test_an_unknown_topic_is_refused_by_name() -> None:
     with pytest.raises(UnknownTopic) as raised:
-        event_type("chatledger:Conversation.Forked")
+        event_type("chatledger:Conversation.Merged")
 
-    assert "chatledger:Conversation.Forked" in str(raised.value)
+    assert "chatledger:Conversation.Merged" in str(raised.value)
     assert "newer version" in str(raised.value)
