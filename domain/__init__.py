@@ -8,6 +8,7 @@ from chatledger.domain.audit import (
     payload_digest,
     replay_differences,
 )
+from chatledger.domain.branches import Branch, Sibling
 from chatledger.domain.conversation import (
     Conversation,
     DomainEvent,
@@ -22,6 +23,7 @@ from chatledger.domain.errors import (
     ConcurrencyConflict,
     ConversationErased,
     EncodingUnavailable,
+    HeldByBranch,
     IdempotencyConflict,
     InvalidConversationId,
     InvalidInput,
@@ -85,6 +87,7 @@ __all__ = [
     "AttachmentResolver",
     "AttachmentUnavailable",
     "AudioPart",
+    "Branch",
     "ChangesInForce",
     "ChatLedgerError",
     "ConcurrencyConflict",
@@ -98,6 +101,7 @@ __all__ = [
     "FilePart",
     "Format",
     "Governance",
+    "HeldByBranch",
     "INSTRUCTION_ROLES",
     "IdempotencyConflict",
     "ImagePart",
@@ -122,6 +126,7 @@ __all__ = [
     "RetentionReport",
     "Role",
     "SealBroken",
+    "Sibling",
     "StorageUnavailable",
     "Summarizer",
     "SummarizerFailed",

@@ -130,6 +130,19 @@ class ConversationErased(ChatLedgerError):
         )
 
 
+class HeldByBranch(ChatLedgerError):
+    """Erasing the conversation would erase messages a branch on legal hold shares."""
+
+    def __init__(self, conversation_id: str, branch: str, reason: str) -> None:
+        self.conversation_id = conversation_id
+        self.branch = branch
+        self.reason = reason
+        super().__init__(
+            f"conversation {conversation_id!r} cannot be erased: its branch {branch!r} is on "
+            f"legal hold ({reason}) and shares its messages; lift that hold first"
+        )
+
+
 class EncodingUnavailable(ChatLedgerError):
     """What counting tokens needs could not be loaded offline: an encoding file, or Pillow."""
 

@@ -24,6 +24,7 @@ from types import TracebackType
 from typing import Any, Self, TypeVar, overload
 
 from chatledger.domain import (
+    Branch,
     ConversationRecord,
     InvalidInput,
     Limits,
@@ -31,6 +32,7 @@ from chatledger.domain import (
     Message,
     ModelCall,
     RetentionReport,
+    Sibling,
     Summarizer,
     Summary,
     TokenCounter,
@@ -268,6 +270,32 @@ class AsyncChatLedger:
     ) -> list[MemoryChange]:
         """The conversation's clears and retractions, oldest first, as of ``at`` if given."""
         return await self._run(self._ledger.memory_changes, conversation_id, at=at)
+
+    # Branches
+
+    async def fork(self, conversation_id: str, *, at: int, new_id: str | None = None) -> str:
+        """Begin a branch sharing messages 1..``at`` (``ChatLedger.fork``); return its id."""
+        return await self._run(self._ledger.fork, conversation_id, at=at, new_id=new_id)
+
+    async def edit(
+        self, conversation_id: str, position: int, message: Message, *, new_id: str | None = None
+    ) -> str:
+        """Record ``message`` in place of the one at ``position`` on a new branch."""
+        return await self._run(self._ledger.edit, conversation_id, position, message, new_id=new_id)
+
+    async def regenerate(
+        self, conversation_id: str, position: int, *, new_id: str | None = None
+    ) -> str:
+        """A new branch forked just before ``position`` (``ChatLedger.regenerate``)."""
+        return await self._run(self._ledger.regenerate, conversation_id, position, new_id=new_id)
+
+    async def branches(self, conversation_id: str) -> list[Branch]:
+        """The conversation's tree (``ChatLedger.branches``)."""
+        return await self._run(self._ledger.branches, conversation_id)
+
+    async def siblings(self, conversation_id: str, position: int) -> list[Sibling]:
+        """The alternatives at ``position`` (``ChatLedger.siblings``)."""
+        return await self._run(self._ledger.siblings, conversation_id, position)
 
     # Summaries
 

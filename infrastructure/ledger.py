@@ -10,6 +10,7 @@ from typing import Any, Self, overload
 
 from chatledger.domain import (
     AttachmentResolver,
+    Branch,
     ConversationErased,
     ConversationRecord,
     InvalidInput,
@@ -18,6 +19,7 @@ from chatledger.domain import (
     Message,
     ModelCall,
     RetentionReport,
+    Sibling,
     Summarizer,
     Summary,
     SummaryWindow,
@@ -30,6 +32,7 @@ from chatledger.domain.audit import Usage
 from chatledger.infrastructure.services import transfer, verification
 from chatledger.infrastructure.services.attachments import Attachments
 from chatledger.infrastructure.services.audit import Audit, GovernanceService, Replay
+from chatledger.infrastructure.services.branches import Branches
 from chatledger.infrastructure.services.memory_changes import MemoryChanges
 from chatledger.infrastructure.services.reading import Reading
 from chatledger.infrastructure.services.recording import Recording, RecordOutcome
@@ -89,9 +92,15 @@ class ChatLedger:
         )
         self._summaries = Summaries(app, self._reading, token_counter, limits=limits)
         self._memory_changes = MemoryChanges(app, self._reading)
+        self._branches = Branches(app, self._reading, self._recording)
         self._audit = Audit(app.events, self._reading, self._recording, token_counter.name)
         self._governance = GovernanceService(
-            app.events, app.keys, self._reading, self._recording, self._attachments
+            app.events,
+            app.keys,
+            self._reading,
+            self._recording,
+            self._attachments,
+            self._branches,
         )
 
     @classmethod
@@ -347,6 +356,39 @@ class ChatLedger:
     def memory_changes(self, conversation_id: str, *, at: int | None = None) -> list[MemoryChange]:
         """The conversation's clears and retractions, oldest first (those recorded by ``at``)."""
         return self._memory_changes.memory_changes(conversation_id, at=at)
+
+    # Branches
+
+    def fork(self, conversation_id: str, *, at: int, new_id: str | None = None) -> str:
+        """Begin a branch of the conversation sharing its messages 1..``at``; return its id.
+
+        Nothing is copied: the branch reads the prefix from its parent, and its own messages
+        follow at ``at + 1``. Every method works on a branch as on any conversation. ``new_id``
+        names it; by default a new id, in the same tenant (what precedes the last ':').
+        """
+        return self._branches.fork(conversation_id, at=at, new_id=new_id)
+
+    def edit(
+        self, conversation_id: str, position: int, message: Message, *, new_id: str | None = None
+    ) -> str:
+        """Record ``message`` in place of the one at ``position``, on a new branch forked just
+        before it; return the branch's id. The conversation itself is unchanged."""
+        return self._branches.edit(conversation_id, position, message, new_id=new_id)
+
+    def regenerate(self, conversation_id: str, position: int, *, new_id: str | None = None) -> str:
+        """A new branch forked just before ``position``, for another reply to be recorded
+        there; return its id."""
+        return self._branches.regenerate(conversation_id, position, new_id=new_id)
+
+    def branches(self, conversation_id: str) -> list[Branch]:
+        """The conversation's tree: every branch's parent, fork point, length and creation
+        time, the root first, then in creation order."""
+        return self._branches.branches(conversation_id)
+
+    def siblings(self, conversation_id: str, position: int) -> list[Sibling]:
+        """The alternatives at ``position`` (edits, regenerations), in creation order, each
+        with the branch that holds it: what a "< 2/3 >" switcher shows."""
+        return self._branches.siblings(conversation_id, position)
 
     # Summaries
 

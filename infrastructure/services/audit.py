@@ -12,6 +12,7 @@ from chatledger.domain import (
     ConversationRecord,
     DomainEvent,
     Governance,
+    HeldByBranch,
     InvalidInput,
     RetentionReport,
     UnknownConversation,
@@ -35,6 +36,7 @@ from chatledger.domain.governance import (
     retention_seconds,
 )
 from chatledger.infrastructure.services.attachments import Attachments
+from chatledger.infrastructure.services.branches import Branches
 from chatledger.infrastructure.services.reading import Reading
 from chatledger.infrastructure.services.recording import Recording
 from chatledger.infrastructure.storage.keys import KeyStore, iter_all
@@ -179,12 +181,14 @@ class GovernanceService:
         reading: Reading,
         recording: Recording,
         attachments: Attachments,
+        branches: Branches,
     ) -> None:
         self._events = events
         self._keys = keys
         self._reading = reading
         self._recording = recording
         self._attachments = attachments
+        self._branches = branches
 
     def erase(self, conversation_id: str, *, reason: str) -> datetime:
         """Destroy the conversation's key and record why; its text is unreadable from then on.
@@ -193,6 +197,9 @@ class GovernanceService:
         idempotent) deletes any that an interrupted erasure left, sealed under the lost key.
         """
         check_erasable(conversation_id, self._keys.record(conversation_id), reason)
+        held = self._held_branch(conversation_id)
+        if held is not None:
+            raise HeldByBranch(conversation_id, *held)
         # First the stream: from the moment its Erased event is stored, no writer anywhere
         # can add to it, whatever key it still holds. Then the key, then the bytes it sealed.
         self._recording.end_stream(conversation_id)
@@ -245,6 +252,18 @@ class GovernanceService:
     ) -> RetentionReport:
         """Erase every conversation whose retention has run out, unless it is on legal hold."""
         report = due_for_erasure(iter_all(self._keys), self._last_activity, now or utc_now())
+        kept = {c: held for c in report.erased if (held := self._held_branch(c)) is not None}
+        if kept:
+            report = RetentionReport(
+                erased=tuple(c for c in report.erased if c not in kept),
+                held=(
+                    *report.held,
+                    *(
+                        (c, f"branch {branch!r} is on hold: {why}")
+                        for c, (branch, why) in kept.items()
+                    ),
+                ),
+            )
         if not dry_run:
             for conversation_id in report.erased:
                 record = self._keys.record(conversation_id)
@@ -252,6 +271,14 @@ class GovernanceService:
                 assert record.retention is not None
                 self.erase(conversation_id, reason=retention_erasure_reason(record.retention))
         return report
+
+    def _held_branch(self, conversation_id: str) -> tuple[str, str] | None:
+        """A branch on legal hold sharing the conversation's messages, and its hold's reason."""
+        for branch in self._branches.descendants(conversation_id):
+            record = self._keys.record(branch)
+            if record is not None and record.legal_hold is not None and record.erased_at is None:
+                return branch, record.legal_hold
+        return None
 
     def _last_activity(self, record: ConversationRecord) -> datetime | None:
         last = self._reading.history(record.conversation_id, limit=1).entries

@@ -19,13 +19,12 @@ from chatledger.domain import (
     InvalidInput,
     MemoryChange,
     UnknownConversation,
-    UnreadableEvent,
     WriteContention,
     check_conversation_id,
     check_count,
     utc_now,
 )
-from chatledger.domain.conversation import STARTED_VERSION, memory_genesis, memory_stream_id
+from chatledger.domain.conversation import memory_genesis, memory_stream_id
 from chatledger.domain.memory_changes import MemoryChangeEvent
 from chatledger.infrastructure.services.memory_change_reads import (
     change_event,
@@ -163,24 +162,16 @@ class MemoryChanges:
     def _head(self, conversation_id: str, *, must_exist: bool) -> int:
         """The conversation's length (0 when it holds no message, if allowed)."""
         row = self._app.tail(conversation_id)
-        if row is None or row.originator_version == STARTED_VERSION:
-            if must_exist:
-                raise UnknownConversation(conversation_id)
-            return 0
-        if self._app.ended(row):
+        if row is not None and self._app.ended(row):
             raise ConversationErased(conversation_id)
-        return row.originator_version - STARTED_VERSION
+        head = 0 if row is None else self._reading.head(conversation_id)
+        if head == 0 and must_exist:
+            raise UnknownConversation(conversation_id)
+        return head
 
     def _anchor(self, conversation_id: str, position: int) -> str:
         """The conversation's chain link at ``position``."""
-        version = position + STARTED_VERSION
-        events = list(self._app.events.get(conversation_id, gt=version - 1, lte=version))
-        if not events or not isinstance(events[0], Conversation.MessageRecorded):
-            raise UnreadableEvent(
-                f"conversation {conversation_id!r} has no message at position {position}, "
-                "though its length says it does"
-            )
-        return events[0].chain
+        return self._reading.message_event(conversation_id, position).chain
 
 
 def _position(head: int, last: MemoryChangeEvent | None) -> int:

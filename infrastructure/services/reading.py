@@ -274,6 +274,37 @@ class Reading:
             return events[0]
         return None
 
+    def message_event(self, conversation_id: str, position: int) -> Conversation.MessageRecorded:
+        """The whole event of the conversation's message at ``position``, wherever in its
+        lineage it is stored; UnreadableEvent if there is none."""
+        owner = self.lineage.owner(conversation_id, position)
+        event = self._event_at(owner, position)
+        if event is None:
+            raise UnreadableEvent(
+                f"conversation {conversation_id!r} has no message at position {position}, "
+                "though its length says it does"
+            )
+        return event
+
+    def newest_first(self, conversation_id: str) -> Iterator[HistoryEntry]:
+        """Every entry of the conversation from the newest back, through its lineage, read in
+        growing pages as pulled."""
+        mapper = self._app.pydantic_mapper
+        for segment in self.lineage.segments(conversation_id):
+            read = mapper.history_reader(segment.conversation_id)
+            gt = segment.after + STARTED_VERSION
+            lte = None if segment.upto is None else segment.upto + STARTED_VERSION
+            page = FIRST_TOKEN_PAGE
+            while True:
+                rows = self._app.recorder.select_events(
+                    segment.conversation_id, gt=gt, lte=lte, desc=True, limit=page
+                )
+                yield from read(rows)
+                if len(rows) < page:
+                    break
+                lte = rows[-1].originator_version - 1
+                page = min(page * 2, MAX_PAGE)
+
     def entry_at(
         self, conversation_id: str, position: int, known: dict[int, HistoryEntry]
     ) -> HistoryEntry:

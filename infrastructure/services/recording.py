@@ -174,6 +174,10 @@ class Recording:
         # Whether a system message changes the prompt cannot be told from a stale state (no
         # clash would reveal it), so such batches always read the newest state.
         fresh_state = any(message.is_instruction for message in batch)
+        # A branch's shared prefix never changes: ids recorded there are recorded here too.
+        self._resolve_shared(conversation_id, batch, resolved)
+        if all(message.id in resolved for message in batch):
+            return RecordOutcome(tuple(resolved[message.id] for message in batch), stored=False)
         for attempt in range(MAX_WRITE_ATTEMPTS):
             state = self._load(conversation_id, fresh=fresh_state)
             version = state.message_count if state else 0
@@ -326,6 +330,27 @@ class Recording:
             resolved[message.id] = self._reading.entry_at(conversation_id, claim.position, {})
             found = True
         return found
+
+    def _resolve_shared(
+        self, conversation_id: str, batch: list[Message], resolved: dict[str, HistoryEntry]
+    ) -> None:
+        """Resolve the batch's ids already recorded in a branch's shared prefix."""
+        segments = self._reading.lineage.segments(conversation_id)
+        for segment in segments[1:]:
+            assert segment.upto is not None  # every ancestor is bounded by a fork point
+            ancestor = self._load(segment.conversation_id, fresh=False)
+            if ancestor is None or self._reading.head(ancestor.id) < (segment.upto or 0):
+                continue  # erased: its claims went with its key
+            for message in batch:
+                if message.id in resolved:
+                    continue
+                stream = self._claim_id(ancestor.id, ancestor.digests, message.id)
+                claim = self._claim(stream)
+                if claim is None or not segment.holds(claim.position):
+                    continue
+                if claim.digest != self._digest(ancestor, message):
+                    raise IdempotencyConflict(conversation_id, message.id, claim.position)
+                resolved[message.id] = self._reading.entry_at(conversation_id, claim.position, {})
 
     def _replayed(
         self, conversation_id: str, batch: list[Message]

@@ -27,7 +27,6 @@ from chatledger.domain import (
     SummaryWindow,
     TokenCounter,
     UnknownConversation,
-    UnreadableEvent,
     WriteContention,
     check_conversation_id,
     check_count,
@@ -35,7 +34,6 @@ from chatledger.domain import (
     utc_now,
 )
 from chatledger.domain.conversation import (
-    STARTED_VERSION,
     summary_genesis,
     summary_stream_id,
 )
@@ -266,36 +264,22 @@ class Summaries:
     def _head(self, conversation_id: str) -> int:
         """The conversation's length; UnknownConversation or ConversationErased if it has none."""
         row = self._app.tail(conversation_id)
-        if row is None or row.originator_version == STARTED_VERSION:
+        if row is None:
             raise UnknownConversation(conversation_id)
         if self._app.ended(row):
             raise ConversationErased(conversation_id)
-        return row.originator_version - STARTED_VERSION
+        head = self._reading.head(conversation_id)
+        if head == 0:
+            raise UnknownConversation(conversation_id)
+        return head
 
     def _anchor(self, conversation_id: str, position: int) -> str:
         """The conversation's chain link at ``position``."""
-        version = position + STARTED_VERSION
-        events = list(self._app.events.get(conversation_id, gt=version - 1, lte=version))
-        if not events or not isinstance(events[0], Conversation.MessageRecorded):
-            raise UnreadableEvent(
-                f"conversation {conversation_id!r} has no message at position {position}, "
-                "though its length says it does"
-            )
-        return events[0].chain
+        return self._reading.message_event(conversation_id, position).chain
 
     def _newest_first(self, conversation_id: str) -> Iterator[HistoryEntry]:
         """The conversation's entries from the newest back, read in growing pages as pulled."""
-        mapper = self._app.pydantic_mapper
-        read = mapper.history_reader(conversation_id)
-        lte: int | None = None
-        page = FIRST_PAGE
-        while True:
-            rows = self._app.recorder.select_events(conversation_id, lte=lte, desc=True, limit=page)
-            yield from read(rows)
-            if len(rows) < page:
-                return
-            lte = rows[-1].originator_version - 1
-            page = min(page * 2, MAX_PAGE)
+        return self._reading.newest_first(conversation_id)
 
     def _check_text(self, field: str, text: object) -> None:
         check_text(field, text)

@@ -19,6 +19,7 @@ from chatledger.domain import (
     ChatLedgerError,
     ConcurrencyConflict,
     ConversationErased,
+    HeldByBranch,
     IdempotencyConflict,
     InvalidInput,
     StorageUnavailable,
@@ -107,6 +108,8 @@ def problem_for(exc: ChatLedgerError) -> ProblemError:
         return ProblemError(404, "unknown-attachment", "no such attachment", field="digest")
     if isinstance(exc, ConversationErased):
         return ProblemError(410, "conversation-erased", "the conversation was erased")
+    if isinstance(exc, HeldByBranch):
+        return ProblemError(409, "held-by-branch", str(exc))
     if isinstance(exc, ConcurrencyConflict):
         return ProblemError(
             409,
