@@ -52,6 +52,14 @@ _AUDIO_FORMATS = {"audio/mpeg": "mp3", "audio/x-wav": "wav", "audio/ogg": "oga"}
 
 Data = dict[str, Any]
 
+# pydantic serializes bytes as URL-safe base64; chatledger's parts hold the standard alphabet.
+_TO_STANDARD = str.maketrans("-_", "+/")
+_TO_URLSAFE = str.maketrans("+/", "-_")
+
+
+def _standard(data: str) -> str:
+    return data.translate(_TO_STANDARD)
+
 
 @dataclass
 class _Member:
@@ -209,7 +217,7 @@ def _content_part(item: Data) -> tuple[Part, Data] | None:
     if kind == "uploaded-file":
         return FilePart(file_id=rest.pop("file_id")), rest
     if kind == "binary":
-        data, media_type = rest.pop("data"), str(item.get("media_type") or "")
+        data, media_type = _standard(rest.pop("data")), str(item.get("media_type") or "")
         if media_type.startswith("image/"):
             try:
                 return ImagePart(data=data, media_type=media_type), rest
@@ -373,7 +381,8 @@ def _binary_back(item: Data, part: Part) -> Data:
         restored["file_id"] = part.file_id
     elif kind == "binary":
         assert isinstance(part, ImagePart | FilePart | AudioPart)
-        restored["data"] = part.data
+        assert part.data is not None  # a memory view's attachments are read back inline
+        restored["data"] = part.data.translate(_TO_URLSAFE)
     else:
         assert isinstance(part, ImagePart | FilePart)
         restored["url"] = part.url
