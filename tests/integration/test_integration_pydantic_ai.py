@@ -1,0 +1,477 @@
+"""The pydantic-ai adapter on every backend: real agents, driven by pydantic-ai's own test models.
+
+Equality is pydantic-ai's: two message lists are the same when ``ModelMessagesTypeAdapter``
+dumps them to the same JSON.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+
+import pytest
+from pydantic_ai import Agent
+from pydantic_ai.messages import (
+    AudioUrl,
+    BinaryContent,
+    CachePoint,
+    DocumentUrl,
+    FilePart,
+    ImageUrl,
+    ModelMessage,
+    ModelMessagesTypeAdapter,
+    ModelRequest,
+    ModelResponse,
+    NativeToolCallPart,
+    NativeToolReturnPart,
+    RetryFeedbackPart,
+    RetryInfo,
+    SystemPromptPart,
+    TextContent,
+    TextPart,
+    ThinkingPart,
+    ToolCallPart,
+    ToolReturnPart,
+    UploadedFile,
+    UserPromptPart,
+    VideoUrl,
+)
+from pydantic_ai.models.function import AgentInfo, FunctionModel
+from pydantic_ai.models.test import TestModel
+from pydantic_ai.usage import RequestUsage
+
+from chatledger import (
+    AsyncChatLedger,
+    ChatLedger,
+    ImagePart,
+    Message,
+    MessageWindow,
+    ReasoningPart,
+    ToolCall,
+)
+from chatledger.integrations.pydantic_ai import (
+    aload_messages,
+    arecord_messages,
+    load_messages,
+    record_messages,
+    to_ledger_messages,
+)
+from tests.fakes import FakeTokenCounter
+
+AT = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
+PNG = bytes.fromhex("89504e470d0a1a0a") + b"pixels"
+BIG_PDF = b"%PDF-1.7 " + bytes(range(256)) * 200  # past the attachment threshold: kept apart
+
+
+@pytest.fixture(autouse=True)
+def event_loop_for_run_sync() -> Iterator[None]:
+    """A loop for ``Agent.run_sync``, closed after the test: pydantic-ai makes the thread's
+    current loop when there is none, and leaves it open."""
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        yield
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()
+
+
+def same(left: Sequence[ModelMessage], right: Sequence[ModelMessage]) -> bool:
+    return ModelMessagesTypeAdapter.dump_json(list(left)) == ModelMessagesTypeAdapter.dump_json(
+        list(right)
+    )
+
+
+class WeatherModel:
+    """A model that thinks, calls the weather tool for each new question, then answers."""
+
+    def __init__(self) -> None:
+        self.received: list[list[ModelMessage]] = []
+
+    def __call__(self, messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+        self.received.append(list(messages))
+        last = messages[-1].parts[-1]
+        if isinstance(last, UserPromptPart):
+            call = ToolCallPart("weather", {"city": "Lisbon"}, tool_call_id=f"call_{len(messages)}")
+            thinking = ThinkingPart("Look it up.", signature="sig-1", provider_name="anthropic")
+            return ModelResponse(parts=[thinking, TextPart("Checking."), call], model_name="w-1")
+        return ModelResponse(parts=[TextPart("21 °C and sunny.")], model_name="w-1")
+
+
+def weather_agent(model: WeatherModel) -> Agent[None, str]:
+    agent = Agent(FunctionModel(model), system_prompt="Be brief.", instructions="Use °C.")
+
+    @agent.tool_plain
+    def weather(city: str) -> dict[str, object]:
+        return {"city": city, "temp_c": 21}
+
+    return agent
+
+
+def run(agent: Agent[None, str], question: str, history: list[ModelMessage]) -> list[ModelMessage]:
+    return agent.run_sync(question, message_history=history).all_messages()
+
+
+def test_the_second_run_sends_the_model_exactly_what_the_first_recorded(
+    ledger: ChatLedger,
+) -> None:
+    model = WeatherModel()
+    agent = weather_agent(model)
+    first = run(agent, "Weather in Lisbon?", load_messages(ledger, "trip"))
+    record_messages(ledger, "trip", first)
+
+    run(agent, "And tomorrow?", load_messages(ledger, "trip"))
+
+    sent = model.received[-2]  # the second run's first model request
+    assert same(sent[: len(first)], first)
+    assert [type(p).__name__ for p in sent[len(first)].parts] == ["UserPromptPart"]
+
+
+def test_recording_all_messages_after_a_run_from_loaded_history_records_only_the_new_ones(
+    ledger: ChatLedger,
+) -> None:
+    agent = weather_agent(WeatherModel())
+    record_messages(ledger, "trip", run(agent, "Weather in Lisbon?", []))
+    before = ledger.version("trip")
+    second = run(agent, "And tomorrow?", load_messages(ledger, "trip"))
+
+    record_messages(ledger, "trip", second)
+
+    # The new request's user prompt, the thinking call, its result and the answer.
+    assert (before, ledger.version("trip")) == (5, 9)
+    assert same(load_messages(ledger, "trip"), second)
+
+
+def test_recording_new_messages_stores_what_all_messages_would(ledger: ChatLedger) -> None:
+    agent = weather_agent(WeatherModel())
+    first = agent.run_sync("Weather in Lisbon?")
+    record_messages(ledger, "trip", first.new_messages())
+    second = agent.run_sync("And tomorrow?", message_history=load_messages(ledger, "trip"))
+
+    record_messages(ledger, "trip", second.new_messages())
+    record_messages(ledger, "trip", second.all_messages())  # a retry of the whole: nothing
+
+    assert ledger.version("trip") == 9
+    assert same(load_messages(ledger, "trip"), second.all_messages())
+
+
+def test_a_run_from_a_window_records_only_what_it_added_to_the_whole_history(
+    ledger: ChatLedger,
+) -> None:
+    agent = weather_agent(WeatherModel())
+    record_messages(ledger, "trip", run(agent, "Weather in Lisbon?", []))
+    window = MessageWindow(max_messages=3)  # the prompt and the newest two messages
+    history = load_messages(ledger, "trip", window)
+
+    record_messages(ledger, "trip", run(agent, "And tomorrow?", history))
+
+    assert ledger.version("trip") == 9
+    assert [m.role for m in ledger.memory("trip", MessageWindow(max_messages=9)).messages] == [
+        "system",
+        "user",
+        "assistant",
+        "tool",
+        "assistant",
+        "user",
+        "assistant",
+        "tool",
+        "assistant",
+    ]
+
+
+def test_a_window_cuts_between_tool_exchanges_and_keeps_the_system_prompt_first(
+    ledger: ChatLedger,
+) -> None:
+    agent = weather_agent(WeatherModel())
+    record_messages(ledger, "trip", run(agent, "Weather in Lisbon?", []))
+    record_messages(ledger, "trip", run(agent, "And tomorrow?", load_messages(ledger, "trip")))
+
+    loaded = load_messages(ledger, "trip", MessageWindow(max_messages=4))
+
+    # The prompt, then the newest whole units within four messages: the answer, and the
+    # second call with its result; the question before them would be a fifth.
+    assert [[type(p).__name__ for p in m.parts] for m in loaded] == [
+        ["SystemPromptPart"],
+        ["ThinkingPart", "TextPart", "ToolCallPart"],
+        ["ToolReturnPart"],
+        ["TextPart"],
+    ]
+
+
+def every_part_kind() -> list[ModelMessage]:
+    """A history holding every request and response part chatledger maps, and some it keeps."""
+    return [
+        ModelRequest(
+            parts=[
+                SystemPromptPart("Be brief.", timestamp=AT),
+                SystemPromptPart("Answer in English.", timestamp=AT),
+                UserPromptPart(
+                    [
+                        "Look at these:",
+                        ImageUrl("https://example.com/a.png"),
+                        BinaryContent(PNG, media_type="image/png"),
+                        DocumentUrl("https://example.com/a.pdf"),
+                        BinaryContent(BIG_PDF, media_type="application/pdf"),
+                        AudioUrl("https://example.com/a.mp3"),
+                        BinaryContent(b"RIFF0000WAVE", media_type="audio/wav"),
+                        VideoUrl("https://example.com/a.mp4"),
+                        UploadedFile(file_id="file-abc", provider_name="openai"),
+                        TextContent("a typed text", metadata={"source": "form"}),
+                        CachePoint(),
+                    ],
+                    timestamp=AT,
+                ),
+            ],
+            timestamp=AT,
+            instructions="Use °C.",
+            run_id="run-1",
+            metadata={"tenant": "acme"},
+        ),
+        ModelResponse(
+            parts=[
+                ThinkingPart("Signed.", signature="sig", provider_name="anthropic"),
+                ThinkingPart(
+                    "", id="redacted_thinking", signature="opaque", provider_name="anthropic"
+                ),
+                ThinkingPart("Summary.", id="rs_1", signature="enc", provider_name="openai"),
+                ThinkingPart("Unsigned."),
+                TextPart("Two calls.", id="msg_1", provider_details={"k": [1, 2]}),
+                ToolCallPart("lookup", {"q": "a"}, tool_call_id="call_a"),
+                ToolCallPart("lookup", '{"q": "b"}', tool_call_id="call_b"),
+                NativeToolCallPart("web_search", {"q": "c"}, tool_call_id="ws_1"),
+                NativeToolReturnPart("web_search", {"hits": 3}, tool_call_id="ws_1"),
+                FilePart(BinaryContent(PNG, media_type="image/png")),
+            ],
+            usage=RequestUsage(input_tokens=12, output_tokens=7, details={"reasoning": 3}),
+            model_name="model-1",
+            timestamp=AT,
+            provider_name="anthropic",
+            provider_details={"stop": "tool_use"},
+            provider_response_id="resp-1",
+            finish_reason="tool_call",
+            run_id="run-1",
+        ),
+        ModelRequest(
+            parts=[
+                ToolReturnPart("lookup", {"answer": [1, 2]}, tool_call_id="call_a", timestamp=AT),
+                ToolReturnPart(
+                    "lookup",
+                    "q must be a word",
+                    tool_call_id="call_b",
+                    outcome="retried",
+                    retry=RetryInfo(cause="model_retry", attempt=1, max_retries=2),
+                    timestamp=AT,
+                ),
+                RetryFeedbackPart(
+                    content="Answer in text.", retry=RetryInfo(cause="no_output"), timestamp=AT
+                ),
+            ],
+            timestamp=AT,
+            run_id="run-1",
+        ),
+        ModelResponse(parts=[TextPart("Done.")], timestamp=AT, run_id="run-1"),
+    ]
+
+
+def test_every_part_kind_loads_back_as_it_was_recorded(ledger: ChatLedger) -> None:
+    history = every_part_kind()
+
+    record_messages(ledger, "parts", history)
+
+    assert same(load_messages(ledger, "parts"), history)
+
+
+def test_stored_messages_hold_chatledger_roles_calls_reasoning_and_images(
+    ledger: ChatLedger,
+) -> None:
+    record_messages(ledger, "parts", every_part_kind())
+
+    stored = [entry.message for entry in ledger.history("parts").entries]
+
+    assert [m.role for m in stored] == [
+        "system",
+        "user",
+        "assistant",
+        "tool",
+        "tool",
+        "user",
+        "assistant",
+    ]
+    assistant = stored[2]
+    assert assistant.tool_calls == (
+        ToolCall(id="call_a", name="lookup", arguments='{"q": "a"}'),
+        ToolCall(id="call_b", name="lookup", arguments='{"q": "b"}'),
+    )
+    assert [(r.provider, r.signature, r.redacted) for r in assistant.reasoning] == [
+        ("anthropic", "sig", False),
+        ("anthropic", None, True),
+        ("openai", None, False),
+        ("unknown", None, False),
+    ]
+    assert [stored[3].tool_call_id, stored[4].tool_call_id] == ["call_a", "call_b"]
+    assert isinstance(stored[1].parts[1], ImagePart)
+    assert stored[1].parts[1].url == "https://example.com/a.png"
+
+
+def test_stored_messages_render_for_the_provider_that_signed_their_thinking(
+    ledger: ChatLedger,
+) -> None:
+    record_messages(ledger, "parts", every_part_kind())
+
+    claude = ledger.memory("parts", MessageWindow(max_messages=20)).to_anthropic()
+
+    assert claude["system"] == "Be brief.\nAnswer in English."  # both system prompt parts
+    blocks = claude["messages"][1]["content"]
+    assert isinstance(blocks, list)
+    assert blocks[:2] == [
+        {"type": "thinking", "thinking": "Signed.", "signature": "sig"},
+        {"type": "redacted_thinking", "data": "opaque"},
+    ]
+    uses = [b for b in blocks if isinstance(b, dict) and b.get("type") == "tool_use"]
+    assert [u["id"] for u in uses] == ["call_a", "call_b"]
+
+
+def test_a_message_id_names_no_text_only_what_identifies_its_part() -> None:
+    said = ModelRequest(parts=[UserPromptPart("My PIN is 1234", timestamp=AT)], run_id="r")
+    other = ModelRequest(parts=[UserPromptPart("My PIN is 9999", timestamp=AT)], run_id="r")
+
+    [first], [second] = to_ledger_messages([said]), to_ledger_messages([other])
+
+    assert first.id == second.id
+    assert "1234" not in first.id
+    assert first.id.startswith("pydantic-ai-")
+
+
+def test_parts_built_in_the_same_instant_get_ids_of_their_own(ledger: ChatLedger) -> None:
+    one = ModelResponse(parts=[TextPart("one")], timestamp=AT)
+    two = ModelResponse(parts=[TextPart("two")], timestamp=AT)
+
+    entries = record_messages(ledger, "same-instant", [one, two, one])
+
+    assert [e.position for e in entries] == [1, 2, 1]
+    assert same(load_messages(ledger, "same-instant"), [one, two])
+
+
+def test_messages_recorded_without_the_adapter_load_as_pydantic_ai_messages(
+    ledger: ChatLedger,
+) -> None:
+    ledger.record(
+        "plain",
+        [
+            Message(role="system", content="Be brief."),
+            Message(role="user", content="Weather?"),
+            Message(
+                role="assistant",
+                content=(ReasoningPart(provider="anthropic", text="Look.", signature="s"),),
+                tool_calls=(ToolCall(id="c1", name="weather", arguments='{"city": "Lisbon"}'),),
+            ),
+            Message(role="tool", tool_call_id="c1", content='{"temp_c": 21}'),
+            Message(role="assistant", content="21 °C."),
+        ],
+    )
+
+    loaded = load_messages(ledger, "plain")
+
+    kinds = [[type(p).__name__ for p in m.parts] for m in loaded]
+    assert kinds == [
+        ["SystemPromptPart"],
+        ["UserPromptPart"],
+        ["ThinkingPart", "ToolCallPart"],
+        ["ToolReturnPart"],
+        ["TextPart"],
+    ]
+    result = loaded[3].parts[0]
+    assert isinstance(result, ToolReturnPart)
+    assert (result.tool_name, result.tool_call_id) == ("weather", "c1")
+
+
+def test_an_unknown_conversation_loads_no_messages(ledger: ChatLedger) -> None:
+    assert load_messages(ledger, "never-recorded") == []
+
+
+def test_a_test_model_run_continues_from_the_tool_exchange_the_ledger_kept(
+    ledger: ChatLedger,
+) -> None:
+    agent = Agent(TestModel(), system_prompt="Be brief.")
+
+    @agent.tool_plain
+    def forecast(city: str) -> str:
+        return f"sunny in {city}"
+
+    first = agent.run_sync("Forecast?")
+    record_messages(ledger, "test-model", first.all_messages())
+    second = agent.run_sync("Again?", message_history=load_messages(ledger, "test-model"))
+    record_messages(ledger, "test-model", second.all_messages())
+
+    assert same(load_messages(ledger, "test-model"), second.all_messages())
+    view = ledger.memory("test-model", MessageWindow())
+    assert [(m.role, m.text) for m in view.messages] == [
+        ("system", "Be brief."),
+        ("user", "Forecast?"),
+        ("assistant", None),  # TestModel calls every tool first
+        ("tool", "sunny in a"),
+        ("assistant", '{"forecast":"sunny in a"}'),
+        ("user", "Again?"),
+        ("assistant", '{"forecast":"sunny in a"}'),
+    ]
+
+
+def test_the_async_twins_record_and_load_as_the_sync_functions_do(backend_url: str) -> None:
+    model = WeatherModel()
+    agent = weather_agent(model)
+
+    async def main() -> tuple[list[ModelMessage], list[ModelMessage], int]:
+        async with await AsyncChatLedger.open(backend_url, FakeTokenCounter()) as ledger:
+            first = await agent.run("Weather in Lisbon?", message_history=[])
+            await arecord_messages(ledger, "trip", first.all_messages())
+            history = await aload_messages(ledger, "trip")
+            second = await agent.run("And tomorrow?", message_history=history)
+            await arecord_messages(ledger, "trip", second.all_messages())
+            loaded = await aload_messages(ledger, "trip")
+            return first.all_messages(), loaded, await ledger.version("trip")
+
+    first, loaded, version = asyncio.run(main())
+
+    assert same(model.received[-2][: len(first)], first)
+    assert version == 9
+    assert len(loaded) == 8
+
+
+README_SNIPPET = """
+from pydantic_ai import Agent
+from pydantic_ai.models.test import TestModel
+
+from chatledger import ChatLedger, MessageWindow
+from chatledger.integrations.pydantic_ai import load_messages, record_messages
+
+agent = Agent(TestModel(custom_output_text="Sunny."), system_prompt="Be brief.")
+ledger = ChatLedger.open("memory://")
+for question in ["Weather in Lisbon?", "And tomorrow?"]:
+    history = load_messages(ledger, "trip", MessageWindow(max_messages=20))
+    result = agent.run_sync(question, message_history=history)
+    record_messages(ledger, "trip", result.all_messages())  # stores only what the run added
+view = ledger.memory("trip", MessageWindow(max_messages=20))
+assert [m.role for m in view.messages] == ["system", "user", "assistant", "user", "assistant"]
+"""
+
+
+def test_the_readme_section_runs() -> None:
+    exec(compile(README_SNIPPET, "README.md", "exec"), {})
+
+
+def test_a_large_file_stored_apart_loads_back_inline(ledger: ChatLedger) -> None:
+    request = ModelRequest(
+        parts=[UserPromptPart([BinaryContent(BIG_PDF, media_type="application/pdf")], timestamp=AT)]
+    )
+
+    record_messages(ledger, "big", [request])
+
+    [stored] = ledger.history("big").entries
+    assert stored.message.parts[0].attachment is not None  # type: ignore[union-attr]
+    [loaded] = load_messages(ledger, "big")
+    part = loaded.parts[0]
+    assert isinstance(part, UserPromptPart)
+    assert isinstance(part.content, list)
+    assert isinstance(part.content[0], BinaryContent)
+    assert part.content[0].data == BIG_PDF
