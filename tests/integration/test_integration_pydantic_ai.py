@@ -51,9 +51,13 @@ from chatledger import (
     ToolCall,
 )
 from chatledger.integrations.pydantic_ai import (
+    aclear_messages,
     aload_messages,
+    apop_messages,
     arecord_messages,
+    clear_messages,
     load_messages,
+    pop_messages,
     record_messages,
     to_ledger_messages,
 )
@@ -436,6 +440,106 @@ def test_the_async_twins_record_and_load_as_the_sync_functions_do(backend_url: s
     assert same(model.received[-2][: len(first)], first)
     assert version == 9
     assert len(loaded) == 8
+
+
+def kinds_of(messages: Sequence[ModelMessage]) -> list[list[str]]:
+    return [[type(part).__name__ for part in message.parts] for message in messages]
+
+
+def test_after_a_clear_the_next_run_sends_only_the_system_prompt_and_its_question(
+    ledger: ChatLedger,
+) -> None:
+    model = WeatherModel()
+    agent = weather_agent(model)
+    record_messages(ledger, "trip", run(agent, "Weather in Lisbon?", []))
+
+    clear_messages(ledger, "trip")
+    record_messages(ledger, "trip", run(agent, "And in Porto?", load_messages(ledger, "trip")))
+
+    # pydantic-ai sends the loaded prompt and the new question as one request.
+    [sent] = model.received[-2]
+    assert isinstance(sent, ModelRequest)
+    assert [(type(p).__name__, getattr(p, "content", None)) for p in sent.parts] == [
+        ("SystemPromptPart", "Be brief."),
+        ("UserPromptPart", "And in Porto?"),
+    ]
+    assert ledger.version("trip") == 9  # the history keeps the cleared messages
+    assert kinds_of(load_messages(ledger, "trip"))[:2] == [["SystemPromptPart"], ["UserPromptPart"]]
+
+
+def test_clearing_twice_with_nothing_recorded_between_is_one_clear(ledger: ChatLedger) -> None:
+    agent = weather_agent(WeatherModel())
+    record_messages(ledger, "trip", run(agent, "Weather in Lisbon?", []))
+
+    first, again = clear_messages(ledger, "trip"), clear_messages(ledger, "trip")
+
+    assert first is not None
+    assert again == first
+    assert [change.kind for change in ledger.memory_changes("trip")] == ["cleared"]
+
+
+def test_popping_takes_back_the_newest_answer_and_returns_it(ledger: ChatLedger) -> None:
+    agent = weather_agent(WeatherModel())
+    recorded = run(agent, "Weather in Lisbon?", [])
+    record_messages(ledger, "trip", recorded)
+
+    popped = pop_messages(ledger, "trip")
+
+    assert same(popped, recorded[-1:])
+    assert same(load_messages(ledger, "trip"), recorded[:-1])
+
+
+def test_popping_a_tool_exchange_takes_back_the_call_and_its_result_together(
+    ledger: ChatLedger,
+) -> None:
+    agent = weather_agent(WeatherModel())
+    recorded = run(agent, "Weather in Lisbon?", [])
+    record_messages(ledger, "trip", recorded)
+    pop_messages(ledger, "trip")  # the answer
+
+    popped = pop_messages(ledger, "trip")
+
+    assert same(popped, recorded[1:3])  # the response calling the tool, then its result
+    assert same(load_messages(ledger, "trip"), recorded[:1])
+    assert ledger.version("trip") == 5
+
+
+def test_a_popped_message_recorded_again_stays_out_of_memory(ledger: ChatLedger) -> None:
+    agent = weather_agent(WeatherModel())
+    recorded = run(agent, "Weather in Lisbon?", [])
+    record_messages(ledger, "trip", recorded)
+    pop_messages(ledger, "trip")
+
+    record_messages(ledger, "trip", recorded)
+
+    assert same(load_messages(ledger, "trip"), recorded[:-1])
+
+
+def test_popping_a_memory_of_only_the_system_prompt_takes_nothing_back(
+    ledger: ChatLedger,
+) -> None:
+    record_messages(ledger, "prompt", [ModelRequest(parts=[SystemPromptPart("Be brief.")])])
+
+    assert pop_messages(ledger, "prompt") == []
+    assert pop_messages(ledger, "never-recorded") == []
+    assert ledger.memory_changes("prompt") == []
+
+
+def test_the_async_twins_clear_and_pop_as_the_sync_functions_do(backend_url: str) -> None:
+    agent = weather_agent(WeatherModel())
+
+    async def main() -> tuple[list[ModelMessage], list[ModelMessage], list[ModelMessage]]:
+        async with await AsyncChatLedger.open(backend_url, FakeTokenCounter()) as ledger:
+            recorded = (await agent.run("Weather in Lisbon?")).all_messages()
+            await arecord_messages(ledger, "trip", recorded)
+            popped = await apop_messages(ledger, "trip")
+            await aclear_messages(ledger, "trip")
+            return recorded, popped, await aload_messages(ledger, "trip")
+
+    recorded, popped, loaded = asyncio.run(main())
+
+    assert same(popped, recorded[-1:])
+    assert kinds_of(loaded) == [["SystemPromptPart"]]
 
 
 README_SNIPPET = """

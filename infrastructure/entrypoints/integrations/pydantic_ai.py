@@ -11,14 +11,18 @@ message's kind, timestamp and run id, its part's kind, timestamp and tool call i
 ``result.all_messages()`` after a run that began from loaded history stores only what the run
 added, and ``result.new_messages()`` stores the same. Loading gives back the messages recorded,
 equal field for field, under the memory rules: the system prompt in force first, tool
-exchanges whole, the window's budget. ``AsyncChatLedger`` has the awaitable twins
-``arecord_messages`` and ``aload_messages``.
+exchanges whole, the window's budget.
+
+``clear_messages`` starts the model's memory afresh and ``pop_messages`` takes the newest
+message (a tool exchange as a whole) back from it; both keep the history, as events. Each
+function has an awaitable twin for an ``AsyncChatLedger``, named with an ``a`` in front.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import datetime
 
 from pydantic_ai.messages import ModelMessage, ModelMessagesTypeAdapter
 
@@ -26,6 +30,7 @@ from chatledger import (
     AsyncChatLedger,
     ChatLedger,
     HistoryEntry,
+    MemoryChange,
     MemoryView,
     Message,
     MessageWindow,
@@ -35,10 +40,14 @@ from chatledger.domain.limits import MAX_POSITION
 from chatledger.integrations._pydantic_ai_messages import to_chatledger, to_pydantic_ai
 
 __all__ = [
+    "aclear_messages",
     "aload_messages",
+    "apop_messages",
     "arecord_messages",
+    "clear_messages",
     "from_view",
     "load_messages",
+    "pop_messages",
     "record_messages",
     "to_ledger_messages",
 ]
@@ -55,9 +64,27 @@ def to_ledger_messages(messages: Sequence[ModelMessage]) -> list[Message]:
 def from_view(view: MemoryView) -> list[ModelMessage]:
     """A memory view's messages as pydantic-ai messages: what ``load_messages`` returns."""
     times = {entry.message.id: entry.recorded_at for entry in view.entries}
-    messages = view.messages
-    data = to_pydantic_ai(messages, [times.get(message.id) for message in messages])
-    return ModelMessagesTypeAdapter.validate_json(json.dumps(data))
+    return _model_messages(view.messages, [times.get(message.id) for message in view.messages])
+
+
+def _model_messages(
+    messages: Sequence[Message], times: Sequence[datetime | None]
+) -> list[ModelMessage]:
+    return ModelMessagesTypeAdapter.validate_json(json.dumps(to_pydantic_ai(messages, times)))
+
+
+def _newest_unit(view: MemoryView) -> tuple[HistoryEntry, ...]:
+    """The newest unit of a memory view: its last message, or its last tool exchange whole."""
+    entries = [entry for entry in view.entries if not entry.message.is_instruction]
+    if not entries or entries[-1].message.role != "tool":
+        return tuple(entries[-1:])
+    # A view lists an exchange's results right after its call.
+    start = max(i for i, entry in enumerate(entries) if entry.message.tool_calls)
+    return tuple(entries[start:])
+
+
+def _popped(unit: Sequence[HistoryEntry]) -> list[ModelMessage]:
+    return _model_messages([e.message for e in unit], [e.recorded_at for e in unit])
 
 
 def record_messages(
@@ -87,6 +114,27 @@ def load_messages(
     return from_view(ledger.memory(conversation_id, policy or WHOLE_MEMORY, at=at))
 
 
+def clear_messages(ledger: ChatLedger, conversation_id: str) -> MemoryChange | None:
+    """Start the model's memory afresh: loading then gives only the system prompt in force.
+
+    The history keeps every message (``ledger.clear``); None if there was nothing to clear.
+    """
+    return ledger.clear(conversation_id)
+
+
+def pop_messages(ledger: ChatLedger, conversation_id: str) -> list[ModelMessage]:
+    """Take the newest message back from memory, and return it: a tool exchange as a whole
+    (the response calling the tools, then their results), never the system prompt.
+
+    The history keeps it (``ledger.retract``), and recording it again leaves it out of
+    memory still. Returns ``[]`` when memory holds nothing to take back.
+    """
+    unit = _newest_unit(ledger.memory(conversation_id, WHOLE_MEMORY))
+    if unit:
+        ledger.retract(conversation_id, unit[-1].position)
+    return _popped(unit)
+
+
 async def arecord_messages(
     ledger: AsyncChatLedger, conversation_id: str, messages: Sequence[ModelMessage]
 ) -> tuple[HistoryEntry, ...]:
@@ -104,3 +152,16 @@ async def aload_messages(
 ) -> list[ModelMessage]:
     """``load_messages`` for an ``AsyncChatLedger``."""
     return from_view(await ledger.memory(conversation_id, policy or WHOLE_MEMORY, at=at))
+
+
+async def aclear_messages(ledger: AsyncChatLedger, conversation_id: str) -> MemoryChange | None:
+    """``clear_messages`` for an ``AsyncChatLedger``."""
+    return await ledger.clear(conversation_id)
+
+
+async def apop_messages(ledger: AsyncChatLedger, conversation_id: str) -> list[ModelMessage]:
+    """``pop_messages`` for an ``AsyncChatLedger``."""
+    unit = _newest_unit(await ledger.memory(conversation_id, WHOLE_MEMORY))
+    if unit:
+        await ledger.retract(conversation_id, unit[-1].position)
+    return _popped(unit)
