@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 import pytest
 from pydantic_ai import Agent
+from pydantic_ai.capabilities import AbstractCapability
 from pydantic_ai.messages import (
     AudioUrl,
     BinaryContent,
@@ -53,10 +54,12 @@ from chatledger import (
 from chatledger.integrations.pydantic_ai import (
     aclear_messages,
     aload_messages,
+    amemory_capability,
     apop_messages,
     arecord_messages,
     clear_messages,
     load_messages,
+    memory_capability,
     pop_messages,
     record_messages,
     to_ledger_messages,
@@ -103,8 +106,15 @@ class WeatherModel:
         return ModelResponse(parts=[TextPart("21 °C and sunny.")], model_name="w-1")
 
 
-def weather_agent(model: WeatherModel) -> Agent[None, str]:
-    agent = Agent(FunctionModel(model), system_prompt="Be brief.", instructions="Use °C.")
+def weather_agent(
+    model: WeatherModel, capabilities: Sequence[AbstractCapability[None]] = ()
+) -> Agent[None, str]:
+    agent = Agent(
+        FunctionModel(model),
+        system_prompt="Be brief.",
+        instructions="Use °C.",
+        capabilities=capabilities,
+    )
 
     @agent.tool_plain
     def weather(city: str) -> dict[str, object]:
@@ -542,8 +552,54 @@ def test_the_async_twins_clear_and_pop_as_the_sync_functions_do(backend_url: str
     assert kinds_of(loaded) == [["SystemPromptPart"]]
 
 
+def test_the_memory_capability_sends_the_window_and_records_each_request_as_it_goes(
+    ledger: ChatLedger,
+) -> None:
+    model = WeatherModel()
+    agent = weather_agent(model, [memory_capability(ledger, MessageWindow(max_messages=4))])
+    first = agent.run_sync("Weather in Lisbon?", conversation_id="trip")
+    record_messages(ledger, "trip", first.all_messages())  # its final answer
+
+    # No history passed: the ledger is the memory, and the window trims it.
+    second = agent.run_sync("And tomorrow?", conversation_id="trip")
+    record_messages(ledger, "trip", second.all_messages())
+
+    assert kinds_of(model.received[-2]) == [["SystemPromptPart"], ["TextPart"], ["UserPromptPart"]]
+    assert ledger.version("trip") == 9  # the repeated system prompt records nothing
+    assert [m.role for m in ledger.history("trip").messages] == [
+        "system",
+        "user",
+        "assistant",
+        "tool",
+        "assistant",
+        "user",
+        "assistant",
+        "tool",
+        "assistant",
+    ]
+
+
+def test_the_async_memory_capability_records_and_trims_as_the_sync_one_does(
+    backend_url: str,
+) -> None:
+    model = WeatherModel()
+
+    async def main() -> int:
+        async with await AsyncChatLedger.open(backend_url, FakeTokenCounter()) as ledger:
+            window = MessageWindow(max_messages=4)
+            agent = weather_agent(model, [amemory_capability(ledger, window, conversation_id="t")])
+            for question in ["Weather in Lisbon?", "And tomorrow?"]:
+                result = await agent.run(question)
+                await arecord_messages(ledger, "t", result.all_messages())
+            return await ledger.version("t")
+
+    assert asyncio.run(main()) == 9
+    assert kinds_of(model.received[-2]) == [["SystemPromptPart"], ["TextPart"], ["UserPromptPart"]]
+
+
 README_SNIPPET = """
 from pydantic_ai import Agent
+from pydantic_ai.capabilities import AbstractCapability
 from pydantic_ai.models.test import TestModel
 
 from chatledger import ChatLedger, MessageWindow

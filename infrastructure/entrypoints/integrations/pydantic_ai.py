@@ -13,6 +13,11 @@ added, and ``result.new_messages()`` stores the same. Loading gives back the mes
 equal field for field, under the memory rules: the system prompt in force first, tool
 exchanges whole, the window's budget.
 
+Within a run, the capability ``memory_capability(ledger, policy)`` (pydantic-ai's
+``ProcessHistory``, which replaced ``history_processors=`` in 2.0) records each request as it
+is sent and sends the model the ledger's memory view instead of the run's whole list: a long
+tool loop stays within the window, and nothing the window leaves out is lost.
+
 ``clear_messages`` starts the model's memory afresh and ``pop_messages`` takes the newest
 message (a tool exchange as a whole) back from it; both keep the history, as events. Each
 function has an awaitable twin for an ``AsyncChatLedger``, named with an ``a`` in front.
@@ -23,13 +28,17 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
+from pydantic_ai.capabilities import ProcessHistory
 from pydantic_ai.messages import ModelMessage, ModelMessagesTypeAdapter
+from pydantic_ai.tools import RunContext
 
 from chatledger import (
     AsyncChatLedger,
     ChatLedger,
     HistoryEntry,
+    InvalidInput,
     MemoryChange,
     MemoryView,
     Message,
@@ -42,11 +51,13 @@ from chatledger.integrations._pydantic_ai_messages import to_chatledger, to_pyda
 __all__ = [
     "aclear_messages",
     "aload_messages",
+    "amemory_capability",
     "apop_messages",
     "arecord_messages",
     "clear_messages",
     "from_view",
     "load_messages",
+    "memory_capability",
     "pop_messages",
     "record_messages",
     "to_ledger_messages",
@@ -114,6 +125,33 @@ def load_messages(
     return from_view(ledger.memory(conversation_id, policy or WHOLE_MEMORY, at=at))
 
 
+def memory_capability(
+    ledger: ChatLedger, policy: Policy | None = None, *, conversation_id: str | None = None
+) -> ProcessHistory[Any]:
+    """A capability that records what a run is about to send the model, then sends the memory
+    view under ``policy`` (by default the whole memory) in its place.
+
+    The conversation is ``conversation_id``, else the run's (``agent.run(...,
+    conversation_id=...)``). pydantic-ai keeps the view as the run's messages, so record
+    ``result.all_messages()`` after the run for its final response. The policy's budget must
+    hold the newest request: a view of the system prompt alone asks the model nothing.
+    """
+
+    def process(ctx: RunContext[Any], messages: list[ModelMessage]) -> list[ModelMessage]:
+        conversation = _conversation_of(ctx, conversation_id)
+        record_messages(ledger, conversation, messages)
+        return load_messages(ledger, conversation, policy)
+
+    return ProcessHistory(process)
+
+
+def _conversation_of(ctx: RunContext[Any], conversation_id: str | None) -> str:
+    conversation = conversation_id or ctx.conversation_id
+    if conversation is None:  # pydantic-ai gives every run one; this is a guard, not a path
+        raise InvalidInput("conversation_id", "is required when the run has none")
+    return conversation
+
+
 def clear_messages(ledger: ChatLedger, conversation_id: str) -> MemoryChange | None:
     """Start the model's memory afresh: loading then gives only the system prompt in force.
 
@@ -165,3 +203,16 @@ async def apop_messages(ledger: AsyncChatLedger, conversation_id: str) -> list[M
     if unit:
         await ledger.retract(conversation_id, unit[-1].position)
     return _popped(unit)
+
+
+def amemory_capability(
+    ledger: AsyncChatLedger, policy: Policy | None = None, *, conversation_id: str | None = None
+) -> ProcessHistory[Any]:
+    """``memory_capability`` for an ``AsyncChatLedger``."""
+
+    async def process(ctx: RunContext[Any], messages: list[ModelMessage]) -> list[ModelMessage]:
+        conversation = _conversation_of(ctx, conversation_id)
+        await arecord_messages(ledger, conversation, messages)
+        return await aload_messages(ledger, conversation, policy)
+
+    return ProcessHistory(process)
