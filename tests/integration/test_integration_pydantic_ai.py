@@ -7,8 +7,10 @@ dumps them to the same JSON.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from pydantic_ai import Agent
@@ -595,6 +597,47 @@ def test_the_async_memory_capability_records_and_trims_as_the_sync_one_does(
 
     assert asyncio.run(main()) == 9
     assert kinds_of(model.received[-2]) == [["SystemPromptPart"], ["TextPart"], ["UserPromptPart"]]
+
+
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "pydantic_ai_v1.json"
+
+
+def test_messages_the_v1_layout_stored_load_as_the_pydantic_ai_messages_they_were(
+    ledger: ChatLedger,
+) -> None:
+    fixture = json.loads(FIXTURE.read_text(encoding="utf-8"))
+    ledger.record("v1", [Message.parse(stored) for stored in fixture["stored"]])
+
+    loaded = load_messages(ledger, "v1")
+
+    assert same(loaded, ModelMessagesTypeAdapter.validate_python(fixture["pydantic_ai"]))
+
+
+def test_the_adapter_still_stores_what_the_v1_layout_stored_under_the_same_ids() -> None:
+    fixture = json.loads(FIXTURE.read_text(encoding="utf-8"))
+    messages = ModelMessagesTypeAdapter.validate_python(fixture["pydantic_ai"])
+
+    stored = [message.stored_form() for message in to_ledger_messages(messages)]
+
+    # Recording a history stored then again records nothing, and raises no conflict.
+    assert stored == fixture["stored"]
+
+
+def test_what_is_stored_leaves_out_the_fields_at_their_defaults() -> None:
+    [request, response] = to_ledger_messages(
+        [ModelRequest(parts=[UserPromptPart("Hi", timestamp=AT)]), ModelResponse(parts=[])]
+    )
+
+    # So a field pydantic-ai adds with a default changes nothing recorded before it.
+    assert request.metadata["pydantic_ai"] == {
+        "v": 1,
+        "message": {"kind": "request"},
+        "parts": [{"part_kind": "user-prompt", "timestamp": "2026-03-01T09:30:00Z"}],
+    }
+    kept = response.metadata["pydantic_ai"]
+    assert isinstance(kept, dict)
+    assert isinstance(kept["message"], dict)
+    assert set(kept["message"]) == {"kind", "timestamp"}
 
 
 README_SNIPPET = """

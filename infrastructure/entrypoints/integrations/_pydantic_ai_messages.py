@@ -46,6 +46,8 @@ _OPAQUE = "$opaque"
 """A part (or content item) no chatledger part holds, kept whole."""
 _JSON = "$json"
 """A residual's content was not text, and the message holds it as JSON text."""
+_NO_ARGS = "$no_args"
+"""A tool call sent no arguments at all (not even ``{}``)."""
 _MAPPED_REQUEST_PARTS = frozenset({"system-prompt", "user-prompt", "tool-return", "retry-feedback"})
 _MAPPED_RESPONSE_PARTS = frozenset({"text", "thinking", "tool-call", "file"})
 _AUDIO_FORMATS = {"audio/mpeg": "mp3", "audio/x-wav": "wav", "audio/ogg": "oga"}
@@ -266,10 +268,15 @@ def _response_member(parts: Sequence[Data]) -> _Member:
 def _reasoning(residual: Data) -> ReasoningPart:
     """Thinking as a reasoning part, as its provider sends it back: signed, encrypted, redacted."""
     provider = residual.get("provider_name") or "unknown"
-    if provider == "anthropic" and residual.get("id") == "redacted_thinking":
+    if (
+        provider == "anthropic"
+        and residual.get("id") == "redacted_thinking"
+        and residual.get("signature")
+    ):
         # pydantic-ai keeps a redacted block's opaque data as its signature.
         return ReasoningPart(provider=provider, redacted=True, data=residual.pop("signature"))
-    text, signature, ident = residual.pop("content"), residual.pop("signature"), residual.pop("id")
+    text = residual.pop("content")
+    signature, ident = residual.pop("signature", None), residual.pop("id", None)
     if provider == "openai":
         # The Responses reasoning item: its id, and its encrypted content as the signature.
         return ReasoningPart(provider=provider, id=ident, text=text, encrypted_content=signature)
@@ -277,8 +284,11 @@ def _reasoning(residual: Data) -> ReasoningPart:
 
 
 def _call(residual: Data) -> ToolCall:
-    args = residual.pop("args")
-    if not isinstance(args, str):
+    args = residual.pop("args", None)
+    if args is None:
+        residual[_NO_ARGS] = True
+        args = ""
+    elif not isinstance(args, str):
         residual[_JSON] = True
         args = json.dumps(args, ensure_ascii=False, sort_keys=True)
     return ToolCall(id=residual.pop("tool_call_id"), name=residual.pop("tool_name"), arguments=args)
@@ -351,7 +361,9 @@ def _parts_back(message: Message, residuals: Sequence[Data]) -> list[Data]:
         elif kind == "tool-call":
             call = next(calls)
             part["tool_call_id"], part["tool_name"] = call.id, call.name
-            part["args"] = json.loads(call.arguments) if part.pop(_JSON, False) else call.arguments
+            if not part.pop(_NO_ARGS, False):
+                as_json = part.pop(_JSON, False)
+                part["args"] = json.loads(call.arguments) if as_json else call.arguments
         elif kind == "file":
             part["content"] = _binary_back(part["content"], next(parts))
         out.append(part)
@@ -394,9 +406,13 @@ def _thinking_back(part: Data, reasoning: Part) -> None:
     if reasoning.redacted:
         part["signature"] = reasoning.data
         return
-    part["content"], part["id"] = reasoning.text, reasoning.id
+    part["content"] = reasoning.text
     openai = reasoning.provider == "openai"
-    part["signature"] = reasoning.encrypted_content if openai else reasoning.signature
+    kept = {
+        "id": reasoning.id,
+        "signature": reasoning.encrypted_content if openai else reasoning.signature,
+    }
+    part.update({key: value for key, value in kept.items() if value is not None})
 
 
 def _plain(

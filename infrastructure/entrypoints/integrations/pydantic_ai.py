@@ -67,9 +67,36 @@ WHOLE_MEMORY = MessageWindow(max_messages=MAX_POSITION)
 """The default policy: every message memory holds (since the last clear), none evicted."""
 
 
+_DISCRIMINATORS = frozenset({"kind", "part_kind"})
+
+
 def to_ledger_messages(messages: Sequence[ModelMessage]) -> list[Message]:
     """The chatledger messages that ``record_messages`` records for pydantic-ai messages."""
-    return to_chatledger(ModelMessagesTypeAdapter.dump_python(list(messages), mode="json"))
+    return to_chatledger(_lean(list(messages)))
+
+
+def _lean(messages: list[ModelMessage]) -> list[dict[str, Any]]:
+    """The messages' JSON without the fields at their defaults, but for the discriminators.
+
+    So a field that pydantic-ai adds later (with a default) leaves what is recorded of older
+    messages as it was: recording them again after an upgrade still records nothing.
+    """
+    full = ModelMessagesTypeAdapter.dump_python(messages, mode="json")
+    lean = ModelMessagesTypeAdapter.dump_python(messages, mode="json", exclude_defaults=True)
+    kept: list[dict[str, Any]] = _without_defaults(full, lean)
+    return kept
+
+
+def _without_defaults(full: Any, lean: Any) -> Any:
+    if isinstance(full, dict) and isinstance(lean, dict):
+        return {
+            key: _without_defaults(value, lean[key]) if key in lean else value
+            for key, value in full.items()
+            if key in lean or key in _DISCRIMINATORS
+        }
+    if isinstance(full, list) and isinstance(lean, list) and len(full) == len(lean):
+        return [_without_defaults(f, item) for f, item in zip(full, lean, strict=True)]
+    return lean
 
 
 def from_view(view: MemoryView) -> list[ModelMessage]:
