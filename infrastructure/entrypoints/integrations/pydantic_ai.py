@@ -63,7 +63,7 @@ __all__ = [
     "to_ledger_messages",
 ]
 
-WHOLE_MEMORY = MessageWindow(max_messages=MAX_POSITION)
+_WHOLE_MEMORY = MessageWindow(max_messages=MAX_POSITION)
 """The default policy: every message memory holds (since the last clear), none evicted."""
 
 
@@ -149,7 +149,7 @@ def load_messages(
     applied (one system prompt, tool exchanges whole). An unknown conversation gives ``[]``.
     ``at`` gives the view as it was right after that history position.
     """
-    return from_view(ledger.memory(conversation_id, policy or WHOLE_MEMORY, at=at))
+    return from_view(ledger.memory(conversation_id, policy or _WHOLE_MEMORY, at=at))
 
 
 def memory_capability(
@@ -194,7 +194,7 @@ def pop_messages(ledger: ChatLedger, conversation_id: str) -> list[ModelMessage]
     The history keeps it (``ledger.retract``), and recording it again leaves it out of
     memory still. Returns ``[]`` when memory holds nothing to take back.
     """
-    unit = _newest_unit(ledger.memory(conversation_id, WHOLE_MEMORY))
+    unit = _newest_unit(ledger.memory(conversation_id, _WHOLE_MEMORY))
     if unit:
         ledger.retract(conversation_id, unit[-1].position)
     return _popped(unit)
@@ -216,7 +216,7 @@ async def aload_messages(
     at: int | None = None,
 ) -> list[ModelMessage]:
     """``load_messages`` for an ``AsyncChatLedger``."""
-    return from_view(await ledger.memory(conversation_id, policy or WHOLE_MEMORY, at=at))
+    return from_view(await ledger.memory(conversation_id, policy or _WHOLE_MEMORY, at=at))
 
 
 async def aclear_messages(ledger: AsyncChatLedger, conversation_id: str) -> MemoryChange | None:
@@ -226,7 +226,7 @@ async def aclear_messages(ledger: AsyncChatLedger, conversation_id: str) -> Memo
 
 async def apop_messages(ledger: AsyncChatLedger, conversation_id: str) -> list[ModelMessage]:
     """``pop_messages`` for an ``AsyncChatLedger``."""
-    unit = _newest_unit(await ledger.memory(conversation_id, WHOLE_MEMORY))
+    unit = _newest_unit(await ledger.memory(conversation_id, _WHOLE_MEMORY))
     if unit:
         await ledger.retract(conversation_id, unit[-1].position)
     return _popped(unit)
