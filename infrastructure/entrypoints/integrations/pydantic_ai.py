@@ -21,6 +21,7 @@ tool loop stays within the window, and nothing the window leaves out is lost.
 ``clear_messages`` starts the model's memory afresh and ``pop_messages`` takes the newest
 message (a tool exchange as a whole) back from it; both keep the history, as events. Each
 function has an awaitable twin for an ``AsyncChatLedger``, named with an ``a`` in front.
+The conversion itself: ``pydantic_ai_messages``.
 """
 
 from __future__ import annotations
@@ -45,10 +46,11 @@ from chatledger import (
     MessageWindow,
     Policy,
 )
-from chatledger.domain.limits import MAX_POSITION
-from chatledger.integrations._pydantic_ai_messages import to_chatledger, to_pydantic_ai
+from chatledger.domain import limits
+from chatledger.integrations.pydantic_ai_messages import to_chatledger, to_pydantic_ai
 
 __all__ = [
+    "WHOLE_MEMORY",
     "aclear_messages",
     "aload_messages",
     "amemory_capability",
@@ -63,8 +65,10 @@ __all__ = [
     "to_ledger_messages",
 ]
 
-_WHOLE_MEMORY = MessageWindow(max_messages=MAX_POSITION)
-"""The default policy: every message memory holds (since the last clear), none evicted."""
+WHOLE_MEMORY = MessageWindow(max_messages=limits.MAX_POSITION)
+"""The default policy: every message since the last clear. No conversation holds more than
+``MAX_POSITION`` messages; the memory rules still apply (the current system prompt first,
+orphan results and unanswered calls left out)."""
 
 
 _DISCRIMINATORS = frozenset({"kind", "part_kind"})
@@ -149,7 +153,7 @@ def load_messages(
     applied (one system prompt, tool exchanges whole). An unknown conversation gives ``[]``.
     ``at`` gives the view as it was right after that history position.
     """
-    return from_view(ledger.memory(conversation_id, policy or _WHOLE_MEMORY, at=at))
+    return from_view(ledger.memory(conversation_id, policy or WHOLE_MEMORY, at=at))
 
 
 def memory_capability(
@@ -194,7 +198,7 @@ def pop_messages(ledger: ChatLedger, conversation_id: str) -> list[ModelMessage]
     The history keeps it (``ledger.retract``), and recording it again leaves it out of
     memory still. Returns ``[]`` when memory holds nothing to take back.
     """
-    unit = _newest_unit(ledger.memory(conversation_id, _WHOLE_MEMORY))
+    unit = _newest_unit(ledger.memory(conversation_id, WHOLE_MEMORY))
     if unit:
         ledger.retract(conversation_id, unit[-1].position)
     return _popped(unit)
@@ -216,7 +220,7 @@ async def aload_messages(
     at: int | None = None,
 ) -> list[ModelMessage]:
     """``load_messages`` for an ``AsyncChatLedger``."""
-    return from_view(await ledger.memory(conversation_id, policy or _WHOLE_MEMORY, at=at))
+    return from_view(await ledger.memory(conversation_id, policy or WHOLE_MEMORY, at=at))
 
 
 async def aclear_messages(ledger: AsyncChatLedger, conversation_id: str) -> MemoryChange | None:
@@ -226,7 +230,7 @@ async def aclear_messages(ledger: AsyncChatLedger, conversation_id: str) -> Memo
 
 async def apop_messages(ledger: AsyncChatLedger, conversation_id: str) -> list[ModelMessage]:
     """``pop_messages`` for an ``AsyncChatLedger``."""
-    unit = _newest_unit(await ledger.memory(conversation_id, _WHOLE_MEMORY))
+    unit = _newest_unit(await ledger.memory(conversation_id, WHOLE_MEMORY))
     if unit:
         await ledger.retract(conversation_id, unit[-1].position)
     return _popped(unit)
