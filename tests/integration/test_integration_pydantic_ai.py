@@ -215,6 +215,29 @@ def test_a_window_cuts_between_tool_exchanges_and_keeps_the_system_prompt_first(
     ]
 
 
+def test_a_dynamic_system_prompt_a_run_renews_becomes_the_prompt_and_the_old_one_stays(
+    ledger: ChatLedger,
+) -> None:
+    agent = Agent(TestModel())
+    calls = iter(["It is Monday.", "It is Tuesday."])
+
+    @agent.system_prompt(dynamic=True)
+    def today() -> str:
+        return next(calls)
+
+    record_messages(ledger, "days", agent.run_sync("Hi").all_messages())
+    second = agent.run_sync("Hi again", message_history=load_messages(ledger, "days"))
+
+    record_messages(ledger, "days", second.all_messages())
+
+    history = [(e.message.role, e.message.text) for e in ledger.history("days").entries]
+    assert [text for role, text in history if role == "system"] == [
+        "It is Monday.",
+        "It is Tuesday.",
+    ]
+    assert same(load_messages(ledger, "days"), second.all_messages())
+
+
 def every_part_kind() -> list[ModelMessage]:
     """A history holding every request and response part chatledger maps, and some it keeps."""
     return [
