@@ -48,6 +48,8 @@ from chatledger import (
     AsyncChatLedger,
     ChatLedger,
     ImagePart,
+    InvalidMessage,
+    Limits,
     Message,
     MessageWindow,
     ReasoningPart,
@@ -177,7 +179,7 @@ def test_a_run_from_a_window_records_only_what_it_added_to_the_whole_history(
 ) -> None:
     agent = weather_agent(WeatherModel())
     record_messages(ledger, "trip", run(agent, "Weather in Lisbon?", []))
-    window = MessageWindow(max_messages=3)  # the prompt and the newest two messages
+    window = MessageWindow(max_messages=3)  # the prompt and the answer: the exchange is two more
     history = load_messages(ledger, "trip", window)
 
     record_messages(ledger, "trip", run(agent, "And tomorrow?", history))
@@ -423,6 +425,23 @@ def test_messages_recorded_without_the_adapter_load_as_pydantic_ai_messages(
     result = loaded[3].parts[0]
     assert isinstance(result, ToolReturnPart)
     assert (result.tool_name, result.tool_call_id) == ("weather", "c1")
+
+
+def test_parts_kept_whole_count_against_the_metadata_limit_and_a_larger_one_takes_them(
+    backend_url: str,
+) -> None:
+    results = {"hits": ["a result of the web search " * 4] * 200}
+    search = NativeToolReturnPart("web_search", results, tool_call_id="ws_1", timestamp=AT)
+    response = ModelResponse(parts=[TextPart("Found it."), search], timestamp=AT)
+    roomy = Limits(max_metadata_bytes=256 * 1024)
+
+    with ChatLedger.open(backend_url, FakeTokenCounter()) as ledger:
+        with pytest.raises(InvalidMessage, match="max_metadata_bytes"):
+            record_messages(ledger, "search", [response])
+        assert ledger.version("search") == 0
+    with ChatLedger.open(backend_url, FakeTokenCounter(), limits=roomy) as ledger:
+        record_messages(ledger, "search", [response])
+        assert same(load_messages(ledger, "search"), [response])
 
 
 def test_an_unknown_conversation_loads_no_messages(ledger: ChatLedger) -> None:

@@ -7,7 +7,11 @@ user message, each tool return a tool message answering its call, retry feedback
 message. A ``ModelResponse`` becomes one assistant message: text, thinking (reasoning parts)
 and files (image, file or audio parts) in order, and its tool calls. What no chatledger field
 holds (timestamps, usage, model names, provider details, parts chatledger has no role for)
-is kept in the message's ``metadata`` under ``"pydantic_ai"``, in the sealed event with the rest.
+is kept in the message's ``metadata`` under ``"pydantic_ai"``, sealed with the message as its
+text is, never in its ``extra`` (that belongs to the provider shape its ``format`` names, and
+renderings lay it over their requests). It counts against ``Limits.max_metadata_bytes``: a
+response holding a large built-in tool result (a web search's) needs a larger limit. A request
+with no part at all (an interrupted one) records nothing.
 
 A message's id is derived from what identifies the pydantic-ai part it holds (its message's
 kind, timestamp and run id, the part's kind, timestamp and tool call id), never from what was
