@@ -53,6 +53,7 @@ from chatledger import (
     Message,
     MessageWindow,
     ReasoningPart,
+    SummaryWindow,
     ToolCall,
 )
 from chatledger.integrations.pydantic_ai import (
@@ -68,7 +69,7 @@ from chatledger.integrations.pydantic_ai import (
     record_messages,
     to_ledger_messages,
 )
-from tests.fakes import FakeTokenCounter
+from tests.fakes import FakeSummarizer, FakeTokenCounter
 
 AT = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
 PNG = bytes.fromhex("89504e470d0a1a0a") + b"pixels"
@@ -196,6 +197,37 @@ def test_a_run_from_a_window_records_only_what_it_added_to_the_whole_history(
         "tool",
         "assistant",
     ]
+
+
+def test_a_run_from_a_window_that_starts_on_a_question_records_only_what_it_added(
+    ledger: ChatLedger,
+) -> None:
+    agent = weather_agent(WeatherModel())
+    record_messages(ledger, "trip", run(agent, "Weather in Lisbon?", []))
+    record_messages(ledger, "trip", run(agent, "And tomorrow?", load_messages(ledger, "trip")))
+    # The prompt, then the second question and what followed it: a run merges the first two,
+    # requests of two runs, into one, which records as the two it holds.
+    window = load_messages(ledger, "trip", MessageWindow(max_messages=5))
+
+    record_messages(ledger, "trip", run(agent, "And in Porto?", window))
+
+    assert kinds_of(window)[0] == ["SystemPromptPart", "UserPromptPart"]
+    assert ledger.version("trip") == 13
+
+
+def test_a_history_a_run_merged_in_memory_records_nothing_twice(ledger: ChatLedger) -> None:
+    agent = weather_agent(WeatherModel())
+    record_messages(ledger, "trip", run(agent, "Weather in Lisbon?", []))
+    clear_messages(ledger, "trip")
+    first = run(agent, "And in Porto?", load_messages(ledger, "trip"))
+    record_messages(ledger, "trip", first)
+
+    # Kept in memory, not loaded: the next run merges its first two requests, dropping fields.
+    second = run(agent, "And in Faro?", first)
+    record_messages(ledger, "trip", second)
+
+    assert kinds_of(second)[0] == ["SystemPromptPart", "UserPromptPart"]
+    assert ledger.version("trip") == 13
 
 
 def test_a_window_cuts_between_tool_exchanges_and_keeps_the_system_prompt_first(
@@ -385,8 +417,8 @@ def test_a_message_id_names_no_text_only_what_identifies_its_part() -> None:
 
 
 def test_parts_built_in_the_same_instant_get_ids_of_their_own(ledger: ChatLedger) -> None:
-    one = ModelResponse(parts=[TextPart("one")], timestamp=AT)
-    two = ModelResponse(parts=[TextPart("two")], timestamp=AT)
+    one = ModelResponse(parts=[TextPart("one")], timestamp=AT, model_name="m-1")
+    two = ModelResponse(parts=[TextPart("two")], timestamp=AT, model_name="m-1")
 
     entries = record_messages(ledger, "same-instant", [one, two, one])
 
@@ -415,14 +447,14 @@ def test_messages_recorded_without_the_adapter_load_as_pydantic_ai_messages(
     loaded = load_messages(ledger, "plain")
 
     kinds = [[type(p).__name__ for p in m.parts] for m in loaded]
+    # Consecutive requests come as one, as a run would merge them.
     assert kinds == [
-        ["SystemPromptPart"],
-        ["UserPromptPart"],
+        ["SystemPromptPart", "UserPromptPart"],
         ["ThinkingPart", "ToolCallPart"],
         ["ToolReturnPart"],
         ["TextPart"],
     ]
-    result = loaded[3].parts[0]
+    result = loaded[2].parts[0]
     assert isinstance(result, ToolReturnPart)
     assert (result.tool_name, result.tool_call_id) == ("weather", "c1")
 
@@ -442,6 +474,56 @@ def test_parts_kept_whole_count_against_the_metadata_limit_and_a_larger_one_take
     with ChatLedger.open(backend_url, FakeTokenCounter(), limits=roomy) as ledger:
         record_messages(ledger, "search", [response])
         assert same(load_messages(ledger, "search"), [response])
+
+
+def test_a_run_from_messages_recorded_without_the_adapter_records_only_its_own(
+    ledger: ChatLedger,
+) -> None:
+    ledger.record(
+        "plain",
+        [
+            Message(id="m-sys", role="system", content="Be brief."),
+            Message(id="m-u1", role="user", content="Hi"),
+            Message(id="m-a1", role="assistant", content="Hello."),
+        ],
+    )
+    agent = weather_agent(WeatherModel())
+
+    record_messages(
+        ledger, "plain", run(agent, "Weather in Lisbon?", load_messages(ledger, "plain"))
+    )
+
+    assert ledger.version("plain") == 7  # the three, then the question, call, result, answer
+    assert [m.role for m in ledger.memory("plain", MessageWindow()).messages] == [
+        "system",
+        "user",
+        "assistant",
+        "user",
+        "assistant",
+        "tool",
+        "assistant",
+    ]
+
+
+def test_a_summary_reaches_the_model_as_a_user_prompt_and_never_enters_the_history(
+    ledger: ChatLedger,
+) -> None:
+    model = WeatherModel()
+    agent = weather_agent(model)
+    record_messages(ledger, "trip", run(agent, "Weather in Lisbon?", []))
+    window = SummaryWindow(max_tokens=30)
+    ledger.compact("trip", FakeSummarizer(reply="Lisbon was sunny."), window)
+
+    record_messages(
+        ledger, "trip", run(agent, "And tomorrow?", load_messages(ledger, "trip", window))
+    )
+
+    summary = model.received[-2][0].parts[1]  # after the system prompt, in its request
+    assert isinstance(summary, UserPromptPart)
+    assert summary.content == "Summary of the earlier conversation:\nLisbon was sunny."
+    assert ledger.version("trip") == 9
+    texts = [entry.message.text or "" for entry in ledger.history("trip").entries]
+    assert not any("Lisbon was sunny." in text for text in texts)
 
 
 def test_an_unknown_conversation_loads_no_messages(ledger: ChatLedger) -> None:
@@ -518,7 +600,7 @@ def test_after_a_clear_the_next_run_sends_only_the_system_prompt_and_its_questio
         ("UserPromptPart", "And in Porto?"),
     ]
     assert ledger.version("trip") == 9  # the history keeps the cleared messages
-    assert kinds_of(load_messages(ledger, "trip"))[:2] == [["SystemPromptPart"], ["UserPromptPart"]]
+    assert kinds_of(load_messages(ledger, "trip"))[0] == ["SystemPromptPart", "UserPromptPart"]
 
 
 def test_clearing_twice_with_nothing_recorded_between_is_one_clear(ledger: ChatLedger) -> None:

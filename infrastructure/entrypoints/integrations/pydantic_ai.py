@@ -6,12 +6,15 @@ Record a run's messages, then load the memory view as the next run's ``message_h
     result = agent.run_sync("And tomorrow?", message_history=history)
     record_messages(ledger, "trip", result.all_messages())
 
-Recording is idempotent: each message's id comes from what identifies it in pydantic-ai (its
-message's kind, timestamp and run id, its part's kind, timestamp and tool call id), so recording
-``result.all_messages()`` after a run that began from loaded history stores only what the run
-added, and ``result.new_messages()`` stores the same. Loading gives back the messages recorded,
-equal field for field, under the memory rules: the system prompt in force first, tool
-exchanges whole, the window's budget.
+Recording is idempotent: each message's id comes from what identifies it in pydantic-ai (a
+request part's kind, timestamp and tool call id; a response's timestamp, run id and provider
+response id), so recording ``result.all_messages()`` after a run that began from loaded
+history stores only what the run added, and ``result.new_messages()`` stores the same.
+Loading gives back the messages recorded, equal field for field, under the memory rules: the
+system prompt in force first, tool exchanges whole, the window's budget. Where a view puts two
+requests side by side (a window's cut, a clear, messages recorded without this adapter), they
+come merged into one, as a run would merge them, and that message lists the ids of what it
+holds in its ``metadata["chatledger"]``, so recording it again records nothing.
 
 Within a run, the capability ``memory_capability(ledger, policy)`` (pydantic-ai's
 ``ProcessHistory``, which replaced ``history_processors=`` in 2.0) records each request as it
@@ -28,17 +31,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from pydantic_ai.capabilities import ProcessHistory
-from pydantic_ai.messages import ModelMessage, ModelMessagesTypeAdapter
+from pydantic_ai.messages import ModelMessage, ModelMessagesTypeAdapter, repair_messages
 from pydantic_ai.tools import RunContext
 
 from chatledger import (
     AsyncChatLedger,
     ChatLedger,
     HistoryEntry,
+    IdempotencyConflict,
     InvalidInput,
     MemoryChange,
     MemoryView,
@@ -47,7 +52,13 @@ from chatledger import (
     Policy,
 )
 from chatledger.domain import limits
-from chatledger.integrations.pydantic_ai_messages import to_chatledger, to_pydantic_ai
+from chatledger.integrations.pydantic_ai_messages import (
+    ID_PREFIX,
+    LEDGER_KEY,
+    member_ids,
+    to_chatledger,
+    to_pydantic_ai,
+)
 
 __all__ = [
     "WHOLE_MEMORY",
@@ -112,7 +123,27 @@ def from_view(view: MemoryView) -> list[ModelMessage]:
 def _model_messages(
     messages: Sequence[Message], times: Sequence[datetime | None]
 ) -> list[ModelMessage]:
-    return ModelMessagesTypeAdapter.validate_json(json.dumps(to_pydantic_ai(messages, times)))
+    """The pydantic-ai messages of recorded ones, in the shape a run keeps its history in.
+
+    A run first merges consecutive requests (and synthetic responses), which drops their
+    fields: so they are merged here, and each merged message, or one made of a message
+    recorded without this adapter, lists the ids of what it holds (``LEDGER_KEY``), which
+    recording it again leaves out.
+    """
+    converted = to_pydantic_ai(messages, times)
+    loaded = ModelMessagesTypeAdapter.validate_json(json.dumps([data for data, _ in converted]))
+    as_recorded = {
+        id(message) for message, (_, ours) in zip(loaded, converted, strict=True) if ours
+    }
+    return [
+        message if id(message) in as_recorded else _marked(message)
+        for message in repair_messages(loaded, repair_last_response=False)
+    ]
+
+
+def _marked(message: ModelMessage) -> ModelMessage:
+    recorded = {LEDGER_KEY: {"recorded": member_ids(_lean([message])[0])}}
+    return replace(message, metadata={**(message.metadata or {}), **recorded})
 
 
 def _newest_unit(view: MemoryView) -> tuple[HistoryEntry, ...]:
@@ -134,10 +165,27 @@ def record_messages(
 ) -> tuple[HistoryEntry, ...]:
     """Record pydantic-ai messages as one atomic save; those recorded before record nothing.
 
-    Returns each chatledger message's entry, in order (a repeat's is its original entry).
+    A message recorded before stays as it was recorded, even if a run has since merged its
+    request with another (which drops some of a request's fields). Returns the entries of the
+    messages this call recorded or found recorded as they are, in order.
     """
-    converted = to_ledger_messages(messages)
-    return ledger.record(conversation_id, converted) if converted else ()
+    batch = to_ledger_messages(messages)
+    for _ in range(len(batch) + 1):
+        if not batch:
+            return ()
+        try:
+            return ledger.record(conversation_id, batch)
+        except IdempotencyConflict as conflict:
+            batch = _without(batch, conflict)
+    raise AssertionError("unreachable: each attempt leaves out one message")
+
+
+def _without(batch: list[Message], conflict: IdempotencyConflict) -> list[Message]:
+    """The batch without the message a conflict names, when it is one of this adapter's: the
+    same pydantic-ai part as one recorded before, its request's fields rewritten since."""
+    if not conflict.message_id.startswith(ID_PREFIX):
+        raise conflict
+    return [message for message in batch if message.id != conflict.message_id]
 
 
 def load_messages(
@@ -208,8 +256,15 @@ async def arecord_messages(
     ledger: AsyncChatLedger, conversation_id: str, messages: Sequence[ModelMessage]
 ) -> tuple[HistoryEntry, ...]:
     """``record_messages`` for an ``AsyncChatLedger``."""
-    converted = to_ledger_messages(messages)
-    return await ledger.record(conversation_id, converted) if converted else ()
+    batch = to_ledger_messages(messages)
+    for _ in range(len(batch) + 1):
+        if not batch:
+            return ()
+        try:
+            return await ledger.record(conversation_id, batch)
+        except IdempotencyConflict as conflict:
+            batch = _without(batch, conflict)
+    raise AssertionError("unreachable: each attempt leaves out one message")
 
 
 async def aload_messages(

@@ -13,10 +13,12 @@ renderings lay it over their requests). It counts against ``Limits.max_metadata_
 response holding a large built-in tool result (a web search's) needs a larger limit. A request
 with no part at all (an interrupted one) records nothing.
 
-A message's id is derived from what identifies the pydantic-ai part it holds (its message's
-kind, timestamp and run id, the part's kind, timestamp and tool call id), never from what was
-said: ids are kept beside erased text (in model call records), where a hash of the text would
-confirm a guess of it.
+A message's id is derived from what identifies what it holds, never from what was said (ids
+are kept beside erased text, in model call records, where a hash of the text would confirm a
+guess of it): a request's part by its kind, timestamp and tool call id, since a run merges
+consecutive requests and drops their fields, but keeps their parts; a response by its
+timestamp, run id and provider response id. Parts are told apart by their timestamps: parts
+built by hand with one and the same timestamp in two requests are one part to the adapter.
 """
 
 from __future__ import annotations
@@ -42,6 +44,10 @@ from chatledger import (
 
 KEY = "pydantic_ai"
 """The metadata key under which a message keeps its pydantic-ai fields."""
+LEDGER_KEY = "chatledger"
+"""The key under which a loaded pydantic-ai message whose fields are not as recorded (requests
+merged, or a message recorded without this adapter) lists, in its own ``metadata`` (never sent
+to the model), the ids of the messages it holds that are recorded already."""
 VERSION = 1
 """The layout of what is kept under ``KEY``; a later layout bumps it and reads this one still."""
 ID_PREFIX = "pydantic-ai-"
@@ -82,33 +88,65 @@ class _Member:
 
 
 def to_chatledger(messages_json: Sequence[Data]) -> list[Message]:
-    """The chatledger messages of pydantic-ai messages in their JSON form, in order."""
+    """The chatledger messages of pydantic-ai messages in their JSON form, in order.
+
+    Leaves out those a loaded message says are recorded already (``LEDGER_KEY``).
+    """
     built: list[Message] = []
     taken: dict[str, Message] = {}
     for data in messages_json:
-        envelope = {key: value for key, value in data.items() if key != "parts"}
-        members = (
-            _request_members(data["parts"])
-            if data.get("kind") == "request"
-            else [_response_member(data["parts"])]
+        recorded, envelope = _unmarked(
+            {key: value for key, value in data.items() if key != "parts"}
         )
-        for member in members:
+        for member in _members(data):
             message = _message(member, envelope, taken)
             taken[message.id] = message
-            built.append(message)
+            if message.id not in recorded:
+                built.append(message)
     return built
 
 
-def _identity(envelope: Data, part: Data | None) -> Data:
+def member_ids(data: Data) -> list[str]:
+    """The ids ``to_chatledger`` gives the chatledger messages of one pydantic-ai message."""
+    _, envelope = _unmarked({key: value for key, value in data.items() if key != "parts"})
+    taken: dict[str, Message] = {}
+    for member in _members(data):
+        message = _message(member, envelope, taken)
+        taken[message.id] = message
+    return list(taken)
+
+
+def _members(data: Data) -> list[_Member]:
+    if data.get("kind") == "request":
+        return _request_members(data["parts"])
+    return [_response_member(data["parts"])]
+
+
+def _unmarked(envelope: Data) -> tuple[frozenset[str], Data]:
+    """The ids a loaded message says are recorded, and its envelope without saying so."""
+    metadata = envelope.get("metadata")
+    if not isinstance(metadata, dict) or not isinstance(metadata.get(LEDGER_KEY), dict):
+        return frozenset(), envelope
+    recorded = frozenset(metadata[LEDGER_KEY].get("recorded", ()))
+    rest = {key: value for key, value in metadata.items() if key != LEDGER_KEY}
+    unmarked = {key: value for key, value in envelope.items() if key != "metadata"}
+    return recorded, {**unmarked, "metadata": rest} if rest else unmarked
+
+
+def _identity(envelope: Data, member: _Member) -> Data:
+    """What names a message: a request's part (pydantic-ai may merge requests, never a part),
+    or a response."""
+    part = member.first
+    if part is None and member.residuals and _OPAQUE in member.residuals[0]:
+        part = member.residuals[0][_OPAQUE]
+    if envelope.get("kind") == "request" and part is not None:
+        return {"request": [part.get(k) for k in ("part_kind", "timestamp", "tool_call_id")]}
     keys = ("kind", "timestamp", "run_id", "conversation_id", "provider_response_id")
-    identity: Data = {key: envelope.get(key) for key in keys}
-    if part is not None:
-        identity["part"] = [part.get(k) for k in ("part_kind", "timestamp", "tool_call_id")]
-    return identity
+    return {key: envelope.get(key) for key in keys}
 
 
 def _message(member: _Member, envelope: Data, taken: dict[str, Message]) -> Message:
-    identity = _identity(envelope, member.first)
+    identity = _identity(envelope, member)
     digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode("utf-8")).hexdigest()
     content: str | tuple[Part, ...] | None = member.content
     if len(member.texts) == 1 and isinstance(member.texts[0], TextPart):
@@ -310,12 +348,15 @@ class _Grouping:
     ours: bool
 
 
-def to_pydantic_ai(messages: Sequence[Message], times: Sequence[datetime | None]) -> list[Data]:
+def to_pydantic_ai(
+    messages: Sequence[Message], times: Sequence[datetime | None]
+) -> list[tuple[Data, bool]]:
     """The pydantic-ai messages, in JSON form, of chatledger messages in memory order.
 
     Consecutive messages of one ``ModelRequest`` come back as that request (those the view
-    left out, left out of it). Messages recorded without this adapter come back as a plain
-    mapping of their roles; ``times`` (each message's recording time) dates them.
+    left out, left out of it). A message recorded without this adapter (or a view's summary)
+    comes back as a message of its own, mapped by its role and dated by ``times`` (each
+    message's recording time). Each comes with whether it is one this adapter recorded.
     """
     groups: list[_Grouping] = []
     names: dict[str, str] = {}  # tool call id -> tool name, for results recorded without us
@@ -329,15 +370,16 @@ def to_pydantic_ai(messages: Sequence[Message], times: Sequence[datetime | None]
             envelope, parts, ours = _plain(message, at, names)
         last = groups[-1] if groups else None
         if (
-            last is not None
+            ours
+            and last is not None
+            and last.ours
             and envelope.get("kind") == "request"
             and last.envelope == envelope
-            and last.ours == ours
         ):
             last.parts += parts
         else:
             groups.append(_Grouping(envelope, parts, ours))
-    return [{**group.envelope, "parts": group.parts} for group in groups]
+    return [({**group.envelope, "parts": group.parts}, group.ours) for group in groups]
 
 
 def _parts_back(message: Message, residuals: Sequence[Data]) -> list[Data]:
