@@ -52,9 +52,9 @@ from chatledger import (
     Policy,
 )
 from chatledger.domain import limits
+from chatledger.integrations.pydantic_ai_messages import ID_PREFIX as _ID_PREFIX
+from chatledger.integrations.pydantic_ai_messages import LEDGER_KEY as _LEDGER_KEY
 from chatledger.integrations.pydantic_ai_messages import (
-    ID_PREFIX,
-    LEDGER_KEY,
     member_ids,
     to_chatledger,
     to_pydantic_ai,
@@ -127,7 +127,7 @@ def _model_messages(
 
     A run first merges consecutive requests (and synthetic responses), which drops their
     fields: so they are merged here, and each merged message, or one made of a message
-    recorded without this adapter, lists the ids of what it holds (``LEDGER_KEY``), which
+    recorded without this adapter, lists the ids of what it holds (under "chatledger"), which
     recording it again leaves out.
     """
     converted = to_pydantic_ai(messages, times)
@@ -142,7 +142,7 @@ def _model_messages(
 
 
 def _marked(message: ModelMessage) -> ModelMessage:
-    recorded = {LEDGER_KEY: {"recorded": member_ids(_lean([message])[0])}}
+    recorded = {_LEDGER_KEY: {"recorded": member_ids(_lean([message])[0])}}
     return replace(message, metadata={**(message.metadata or {}), **recorded})
 
 
@@ -183,7 +183,7 @@ def record_messages(
 def _without(batch: list[Message], conflict: IdempotencyConflict) -> list[Message]:
     """The batch without the message a conflict names, when it is one of this adapter's: the
     same pydantic-ai part as one recorded before, its request's fields rewritten since."""
-    if not conflict.message_id.startswith(ID_PREFIX):
+    if not conflict.message_id.startswith(_ID_PREFIX):
         raise conflict
     return [message for message in batch if message.id != conflict.message_id]
 
