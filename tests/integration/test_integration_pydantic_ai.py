@@ -765,8 +765,9 @@ def test_what_is_stored_leaves_out_the_fields_at_their_defaults() -> None:
 
 
 README_SNIPPET = """
+import asyncio
+
 from pydantic_ai import Agent
-from pydantic_ai.capabilities import AbstractCapability
 from pydantic_ai.models.test import TestModel
 
 from chatledger import ChatLedger, MessageWindow
@@ -776,7 +777,7 @@ agent = Agent(TestModel(custom_output_text="Sunny."), system_prompt="Be brief.")
 ledger = ChatLedger.open("memory://")
 for question in ["Weather in Lisbon?", "And tomorrow?"]:
     history = load_messages(ledger, "trip", MessageWindow(max_messages=20))
-    result = agent.run_sync(question, message_history=history)
+    result = asyncio.run(agent.run(question, message_history=history))
     record_messages(ledger, "trip", result.all_messages())  # stores only what the run added
 view = ledger.memory("trip", MessageWindow(max_messages=20))
 assert [m.role for m in view.messages] == ["system", "user", "assistant", "user", "assistant"]
