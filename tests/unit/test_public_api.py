@@ -18,6 +18,7 @@ PACKAGES = [
     "chatledger.infrastructure.entrypoints.http",
     "chatledger.integrations.langchain",
     "chatledger.integrations.openai_agents",
+    "chatledger.integrations.pydantic_ai",
 ]
 
 
