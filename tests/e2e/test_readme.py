@@ -11,7 +11,8 @@ import pytest
 from tests.bench import markdown
 from tests.documents import README, ROOT, documents, python_blocks
 
-README_MOST_LINES = 250
+README_MOST_LINES = 330
+"""Room for the three framework adapters' snippets the README shows, and nothing more."""
 MOVED = ("infrastructure/bench", "infrastructure.bench", "chatledger bench", "static/screenshot")
 """Paths and commands the restructuring retired; a document naming one is stale."""
 
