@@ -99,7 +99,8 @@ class Conversation(BaseModel):
         system_position: int | None = None
         """The position of the system prompt in force at the fork point."""
         changes: int = Field(default=0, ge=0)
-        """The parent's memory changes numbered up to this one apply to the branch too."""
+        """The parent's memory changes numbered up to this one (all it had when forked) apply
+        to the branch's prefix too."""
         link: str
         """The branch's first link, over the parent's id, the fork point and ``parent_link``:
         its own messages chain on from it."""

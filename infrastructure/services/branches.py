@@ -69,7 +69,7 @@ class Branches:
             fork_point=at,
             parent_link=self._link_at(conversation_id, at),
             system_position=self._system_position(conversation_id, at),
-            changes=self._changes_by(conversation_id, at),
+            changes=self._changes_by(conversation_id),
         )
         self._app.keys.key(branch, create=True)  # listed, and keyed, from its first event
         tree = tree_stream_id(root)
@@ -190,12 +190,10 @@ class Branches:
             return None
         return self._reading.message_event(conversation_id, position).system_position
 
-    def _changes_by(self, conversation_id: str, position: int) -> int:
-        """The number of the parent's newest memory change recorded by ``position``."""
-        for event in change_events_newest_first(self._app, conversation_id):
-            if event.position <= position:
-                return event.number
-        return 0
+    def _changes_by(self, conversation_id: str) -> int:
+        """The number of the parent's newest memory change: the branch inherits them all."""
+        newest = next(change_events_newest_first(self._app, conversation_id), None)
+        return newest.number if newest is not None else 0
 
 
 def _new_id(conversation_id: str) -> str:

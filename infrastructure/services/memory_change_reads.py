@@ -42,8 +42,9 @@ def changes_in_force(
     """What a view at ``at`` (the head if None) applies, of changes numbered at most ``upto``.
 
     Reads back from the newest change only as far as the newest clear: one short query for a
-    conversation that never had one. A branch also applies the changes its parent had made
-    by the fork point (``Conversation.Forked.changes``), unless one of its own clears them.
+    conversation that never had one. A branch also applies, to its shared prefix, every change
+    its parent had made when it was forked (``Conversation.Forked.changes``), unless one of
+    its own clears them: what was retracted or cleared stays so on every branch.
     """
     own = _applying(app, conversation_id, at, upto)
     number = max((change.number for change in own), default=0)
@@ -51,7 +52,7 @@ def changes_in_force(
     cleared = any(change.kind == "cleared" for change in own)
     fork = lineage.fork_of(conversation_id) if lineage is not None and not cleared else None
     if fork is not None and fork.changes:
-        inherited = _inherited(app, fork, at, lineage)
+        inherited = _inherited(app, fork, lineage)
     folded = ChangesInForce.of([*inherited, *own])
     return dataclasses.replace(folded, number=number)
 
@@ -73,16 +74,24 @@ def _applying(
 
 
 def _inherited(
-    app: LedgerApplication, fork: Conversation.Forked, at: int | None, lineage: Lineage | None
+    app: LedgerApplication, fork: Conversation.Forked, lineage: Lineage | None
 ) -> list[MemoryChange]:
-    """The parent's changes a branch applies (and its parent's, back as far as none clears)."""
-    own = _applying(app, fork.parent, at, fork.changes)
-    if any(change.kind == "cleared" for change in own) or lineage is None:
-        return own
-    parent = lineage.fork_of(fork.parent)
-    if parent is None or not parent.changes:
-        return own
-    return [*_inherited(app, parent, at, lineage), *own]
+    """The changes a branch applies to its prefix: its parent's when it was forked (and what
+    they inherited in turn), each clipped to the fork point."""
+    changes = _applying(app, fork.parent, None, fork.changes)
+    parent = None if lineage is None else lineage.fork_of(fork.parent)
+    cleared = any(change.kind == "cleared" for change in changes)
+    if parent is not None and parent.changes and not cleared:
+        changes = [*_inherited(app, parent, lineage), *changes]
+    clipped: list[MemoryChange] = []
+    for change in changes:
+        if change.kind == "cleared":
+            clipped.append(
+                change.model_copy(update={"position": min(change.position, fork.fork_point)})
+            )
+        elif change.target is not None and change.target <= fork.fork_point:
+            clipped.append(change)
+    return clipped
 
 
 def change_event(stream: object, event: object) -> MemoryChangeEvent:

@@ -25,6 +25,7 @@ from chatledger.infrastructure.storage.topics import topics_naming
 
 PAGE = 1000
 _ERASED_TOPICS = topics_naming(Conversation.Erased)
+_FORKED_TOPICS = topics_naming(Conversation.Forked)
 CHECKPOINT_FORMAT = "chatledger-checkpoint/1"
 
 
@@ -63,9 +64,10 @@ class Verified:
         return not self.breaks
 
 
-def verify(store: LedgerApplication, conversation_id: str) -> Verified:
+def verify(store: LedgerApplication, conversation_id: str, *, upto: int | None = None) -> Verified:
     """Recompute one conversation's chain, row by row, its summaries' and its memory changes';
-    report every break."""
+    report every break. A branch's shared prefix is verified too, in its ancestors' rows, to
+    the link its ``Forked`` event names. ``upto`` stops at that position (a prefix's end)."""
     summaries = _side_rows(store, summary_stream_id(conversation_id))
     changes = _side_rows(store, memory_stream_id(conversation_id))
     anchored = {e.covers for _, e in summaries if isinstance(e, Conversation.SummaryRecorded)}
@@ -80,6 +82,8 @@ def verify(store: LedgerApplication, conversation_id: str) -> Verified:
     for stored in _rows(store, conversation_id):
         seen_any = True
         version = stored.originator_version
+        if upto is not None and version > upto + STARTED_VERSION:
+            break
         if ended:
             breaks.append(
                 Break(conversation_id, version - STARTED_VERSION, "inserted: a row after erasure")
@@ -97,6 +101,11 @@ def verify(store: LedgerApplication, conversation_id: str) -> Verified:
         expected_version += 1
         if version == STARTED_VERSION:
             digests = _scheme(store, stored)
+            fork = _fork(store, stored)
+            if fork is not None:
+                previous = fork.link
+                expected_version = fork.fork_point + STARTED_VERSION + 1
+                breaks += _check_fork(store, conversation_id, fork, anchored, links)
             continue
         position = version - STARTED_VERSION
         if stored.topic in _ERASED_TOPICS:
@@ -116,6 +125,8 @@ def verify(store: LedgerApplication, conversation_id: str) -> Verified:
     if not seen_any:
         raise UnknownConversation(conversation_id)
     length = expected_version - 1 - STARTED_VERSION - (1 if ended else 0)
+    if upto is not None:
+        return Verified(conversation_id, length, previous, tuple(breaks))
     breaks += _check_summaries(store, conversation_id, summaries, links)
     breaks += _check_changes(conversation_id, changes, links)
     return Verified(
@@ -183,6 +194,64 @@ def _check_summaries(
             breaks.append(Break(conversation_id, event.covers, f"summary #{number} {problem}"))
         previous = event.chain
     return breaks
+
+
+def _fork(store: LedgerApplication, stored: StoredEvent) -> Conversation.Forked | None:
+    """The ``Forked`` event a conversation's first row holds, if it began as a branch."""
+    if stored.topic not in _FORKED_TOPICS:
+        return None
+    try:
+        event = store.mapper.to_domain_event(stored)
+    except Exception:  # reported by the rows after it, which then follow no known link
+        return None
+    return event if isinstance(event, Conversation.Forked) else None
+
+
+def _check_fork(
+    store: LedgerApplication,
+    conversation_id: str,
+    fork: Conversation.Forked,
+    anchored: set[int],
+    links: dict[int, str],
+) -> list[Break]:
+    """Breaks in a branch's fork link and in the prefix it shares, found in the ancestors."""
+    breaks: list[Break] = []
+    if fork.link != fork.expected_link():
+        breaks.append(
+            Break(conversation_id, fork.fork_point, "altered: its fork link does not follow")
+        )
+    if fork.fork_point == 0:
+        return breaks
+    try:
+        prefix = verify(store, fork.parent, upto=fork.fork_point)
+    except UnknownConversation:
+        problem = f"missing: its parent {fork.parent!r} holds no rows"
+        return [*breaks, Break(conversation_id, fork.fork_point, problem)]
+    breaks += prefix.breaks
+    if prefix.length < fork.fork_point:
+        problem = f"missing: its parent {fork.parent!r} ends at {prefix.length}"
+        breaks.append(Break(conversation_id, fork.fork_point, problem))
+    elif prefix.head != fork.parent_link:
+        problem = f"altered: the prefix shared with {fork.parent!r} is not the one it forked"
+        breaks.append(Break(conversation_id, fork.fork_point, problem))
+    for position in anchored:
+        if 0 < position <= fork.fork_point:
+            found = message_link(store, fork.parent, position)
+            if found is not None:
+                links[position] = found
+    return breaks
+
+
+def message_link(store: LedgerApplication, conversation_id: str, position: int) -> str | None:
+    """The chain link of the message event at ``position``, in whichever conversation of the
+    branch's lineage holds it (what a summary or memory change on a branch is anchored to)."""
+    first = store.recorder.select_events(conversation_id, lte=STARTED_VERSION, limit=1)
+    fork = _fork(store, first[0]) if first else None
+    if fork is not None and position <= fork.fork_point:
+        return message_link(store, fork.parent, position)
+    version = position + STARTED_VERSION
+    rows = store.recorder.select_events(conversation_id, gt=version - 1, lte=version)
+    return _stored_link(rows[0], "") if rows else None
 
 
 def _check_changes(
@@ -325,7 +394,14 @@ def _checkpointed_heads(saved: Any) -> Iterator[tuple[str, int, str]]:
 
 
 def link_at(store: LedgerApplication, conversation_id: str, position: int) -> str | None:
-    """The chain link stored at ``position`` (genesis at 0); None past the end."""
+    """The chain link stored at ``position`` (genesis at 0); None past the end. A branch's
+    link at its fork point is its fork link; before it, its parent's there."""
+    first = store.recorder.select_events(conversation_id, lte=STARTED_VERSION, limit=1)
+    fork = _fork(store, first[0]) if first else None
+    if fork is not None and position <= fork.fork_point:
+        if position == fork.fork_point:
+            return fork.link
+        return link_at(store, fork.parent, position)
     if position == 0:
         return genesis(conversation_id)
     version = position + STARTED_VERSION
@@ -353,7 +429,9 @@ def _scheme(store: LedgerApplication, stored: StoredEvent) -> int:
         event = store.mapper.to_domain_event(stored)
     except Exception:  # an unreadable row is reported by the rows after it
         return PLAIN
-    return event.digests if isinstance(event, Conversation.Started) else PLAIN
+    if isinstance(event, Conversation.Started | Conversation.Forked):
+        return event.digests
+    return PLAIN
 
 
 def _check_erasure(store: LedgerApplication, stored: StoredEvent, previous: str) -> str:
