@@ -137,7 +137,8 @@ def test_a_fork_is_named_in_the_parent_s_tenant_unless_named(ledger: ChatLedger)
     branch = ledger.fork("acme:trip", at=1)
     named = ledger.fork("acme:trip", at=1, new_id="acme:other")
 
-    assert branch.startswith("acme:") and branch != "acme:trip"
+    assert branch.startswith("acme:")
+    assert branch != "acme:trip"
     assert named == "acme:other"
 
 
