@@ -75,7 +75,9 @@ class Lineage:
             found.append(Segment(current, after, upto))
             if fork is None:
                 return found
-            current, upto = fork.parent, fork.fork_point
+            # An ancestor holds no more than every fork point below it lets through.
+            current = fork.parent
+            upto = fork.fork_point if upto is None else min(upto, fork.fork_point)
 
     def owner(self, conversation_id: str, position: int) -> str:
         """The conversation whose own stream holds the branch's message at ``position``."""
