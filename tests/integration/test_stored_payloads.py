@@ -15,6 +15,7 @@ from chatledger.domain.conversation import genesis, memory_genesis
 from chatledger.infrastructure.storage.keys import InMemoryKeyStore
 from chatledger.infrastructure.storage.sealing import Sealer
 from chatledger.infrastructure.storage.serialization import PydanticMapper
+from tests.fixtures.make_stored_events_branches import stored_events as branches_fixture
 from tests.fixtures.make_stored_events_memory_changes import (
     stored_events as memory_changes_fixture,
 )
@@ -208,6 +209,59 @@ def test_a_stored_model_call_names_the_memory_changes_its_view_applied(
 def test_the_memory_changes_fixture_is_what_this_code_writes() -> None:
     written = memory_changes_fixture()
     committed = json.loads((FIXTURES / "stored_events_memory_changes.json").read_text())
+
+    assert [(row["topic"], sorted(json.loads(row["state"]))) for row in written["events"]] == [
+        (row["topic"], sorted(json.loads(row["state"]))) for row in committed["events"]
+    ]
+
+
+@pytest.fixture(scope="module")
+def with_branches() -> list[Any]:
+    return load("stored_events_branches.json")[1]
+
+
+def test_stored_forks_load_with_their_parents_fork_points_and_links(
+    with_branches: list[Any],
+) -> None:
+    edited, regenerated = (e for e in with_branches if isinstance(e, Conversation.Forked))
+
+    assert (edited.parent, edited.fork_point, edited.changes) == ("fixture-5", 1, 1)
+    assert (regenerated.parent, regenerated.fork_point) == ("fixture-5-edited", 2)
+    assert edited.link == edited.expected_link()
+    assert regenerated.link == regenerated.expected_link()
+    assert edited.parent_link == next(
+        e.chain
+        for e in with_branches
+        if isinstance(e, Conversation.MessageRecorded)
+        and (e.originator_id, e.position) == ("fixture-5", 1)
+    )
+
+
+def test_a_stored_branch_s_messages_follow_its_fork_link(with_branches: list[Any]) -> None:
+    forks = {e.originator_id: e for e in with_branches if isinstance(e, Conversation.Forked)}
+    own = [
+        e
+        for e in with_branches
+        if isinstance(e, Conversation.MessageRecorded) and e.originator_id in forks
+    ]
+
+    first = own[0]
+    assert (first.originator_id, first.position, first.message.content) == (
+        "fixture-5-edited",
+        2,
+        "A city for June?",
+    )
+    assert first.chain == first.link(forks["fixture-5-edited"].link)
+    listed = [e for e in with_branches if isinstance(e, Conversation.Branched)]
+    assert [(e.branch, e.parent, e.fork_point) for e in listed] == [
+        ("fixture-5-edited", "fixture-5", 1),
+        ("fixture-5-regenerated", "fixture-5-edited", 2),
+    ]
+
+
+def test_the_branches_fixture_is_what_this_code_writes() -> None:
+    written = branches_fixture()
+    committed = json.loads((FIXTURES / "stored_events_branches.json").read_text())
 
     assert [(row["topic"], sorted(json.loads(row["state"]))) for row in written["events"]] == [
         (row["topic"], sorted(json.loads(row["state"]))) for row in committed["events"]
