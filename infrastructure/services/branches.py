@@ -19,16 +19,18 @@ from chatledger.domain import (
     InvalidInput,
     Message,
     UnknownConversation,
+    UnreadableEvent,
     WriteContention,
     check_conversation_id,
     check_count,
     utc_now,
 )
 from chatledger.domain.branches import Branch, Sibling, descendants, siblings
-from chatledger.domain.conversation import genesis, tree_stream_id
+from chatledger.domain.conversation import tree_stream_id
 from chatledger.infrastructure.services.memory_change_reads import change_events_newest_first
 from chatledger.infrastructure.services.reading import Reading
 from chatledger.infrastructure.services.recording import Recording
+from chatledger.infrastructure.services.verification import link_at
 from chatledger.infrastructure.storage.application import LedgerApplication
 
 MAX_APPEND_ATTEMPTS = 100
@@ -109,9 +111,12 @@ class Branches:
         return branch
 
     def regenerate(self, conversation_id: str, position: int, *, new_id: str | None = None) -> str:
-        """Fork before ``position``, for another reply to be recorded there; return the branch."""
+        """Fork before ``position``, for another reply to be recorded there; return the branch.
+
+        ``position`` may be one past the end: a branch still waiting for its reply there gets
+        another alternative beside it."""
         check_count("position", position, minimum=1)
-        self._check_within(conversation_id, position)
+        self._check_within(conversation_id, position, waiting=True)
         return self.fork(conversation_id, at=position - 1, new_id=new_id)
 
     def branches(self, conversation_id: str) -> list[Branch]:
@@ -179,10 +184,15 @@ class Branches:
             )
 
     def _link_at(self, conversation_id: str, position: int) -> str:
-        """The conversation's chain link at ``position`` (its genesis at 0)."""
-        if position == 0:
-            return genesis(conversation_id)
-        return self._reading.message_event(conversation_id, position).chain
+        """The conversation's chain head at ``position``: its genesis at 0, a branch's fork
+        link at its fork point, its parent's head before it."""
+        link = link_at(self._app, conversation_id, position)
+        if link is None:
+            raise UnreadableEvent(
+                f"conversation {conversation_id!r} has no link at position {position}, "
+                "though its length says it does"
+            )
+        return link
 
     def _system_position(self, conversation_id: str, position: int) -> int | None:
         """The position of the system prompt in force at ``position``."""

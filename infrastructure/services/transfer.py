@@ -66,11 +66,18 @@ def export_lines(
     gt = 0
     found = False
     scheme = PLAIN
+    fork: Conversation.Forked | None = None
+    first = 1
     while True:
         page = list(events.get(conversation_id, gt=gt, limit=PAGE))
         for event in page:
             if isinstance(event, Conversation.Started):
                 scheme = event.digests
+            if isinstance(event, Conversation.Forked):
+                scheme, fork, first = event.digests, event, event.fork_point + 1
+                if len(page) == 1:  # a branch with no message of its own: its header alone
+                    found = True
+                    yield _first_line(store, conversation_id, scheme, fork, {})
             if isinstance(event, Conversation.MessageRecorded):
                 found = True
                 message = event.message
@@ -88,17 +95,39 @@ def export_lines(
                     "erased": event.erased,
                     "message": message.stored_form(),
                 }
-                if event.position == 1 and not event.erased:
-                    line["digests"] = scheme
-                    key = store.keys.key(conversation_id) if scheme == KEYED else None
-                    if key is not None:
-                        line["key"] = base64.b64encode(key).decode("ascii")
+                if event.position == first and not event.erased:
+                    line = _first_line(store, conversation_id, scheme, fork, line)
                 yield line
         if len(page) < PAGE:
             break
         gt = page[-1].originator_version
     if not found:
         raise UnknownConversation(conversation_id)
+
+
+def _first_line(
+    store: LedgerApplication,
+    conversation_id: str,
+    scheme: int,
+    fork: Conversation.Forked | None,
+    line: dict[str, Any],
+) -> dict[str, Any]:
+    """A conversation's first line: its digest scheme, its key, and a branch's fork."""
+    line = {"conversation_id": conversation_id, **line, "digests": scheme}
+    key = store.keys.key(conversation_id) if scheme == KEYED else None
+    if key is not None:
+        line["key"] = base64.b64encode(key).decode("ascii")
+    if fork is not None:
+        line["fork"] = {
+            "parent": fork.parent,
+            "fork_point": fork.fork_point,
+            "parent_link": fork.parent_link,
+            "link": fork.link,
+            "created_at": fork.timestamp.isoformat(),
+            "system_position": fork.system_position,
+            "changes": fork.changes,
+        }
+    return line
 
 
 def export_all(store: LedgerApplication, attachments: Attachments) -> Iterator[dict[str, Any]]:

@@ -231,7 +231,7 @@ def _check_fork(
     if prefix.length < fork.fork_point:
         problem = f"missing: its parent {fork.parent!r} ends at {prefix.length}"
         breaks.append(Break(conversation_id, fork.fork_point, problem))
-    elif prefix.head != fork.parent_link:
+    elif link_at(store, fork.parent, fork.fork_point) != fork.parent_link:
         problem = f"altered: the prefix shared with {fork.parent!r} is not the one it forked"
         breaks.append(Break(conversation_id, fork.fork_point, problem))
     for position in anchored:

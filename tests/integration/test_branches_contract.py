@@ -334,3 +334,17 @@ def test_a_hold_on_a_branch_keeps_its_ancestors_from_erasure(talking: ChatLedger
     talking.set_legal_hold(branch, None)
     talking.erase(ROOT, reason="asked")
     assert talking.history(branch).entries[0].erased
+
+
+def test_regenerating_twice_on_a_fresh_branch_verifies_every_branch(talking: ChatLedger) -> None:
+    second = talking.regenerate(ROOT, 7)
+    third = talking.regenerate(second, 7)  # forks the fresh branch at its own fork point
+    talking.record(third, say("assistant", "Porto."))
+    fourth = talking.fork(third, at=3)  # before every fork point above it
+
+    for conversation in (second, third, fourth):
+        verified = talking.verify(conversation)
+        assert verified.intact, (conversation, verified.breaks)
+    assert texts(talking, fourth) == texts(talking, ROOT)[:3]
+    # The branch still waiting for its reply is an alternative too.
+    assert [s.conversation_id for s in talking.siblings(third, 7)] == [ROOT, second, third]
