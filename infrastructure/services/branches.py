@@ -74,29 +74,12 @@ class Branches:
             changes=self._changes_by(conversation_id),
         )
         self._app.keys.key(branch, create=True)  # listed, and keyed, from its first event
-        tree = tree_stream_id(root)
-        for _ in range(MAX_APPEND_ATTEMPTS):
-            last = list(self._app.events.get(tree, desc=True, limit=1))
-            listed = Conversation.Branched(
-                originator_id=tree,
-                originator_version=last[0].originator_version + 1 if last else 1,
-                timestamp=event.timestamp,
-                root=root,
-                branch=branch,
-                parent=conversation_id,
-                fork_point=at,
-            )
-            try:
-                self._app.save(event, listed)
-            except IntegrityError:
-                if self._app.recorder.select_events(branch, limit=1):
-                    raise InvalidInput(
-                        "new_id", f"{branch!r} already names a conversation"
-                    ) from None
-                continue  # another branch of the tree was listed first: list this one after it
-            lineage.learn(event)
-            return branch
-        raise WriteContention(f"stream {tree!r}")
+        try:
+            save_branch(self._app, root, event)
+        except IntegrityError:
+            raise InvalidInput("new_id", f"{branch!r} already names a conversation") from None
+        lineage.learn(event)
+        return branch
 
     def edit(
         self, conversation_id: str, position: int, message: Message, *, new_id: str | None = None
@@ -204,6 +187,34 @@ class Branches:
         """The number of the parent's newest memory change: the branch inherits them all."""
         newest = next(change_events_newest_first(self._app, conversation_id), None)
         return newest.number if newest is not None else 0
+
+
+def save_branch(app: LedgerApplication, root: str, fork: Conversation.Forked) -> None:
+    """Save ``fork`` with the event listing it in its tree's stream, atomically.
+
+    Raises IntegrityError if the branch's stream exists already; a clash on the tree's stream
+    (another branch listed first) is retried, listing this one after it.
+    """
+    tree = tree_stream_id(root)
+    for _ in range(MAX_APPEND_ATTEMPTS):
+        last = list(app.events.get(tree, desc=True, limit=1))
+        listed = Conversation.Branched(
+            originator_id=tree,
+            originator_version=last[0].originator_version + 1 if last else 1,
+            timestamp=fork.timestamp,
+            root=root,
+            branch=fork.originator_id,
+            parent=fork.parent,
+            fork_point=fork.fork_point,
+        )
+        try:
+            app.save(fork, listed)
+        except IntegrityError:
+            if app.recorder.select_events(fork.originator_id, limit=1):
+                raise
+            continue  # another branch of the tree was listed first: list this one after it
+        return
+    raise WriteContention(f"stream {tree!r}")
 
 
 def _new_id(conversation_id: str) -> str:

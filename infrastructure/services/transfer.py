@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 from chatledger.domain import (
     ChatLedgerError,
@@ -32,11 +32,12 @@ from chatledger.domain import (
     project_conversation,
 )
 from chatledger.domain.attachments import detach, inline
-from chatledger.domain.conversation import KEYED, PLAIN
+from chatledger.domain.conversation import KEYED, PLAIN, genesis
 
 # Re-exported: the error lived here before the domain's error tree held it.
 from chatledger.domain.errors import MalformedLine as MalformedLine
 from chatledger.infrastructure.services.attachments import Attachments
+from chatledger.infrastructure.services.branches import save_branch
 from chatledger.infrastructure.services.reading import Reading
 from chatledger.infrastructure.services.recording import Recording
 from chatledger.infrastructure.services.verification import link_at
@@ -167,10 +168,15 @@ class ImportLine:
 
     line: int
     conversation_id: str
-    message: Message
+    message: Message | None
+    """None on a branch's header line, when the branch has no message of its own."""
     erased: bool
     recorded: Recorded | None = None
     """How it was recorded, when the line says (exports since digests were exported)."""
+    fork: Conversation.Forked | None = None
+    """On a branch's first line: the event that began it, as exported."""
+    key: bytes | None = None
+    """On a branch's header line: its data key (a message's first line has it in ``recorded``)."""
 
 
 @dataclass(frozen=True)
@@ -199,14 +205,46 @@ def parse_lines(source: Iterable[str]) -> list[ImportLine]:
             raise MalformedLine(number, "line", "must be a JSON object")
         try:
             conversation_id = check_conversation_id(data.get("conversation_id"))
-            message = Message.parse(data.get("message"))
+            fork = _forked(conversation_id, data) if "fork" in data else None
+            header = fork is not None and data.get("message") is None
+            message = None if header else Message.parse(data.get("message"))
             recorded = _recorded(data) if "digest" in data else None
+            key = _key(data) if header else None
         except InvalidInput as exc:
             raise MalformedLine(number, exc.field, exc.problem) from None
-        parsed.append(
-            ImportLine(number, conversation_id, message, bool(data.get("erased")), recorded)
-        )
+        erased = bool(data.get("erased"))
+        parsed.append(ImportLine(number, conversation_id, message, erased, recorded, fork, key))
     return parsed
+
+
+def _forked(conversation_id: str, data: dict[str, Any]) -> Conversation.Forked:
+    """The ``Forked`` event a branch's first line exports; InvalidInput names a bad field."""
+    fork = data.get("fork")
+    if not isinstance(fork, dict):
+        raise InvalidInput("fork", "must be an object, as exported")
+    try:
+        created_at = datetime.fromisoformat(str(fork.get("created_at")))
+        event = Conversation.Forked.model_validate(
+            {
+                "originator_id": conversation_id,
+                "originator_version": 1,
+                "timestamp": created_at,
+                "digests": data.get("digests", KEYED),
+                "parent": check_conversation_id(fork.get("parent")),
+                "fork_point": fork.get("fork_point"),
+                "parent_link": fork.get("parent_link"),
+                "system_position": fork.get("system_position"),
+                "changes": fork.get("changes", 0),
+                "link": fork.get("link"),
+            }
+        )
+    except (ValueError, TypeError) as exc:
+        raise InvalidInput("fork", f"is not a branch's fork as exported ({exc})") from None
+    if created_at.tzinfo is None:
+        raise InvalidInput("fork.created_at", "must say its time zone, as exported")
+    if event.link != event.expected_link():
+        raise InvalidInput("fork", "does not match its link: it was changed after export")
+    return event
 
 
 def _recorded(data: dict[str, Any]) -> Recorded:
@@ -236,17 +274,29 @@ def _recorded(data: dict[str, Any]) -> Recorded:
     digests = data.get("digests")
     if digests is not None and digests not in (PLAIN, KEYED):
         raise InvalidInput("digests", f"must be {PLAIN} or {KEYED}, got {digests!r}")
-    key = None
-    if "key" in data:
-        try:
-            key = base64.b64decode(str(data["key"]), validate=True)
-        except binascii.Error:
-            raise InvalidInput("key", "must be base64, as exported") from None
-        if len(key) != 32:
-            raise InvalidInput("key", f"must be a 32-byte key, got {len(key)} bytes")
     return Recorded(
-        position, recorded_at, tokens, counter, hashes["digest"], hashes["hash"], digests, key
+        position,
+        recorded_at,
+        tokens,
+        counter,
+        hashes["digest"],
+        hashes["hash"],
+        digests,
+        _key(data),
     )
+
+
+def _key(data: dict[str, Any]) -> bytes | None:
+    """The data key a conversation's first line exports, if it does."""
+    if "key" not in data:
+        return None
+    try:
+        key = base64.b64decode(str(data["key"]), validate=True)
+    except binascii.Error:
+        raise InvalidInput("key", "must be base64, as exported") from None
+    if len(key) != 32:
+        raise InvalidInput("key", f"must be a 32-byte key, got {len(key)} bytes")
+    return key
 
 
 def import_lines(
@@ -267,13 +317,17 @@ def import_lines(
     if store is not None and attachments is not None:
         plans = _restorations(store, reading, lines, attachments.threshold)
     recorded = unchanged = erased = restored = 0
-    for plan in plans.values():
+    for plan in _parents_first(plans):
         assert store is not None  # plans are made with both
         assert attachments is not None
-        _write(store, attachments, plan)
+        _write(store, reading, attachments, plan)
         restored += plan.messages
         unchanged += plan.present
-    afresh = [line for line in lines if line.conversation_id not in plans]
+    afresh = [
+        line
+        for line in lines
+        if line.conversation_id not in plans and (line.message is not None or line.erased)
+    ]
     index = 0
     while index < len(afresh):
         conversation_id = afresh[index].conversation_id
@@ -285,16 +339,17 @@ def import_lines(
             and len(batch) < IMPORT_BATCH
             and size < IMPORT_BATCH_BYTES
         ):
-            if afresh[index].erased:
+            message = afresh[index].message
+            if afresh[index].erased or message is None:
                 erased += 1
             else:
                 batch.append(afresh[index])
-                size += _binary_length(afresh[index].message)
+                size += _binary_length(message)
             index += 1
         if batch:
             before = reading.version(conversation_id)
             try:
-                recording.record(conversation_id, [line.message for line in batch])
+                recording.record(conversation_id, [cast(Message, line.message) for line in batch])
             except ChatLedgerError as exc:
                 raise InvalidInput(f"line {batch[0].line}", str(exc)) from exc
             added = reading.version(conversation_id) - before
@@ -322,6 +377,12 @@ class _Plan:
     messages as exported (binary data inline), whose attachments the save stores."""
     messages: int
     present: int
+    fork: Conversation.Forked | None = None
+    """A branch's first event: its parent is restored before it, and it is listed in its tree."""
+    new: bool = True
+    """The store holds nothing of the conversation yet."""
+    links: dict[int, str] | None = None
+    """Position -> chain link of each message the lines hold (a branch's parent check)."""
 
 
 def _restorations(
@@ -337,10 +398,71 @@ def _restorations(
         grouped.setdefault(line.conversation_id, []).append(line)
     plans = {}
     for conversation_id, group in grouped.items():
-        if any(line.recorded is None or line.erased for line in group):
+        if any(
+            (line.recorded is None and line.message is not None) or line.erased for line in group
+        ):
             continue  # an old export, or an erased conversation: recorded afresh, or skipped
         plans[conversation_id] = _plan(store, reading, conversation_id, group, threshold)
+    for plan in plans.values():
+        if plan.fork is not None and plan.new:
+            _check_parent(store, plans, plan.fork, grouped[plan.conversation_id][0].line)
     return plans
+
+
+def _check_parent(
+    store: LedgerApplication, plans: dict[str, _Plan], fork: Conversation.Forked, line: int
+) -> None:
+    """Refuse a branch whose parent is neither imported with it nor here with its prefix."""
+    found = _link_in(store, plans, fork.parent, fork.fork_point)
+    if found is None:
+        raise InvalidInput(
+            f"line {line}",
+            f"branch {fork.originator_id!r} forks {fork.parent!r}, which is neither in the "
+            "import nor in this store: import the tree whole, parents with their branches",
+        )
+    if found != fork.parent_link:
+        raise InvalidInput(
+            f"line {line}",
+            f"branch {fork.originator_id!r} forks {fork.parent!r} at {fork.fork_point}, which "
+            "is here with another history",
+        )
+
+
+def _link_in(
+    store: LedgerApplication, plans: dict[str, _Plan], conversation_id: str, position: int
+) -> str | None:
+    """The chain head at ``position`` of a conversation being imported, or else stored."""
+    plan = plans.get(conversation_id)
+    if plan is not None:
+        if plan.links and position in plan.links:
+            return plan.links[position]
+        fork = plan.fork
+        if fork is not None and position == fork.fork_point:
+            return fork.link
+        if fork is not None and position < fork.fork_point:
+            return _link_in(store, plans, fork.parent, position)
+        if fork is None and position == 0:
+            return genesis(conversation_id)
+    if not store.recorder.select_events(conversation_id, limit=1):
+        return None
+    return link_at(store, conversation_id, position)
+
+
+def _parents_first(plans: dict[str, _Plan]) -> list[_Plan]:
+    """The plans in an order that writes each branch after the parent it forks."""
+    ordered: list[_Plan] = []
+    done: set[str] = set()
+    waiting = list(plans.values())
+    while waiting:
+        ready = [
+            plan
+            for plan in waiting
+            if plan.fork is None or plan.fork.parent not in plans or plan.fork.parent in done
+        ]
+        ordered += ready
+        done |= {plan.conversation_id for plan in ready}
+        waiting = [plan for plan in waiting if plan.conversation_id not in done]
+    return ordered
 
 
 def _plan(
@@ -350,24 +472,35 @@ def _plan(
     group: list[ImportLine],
     threshold: int,
 ) -> _Plan:
-    first = group[0].recorded
-    assert first is not None  # the caller checked every line has one
-    if first.position != 1 or first.digests is None:
-        raise MalformedLine(
-            group[0].line, "position", "a conversation's lines must start at its first message"
+    head = group[0]
+    fork = head.fork
+    started: DomainEvent
+    if fork is not None:
+        key = head.key if head.message is None else (head.recorded.key if head.recorded else None)
+        if fork.digests == KEYED and key is None:
+            raise MalformedLine(head.line, "key", "is required with keyed digests (digests 2)")
+        started = fork
+    else:
+        first = head.recorded
+        assert first is not None  # the caller checked every line has one
+        if first.position != 1 or first.digests is None:
+            raise MalformedLine(
+                head.line, "position", "a conversation's lines must start at its first message"
+            )
+        key = first.key
+        if first.digests == KEYED and key is None:
+            raise MalformedLine(head.line, "key", "is required with keyed digests (digests 2)")
+        started = Conversation.start(conversation_id, digests=first.digests).model_copy(
+            update={"timestamp": first.recorded_at}
         )
-    key = first.key
-    if first.digests == KEYED and key is None:
-        raise MalformedLine(group[0].line, "key", "is required with keyed digests (digests 2)")
-    started = Conversation.start(conversation_id, digests=first.digests).model_copy(
-        update={"timestamp": first.recorded_at}
-    )
     state = project_conversation(None, [started])
     assert state is not None
     events: list[tuple[Conversation.MessageRecorded, MessageKey.Claimed]] = []
     states: list[Conversation] = []
     for line in group:
         recorded = line.recorded
+        if line.message is None:
+            continue  # a branch's header line
         assert recorded is not None
         if recorded.position != state.message_count + 1:
             raise MalformedLine(
@@ -400,28 +533,45 @@ def _plan(
         state = state.apply(event)
         events.append((event, claim))
         states.append(state)
-    present = min(reading.version(conversation_id), len(group))
-    if present and link_at(store, conversation_id, present) != events[present - 1][0].chain:
-        raise InvalidInput(
-            f"line {group[0].line}",
-            f"conversation {conversation_id!r} is here with another history: restore it into "
-            "a store without it, or give it another id",
-        )
+    offset = fork.fork_point if fork is not None else 0
+    new = not store.recorder.select_events(conversation_id, limit=1)
+    present = 0 if new else min(reading.version(conversation_id) - offset, len(events))
+    if not new:
+        expected = events[present - 1][0].chain if present else getattr(fork, "link", None)
+        if expected is not None and link_at(store, conversation_id, offset + present) != expected:
+            raise InvalidInput(
+                f"line {group[0].line}",
+                f"conversation {conversation_id!r} is here with another history: restore it "
+                "into a store without it, or give it another id",
+            )
+    messages = [line.message for line in group if line.message is not None]
     saves: list[tuple[list[DomainEvent], Conversation, list[Message]]] = []
     for start in range(present, len(events), IMPORT_BATCH):
         chunk = events[start : start + IMPORT_BATCH]
-        batch: list[DomainEvent] = [started] if start == 0 else []
+        batch: list[DomainEvent] = [started] if start == 0 and new else []
         batch += [item for pair in chunk for item in pair]
-        exported = [line.message for line in group[start : start + IMPORT_BATCH]]
+        exported = messages[start : start + IMPORT_BATCH]
         saves.append((batch, states[start + len(chunk) - 1], exported))
-    return _Plan(conversation_id, key, saves, len(events) - present, present)
+    if new and not events:
+        saves.append(([started], state, []))  # a branch with no message of its own
+    links = {event.position: event.chain for event, _ in events}
+    return _Plan(conversation_id, key, saves, len(events) - present, present, fork, new, links)
 
 
-def _write(store: LedgerApplication, attachments: Attachments, plan: _Plan) -> None:
+def _write(
+    store: LedgerApplication, reading: Reading, attachments: Attachments, plan: _Plan
+) -> None:
     """Save a plan: the conversation's key first (a key without events reads as nothing),
-    then each save's events with the sealed attachments its messages hold."""
-    if plan.key is not None and plan.present == 0:
+    then each save's events with the sealed attachments its messages hold; a new branch's
+    first save goes with the event listing it in its tree."""
+    if plan.key is not None and plan.new and plan.saves:
         store.keys.restore(plan.conversation_id, plan.key, plan.saves[0][1].created_on)
-    for events, state, exported in plan.saves:
+    for index, (events, state, exported) in enumerate(plan.saves):
         _, rows = attachments.detach(plan.conversation_id, exported)
+        if index == 0 and plan.new and plan.fork is not None:
+            # Listed in its tree with its first event; its messages follow in the same way.
+            save_branch(store, reading.lineage.root(plan.fork.parent), plan.fork)
+            events = [event for event in events if event is not plan.fork]
+            if not events:
+                continue
         store.record(state, events, rows)
