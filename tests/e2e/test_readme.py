@@ -11,8 +11,8 @@ import pytest
 from tests.bench import markdown
 from tests.documents import README, ROOT, documents, python_blocks
 
-README_MOST_LINES = 330
-"""Room for the three framework adapters' snippets the README shows, and nothing more."""
+README_MOST_LINES = 345
+"""Room for the branches' and the three framework adapters' snippets, and nothing more."""
 MOVED = ("infrastructure/bench", "infrastructure.bench", "chatledger bench", "static/screenshot")
 """Paths and commands the restructuring retired; a document naming one is stale."""
 
