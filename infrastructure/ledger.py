@@ -320,8 +320,12 @@ class ChatLedger:
         Reads the whole history up to ``at``: for inspecting, not for every model call.
         """
         history = self._reading.history(conversation_id, at=at).entries
-        if any(entry.erased for entry in history):
+        newest = history[-1] if history else None
+        owner = newest and self._reading.lineage.owner(conversation_id, newest.position)
+        if newest is not None and newest.erased and owner == conversation_id:
             raise ConversationErased(conversation_id)
+        # A branch whose parent was erased: its memory begins after the prefix, and so does this.
+        history = tuple(entry for entry in history if not entry.erased)
         overhead = self._counter.request_overhead
         changes = self._memory_changes.changes_in_force(conversation_id, at=len(history))
         if isinstance(policy, SummaryWindow):

@@ -14,6 +14,7 @@ from eventsourcing.persistence import IntegrityError
 from chatledger.domain import (
     ConcurrencyConflict,
     Conversation,
+    ConversationErased,
     DomainEvent,
     IdempotencyConflict,
     InvalidMessage,
@@ -339,12 +340,16 @@ class Recording:
         for segment in segments[1:]:
             assert segment.upto is not None  # every ancestor is bounded by a fork point
             ancestor = self._load(segment.conversation_id, fresh=False)
-            if ancestor is None or self._reading.head(ancestor.id) < (segment.upto or 0):
+            tail = self._app.tail(segment.conversation_id)
+            if ancestor is None or tail is None or self._app.ended(tail):
                 continue  # erased: its claims went with its key
             for message in batch:
                 if message.id in resolved:
                     continue
-                stream = self._claim_id(ancestor.id, ancestor.digests, message.id)
+                try:
+                    stream = self._claim_id(ancestor.id, ancestor.digests, message.id)
+                except ConversationErased:
+                    break  # erased meanwhile: as above
                 claim = self._claim(stream)
                 if claim is None or not segment.holds(claim.position):
                     continue

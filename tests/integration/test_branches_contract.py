@@ -320,6 +320,7 @@ def test_a_fork_shows_its_erased_parent_s_prefix_erased(talking: ChatLedger) -> 
     assert [e.erased for e in entries] == [True, True, True, False]
     assert entries[3].message.content == "And Seville?"
     assert talking.memory(branch, ALL).messages == (entries[3].message,)
+    assert talking.explain_memory(branch, ALL).view == talking.memory(branch, ALL)
 
 
 def test_a_hold_on_a_branch_keeps_its_ancestors_from_erasure(talking: ChatLedger) -> None:
