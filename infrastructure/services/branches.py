@@ -78,7 +78,7 @@ class Branches:
             save_branch(self._app, root, event)
         except IntegrityError:
             raise InvalidInput("new_id", f"{branch!r} already names a conversation") from None
-        lineage.learn(event)
+        lineage.learn(branch, event)
         return branch
 
     def edit(

@@ -61,9 +61,11 @@ class Lineage:
         self._forks[conversation_id] = fork
         return fork
 
-    def learn(self, fork: Conversation.Forked) -> None:
-        """Remember a fork this process just saved."""
-        self._forks[fork.originator_id] = fork
+    def learn(self, conversation_id: str, fork: Conversation.Forked | None) -> None:
+        """Remember how a conversation this process just began began: as ``fork``, or afresh."""
+        if len(self._forks) >= CACHE_SIZE:
+            self._forks.clear()
+        self._forks[conversation_id] = fork
 
     def segments(self, conversation_id: str) -> list[Segment]:
         """The branch's segments, its own first, back to the root's."""

@@ -227,6 +227,9 @@ class Recording:
             try:
                 if events:
                     self._app.record(state, events, attachments)
+                    if isinstance(events[0], Conversation.Started):
+                        # Begun afresh here: no read ever needs to ask whether it is a branch.
+                        self._reading.lineage.learn(conversation_id, None)
             except IntegrityError:
                 fresh_state = True
                 if self._resolve_claims(conversation_id, batch, resolved):

@@ -571,6 +571,7 @@ def _write(
         if index == 0 and plan.new and plan.fork is not None:
             # Listed in its tree with its first event; its messages follow in the same way.
             save_branch(store, reading.lineage.root(plan.fork.parent), plan.fork)
+            reading.lineage.learn(plan.conversation_id, plan.fork)
             events = [event for event in events if event is not plan.fork]
             if not events:
                 continue
