@@ -11,7 +11,17 @@ creation order, which ``branches`` and ``siblings`` read.
 What erasure means on a tree: erasing a conversation destroys the key of what it owns, its own
 messages. A branch's prefix shows its parent's messages erased once the parent is, and its
 memory then holds only what follows the prefix. A legal hold on any branch blocks erasing the
-conversations whose messages it shares, its ancestors; a branch itself may be erased.
+conversations whose messages it shares, its ancestors, by hand or by retention (a hold on a
+conversation itself stops retention only, as before branches: its owner may still erase it).
+
+What a branch inherits: the memory changes its parent had made when it was forked, applied to
+the prefix (what was retracted or cleared there stays so), never those made later. Summaries
+stay with the conversation that recorded them: a branch's summary window starts with none.
+
+The chain: ``Forked`` carries the parent's chain head at the fork point and a link of its own
+over the parent's id, the fork point and that head; the branch's messages chain on from it.
+``verify`` of a branch checks its own rows, its fork link, and the prefix it shares, in its
+ancestors' rows, to the head it names.
 """
 
 from __future__ import annotations
