@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -349,3 +350,16 @@ def test_regenerating_twice_on_a_fresh_branch_verifies_every_branch(talking: Cha
     assert texts(talking, fourth) == texts(talking, ROOT)[:3]
     # The branch still waiting for its reply is an alternative too.
     assert [s.conversation_id for s in talking.siblings(third, 7)] == [ROOT, second, third]
+
+
+def test_retention_spares_an_ancestor_of_a_held_branch(talking: ChatLedger) -> None:
+    branch = talking.edit(ROOT, 4, say("user", "And Seville?"))
+    talking.set_retention(ROOT, timedelta(days=1))
+    talking.set_retention(branch, timedelta(days=1))
+    talking.set_legal_hold(branch, "case 17")
+
+    report = talking.apply_retention(now=datetime.now(UTC) + timedelta(days=30))
+
+    assert ROOT not in report.erased
+    assert (ROOT, f"branch {branch!r} is on hold: case 17") in report.held
+    assert texts(talking, ROOT)[0] == "You plan trips."
