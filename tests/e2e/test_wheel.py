@@ -31,6 +31,8 @@ NOT_SOURCE = shutil.ignore_patterns(
 )
 STATIC = ROOT / "infrastructure/entrypoints/http/static"
 BENCH_PEERS = re.compile(r"(langchain|matplotlib|pgserver)", re.IGNORECASE)
+FRAMEWORKS = re.compile(r"(langchain|openai-agents|openai_agents|pydantic-ai|pydantic_ai)", re.I)
+EXTRAS = {"langchain": "langchain-core", "agents": "openai-agents", "pydantic-ai": "pydantic-ai"}
 BACKEND_WARNING = re.compile(r"\w+Warning: |^\s*warning: ", re.MULTILINE)
 """A Python warning (``SetuptoolsDeprecationWarning: ...``) or a distutils ``warning:`` line."""
 
@@ -211,6 +213,41 @@ def test_installing_chatledger_pulls_no_benchmark_peer(built: Built) -> None:
 
     assert required
     assert [line for line in required if BENCH_PEERS.match(line)] == []
+
+
+def test_installing_chatledger_pulls_no_framework_but_offers_each_as_an_extra(
+    built: Built,
+) -> None:
+    metadata = built.metadata()
+    required = [line for line in metadata if "extra ==" not in line]
+
+    assert [line for line in required if FRAMEWORKS.match(line)] == []
+    for extra, framework in EXTRAS.items():
+        assert any(
+            line.startswith(framework) and f'extra == "{extra}"' in line for line in metadata
+        ), (extra, metadata)
+
+
+def test_the_wheel_ships_the_adapters_as_chatledger_integrations(built: Built) -> None:
+    names = set(built.names())
+
+    assert {
+        "chatledger/integrations/__init__.py",
+        "chatledger/integrations/langchain.py",
+        "chatledger/integrations/openai_agents.py",
+        "chatledger/integrations/pydantic_ai.py",
+    } <= names
+    assert [n for n in names if n.startswith("chatledger/infrastructure/entrypoints/integ")] == []
+
+
+def test_an_adapter_without_its_framework_names_the_extra_to_install(venv: Venv) -> None:
+    listed = venv.run(venv.python, "-m", "pip", "list", "--format=json", cwd=venv.root)
+    installed = [package["name"] for package in json.loads(listed.stdout)]
+    tried = venv.run(venv.python, "-c", "import chatledger.integrations.langchain", cwd=venv.root)
+
+    assert [name for name in installed if FRAMEWORKS.match(name)] == []
+    assert tried.returncode == 1
+    assert "pip install 'chatledger[langchain]'" in tried.stderr
 
 
 def test_the_new_venv_holds_no_benchmark_peer(venv: Venv) -> None:

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from langchain_core.chat_history import BaseChatMessageHistory
-from langchain_core.messages import BaseMessage
+from chatledger.integrations import needs
+
+with needs("langchain"):
+    from langchain_core.chat_history import BaseChatMessageHistory
+    from langchain_core.messages import BaseMessage
 
 from chatledger import AsyncChatLedger, ChatLedger, InvalidInput, MessageWindow, Policy
 from chatledger.domain import check_conversation_id, limits

@@ -22,8 +22,11 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar, cast
 
-from agents.items import TResponseInputItem
-from agents.memory import SessionSettings
+from chatledger.integrations import needs
+
+with needs("agents"):
+    from agents.items import TResponseInputItem
+    from agents.memory import SessionSettings
 
 from chatledger.domain import (
     InvalidMessage,

@@ -35,9 +35,12 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from pydantic_ai.capabilities import ProcessHistory
-from pydantic_ai.messages import ModelMessage, ModelMessagesTypeAdapter, repair_messages
-from pydantic_ai.tools import RunContext
+from chatledger.integrations import needs
+
+with needs("pydantic-ai"):
+    from pydantic_ai.capabilities import ProcessHistory
+    from pydantic_ai.messages import ModelMessage, ModelMessagesTypeAdapter, repair_messages
+    from pydantic_ai.tools import RunContext
 
 from chatledger import (
     AsyncChatLedger,
