@@ -145,7 +145,8 @@ class Reading:
             system_prompt = (
                 history_entry(head)
                 if head.system_position == head.position
-                else self.entry_at(conversation_id, head.system_position, {})
+                # The walk asked each ancestor's tail already: no second round trip for it.
+                else self.entry_at(conversation_id, head.system_position, {}, checked=True)
             )
             if system_prompt.erased:
                 system_prompt = None  # the prompt was in a prefix erased with its parent
@@ -306,13 +307,19 @@ class Reading:
                 page = min(page * 2, MAX_PAGE)
 
     def entry_at(
-        self, conversation_id: str, position: int, known: dict[int, HistoryEntry]
+        self,
+        conversation_id: str,
+        position: int,
+        known: dict[int, HistoryEntry],
+        *,
+        checked: bool = False,
     ) -> HistoryEntry:
-        """The entry at ``position``, from ``known`` if it is there, else from the store."""
+        """The entry at ``position``, from ``known`` if it is there, else from the store
+        (``checked``: the read asked the ancestor holding it whether it was erased already)."""
         if position in known:
             return known[position]
         owner = self.lineage.owner(conversation_id, position)
-        if owner != conversation_id:
+        if owner != conversation_id and not checked:
             self._app.tail(owner)  # forgets the key of an erased ancestor
         event = self._event_at(owner, position)
         if event is None:
@@ -337,6 +344,7 @@ class Reading:
             return self._stream_newest_first(conversation_id, upper, policy)
         head: Conversation.MessageRecorded | None = None
         walks: list[Iterator[HistoryEntry]] = []
+        seen = _Seen()  # what the walk has read so far, across segments: sizes the next page
         for segment in segments:
             top = _lowest(upper, None if segment.upto is None else segment.upto + STARTED_VERSION)
             bottom = segment.after + STARTED_VERSION
@@ -346,26 +354,32 @@ class Reading:
                 self._app.tail(segment.conversation_id)  # forgets the key of an erased one
             if head is None:
                 head, walk = self._stream_newest_first(
-                    segment.conversation_id, top, policy, gt=bottom, own=segment is segments[0]
+                    segment.conversation_id,
+                    top,
+                    policy,
+                    gt=bottom,
+                    own=segment is segments[0],
+                    seen=seen,
                 )
                 if head is None:
                     continue
                 walks.append(walk)
             else:
-                walks.append(self._stream_entries(segment, top, policy))
+                walks.append(self._stream_entries(segment, top, policy, seen))
         return head, takewhile(lambda entry: not entry.erased, chain.from_iterable(walks))
 
     def _stream_entries(
-        self, segment: Segment, top: int | None, policy: Policy
+        self, segment: Segment, top: int | None, policy: Policy, seen: _Seen
     ) -> Iterator[HistoryEntry]:
-        """Every entry of one segment at or below version ``top``, newest first, paged."""
-        page_size = _first_page_size(policy)
+        """Every entry of one segment at or below version ``top``, newest first, paged; the
+        first page sized from what the walk read before it, as the next page of one stream is."""
+        page_size = _next_page_size(policy, _first_page_size(policy), seen.messages, seen.tokens)
         bottom = segment.after + STARTED_VERSION
         rows = self._app.recorder.select_events(
             segment.conversation_id, gt=bottom, lte=top, desc=True, limit=page_size
         )
         yield from self._entries_before(
-            segment.conversation_id, rows, page_size, policy, 0, skip=0, gt=bottom
+            segment.conversation_id, rows, page_size, policy, 0, skip=0, gt=bottom, seen=seen
         )
 
     def _stream_newest_first(
@@ -376,6 +390,7 @@ class Reading:
         *,
         gt: int | None = None,
         own: bool = True,
+        seen: _Seen | None = None,
     ) -> tuple[Conversation.MessageRecorded | None, Iterator[HistoryEntry]]:
         """``_newest_first`` within one stream, above version ``gt``; ``own`` when the stream
         is the conversation asked about (else an ancestor, whose erasure raises nothing)."""
@@ -393,7 +408,11 @@ class Reading:
         head = self._app.mapper.to_domain_event(rows[0])
         if not isinstance(head, Conversation.MessageRecorded):
             return None, iter(())  # only the Started (or Forked) event is there
-        walk = self._entries_before(conversation_id, rows, page_size, policy, head.tokens, gt=gt)
+        if seen is not None:
+            seen.add(head.tokens)
+        walk = self._entries_before(
+            conversation_id, rows, page_size, policy, head.tokens, gt=gt, seen=seen
+        )
         return head, walk
 
     def _entries_before(
@@ -406,16 +425,21 @@ class Reading:
         *,
         skip: int = 1,
         gt: int | None = None,
+        seen: _Seen | None = None,
     ) -> Iterator[HistoryEntry]:
         mapper = self._app.pydantic_mapper
         opener = mapper.opener(conversation_id)  # the key, looked up once for the walk
         messages = skip
+        if seen is not None:
+            messages, tokens = seen.messages, seen.tokens
         while True:
             for row in rows[skip:]:
                 entry = mapper.to_history_entry(row, opener)
                 if entry is not None:
                     messages += 1
                     tokens += entry.tokens
+                    if seen is not None:
+                        seen.add(entry.tokens)
                     yield entry
             if len(rows) < page_size:
                 return
@@ -425,6 +449,18 @@ class Reading:
                 conversation_id, gt=gt, lte=lte, desc=True, limit=page_size
             )
             skip = 0
+
+
+class _Seen:
+    """Messages and tokens a walk through a branch's segments has read so far."""
+
+    def __init__(self) -> None:
+        self.messages = 0
+        self.tokens = 0
+
+    def add(self, tokens: int) -> None:
+        self.messages += 1
+        self.tokens += tokens
 
 
 def _lowest(value: int | None, bound: int | None) -> int | None:
