@@ -372,8 +372,11 @@ class Reading:
         self, segment: Segment, top: int | None, policy: Policy, seen: _Seen
     ) -> Iterator[HistoryEntry]:
         """Every entry of one segment at or below version ``top``, newest first, paged; the
-        first page sized from what the walk read before it, as the next page of one stream is."""
-        page_size = _next_page_size(policy, _first_page_size(policy), seen.messages, seen.tokens)
+        first page no larger than a stream's first, and smaller if what the walk read before
+        it leaves less of the budget (a branch's own messages may be shorter than its
+        parent's, so their average would overshoot)."""
+        first = _first_page_size(policy)
+        page_size = min(first, _next_page_size(policy, first, seen.messages, seen.tokens))
         bottom = segment.after + STARTED_VERSION
         rows = self._app.recorder.select_events(
             segment.conversation_id, gt=bottom, lte=top, desc=True, limit=page_size
