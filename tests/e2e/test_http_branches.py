@@ -347,3 +347,27 @@ def test_a_cookie_fork_without_the_csrf_token_is_403(page_session: PageSession) 
 
     assert refused.status_code == 403, refused.text
     assert len(server.ledger.branches(f"web:{conversation}")) == 1
+
+
+def test_an_edit_over_the_limits_is_422_and_forks_nothing(
+    acme: httpx.Client, served: Running
+) -> None:
+    big = {"role": "user", "content": "?", "metadata": {"note": "x" * 20_000}}
+
+    refused = acme.post(f"{TRIP}/edit", json={"position": 4, "message": big})
+
+    assert_problem(refused, 422, "message.metadata")
+    assert tree(served) == ["acme:trip"]
+
+
+def test_an_edit_reusing_a_shared_message_s_id_for_other_text_is_409_and_forks_nothing(
+    acme: httpx.Client, served: Running
+) -> None:
+    acme.post(f"{TRIP}/messages", json={"id": "q-1", "role": "user", "content": "Faro?"})
+    acme.post(f"{TRIP}/messages", json={"role": "assistant", "content": "Sunny."})
+    reused = {"id": "q-1", "role": "user", "content": "Seville?"}  # q-1 is shared, at 6
+
+    refused = acme.post(f"{TRIP}/edit", json={"position": 7, "message": reused})
+
+    assert_problem(refused, 409, "id")
+    assert tree(served) == ["acme:trip"]
