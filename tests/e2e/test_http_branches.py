@@ -371,3 +371,15 @@ def test_an_edit_reusing_a_shared_message_s_id_for_other_text_is_409_and_forks_n
 
     assert_problem(refused, 409, "id")
     assert tree(served) == ["acme:trip"]
+
+
+def test_the_openapi_schema_lists_the_branch_routes_and_their_answers(
+    acme: httpx.Client,
+) -> None:
+    paths = acme.get("/openapi.json").json()["paths"]
+
+    for route in ("fork", "edit", "regenerate"):
+        answers = paths[f"/v1/conversations/{{conversation_id}}/{route}"]["post"]["responses"]
+        assert {"201", "404", "410", "422"} <= set(answers), route
+    for route in ("branches", "siblings"):
+        assert "get" in paths[f"/v1/conversations/{{conversation_id}}/{route}"]
