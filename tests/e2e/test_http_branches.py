@@ -167,7 +167,7 @@ def test_siblings_number_the_alternatives_at_a_position(acme: httpx.Client) -> N
         ("edit", {"position": "4", "message": {"role": "user", "content": "?"}}, "position"),
         ("edit", {"position": 4}, "message"),
         ("edit", {"position": 4, "message": {"role": "robot", "content": "?"}}, "message.role"),
-        ("regenerate", {"position": 6}, "position"),
+        ("regenerate", {"position": 7}, "position"),  # 6 is the next reply's: allowed
         ("regenerate", {"position": None}, "position"),
         ("regenerate", {"position": 5, "new_id": "x" * 101}, "new_id"),
     ],
@@ -187,6 +187,19 @@ def test_siblings_past_the_history_or_without_a_position_is_422(
     acme: httpx.Client, query: str
 ) -> None:
     assert_problem(acme.get(f"{TRIP}/siblings{query}"), 422, "position")
+
+
+def test_regenerating_the_next_reply_answers_beside_the_branch_waiting_for_it(
+    acme: httpx.Client,
+) -> None:
+    waiting = acme.post(f"{TRIP}/regenerate", json={"position": 5}).json()["conversation_id"]
+
+    other = acme.post(f"/v1/conversations/{waiting}/regenerate", json={"position": 5})
+    shown = acme.get(f"/v1/conversations/{waiting}/siblings", params={"position": 5})
+
+    assert other.status_code == 201, other.text
+    listed = [s["conversation_id"] for s in shown.json()["siblings"]]
+    assert listed == ["trip", waiting, other.json()["conversation_id"]]
 
 
 def test_siblings_at_the_next_position_lists_the_branch_waiting_there(acme: httpx.Client) -> None:
