@@ -38,7 +38,13 @@ router = APIRouter(prefix="/v1/conversations", tags=["branches"], route_class=JS
 MADE: dict[int | str, dict[str, object]] = {
     **RESPONSES,
     201: {"model": BranchOut, "description": "The new branch"},
-    409: {"model": Problem, "description": "The edit's message id was recorded with other content"},
+}
+EDITED: dict[int | str, dict[str, object]] = {
+    **MADE,
+    409: {
+        "model": Problem,
+        "description": "The message's id is in the shared prefix with other content",
+    },
 }
 
 
@@ -60,7 +66,7 @@ def fork(
     return _made(svc, conversation, branch, response)
 
 
-@router.post("/{conversation_id}/edit", status_code=201, responses=MADE)
+@router.post("/{conversation_id}/edit", status_code=201, responses=EDITED)
 def edit(
     body: EditIn,
     response: Response,
@@ -70,7 +76,8 @@ def edit(
     """Record `message` in place of the one at `position`, on a new branch forked just before.
 
     The conversation keeps its own message; the branch holds messages 1..`position`-1, then
-    this one. 422 naming `position` past the history, or the message's field.
+    this one. 422 naming `position` past the history, or the message's field; the message is
+    checked before the fork, so a refused one leaves no branch.
     """
     branch = svc.ledger.edit(
         conversation.ledger_id,
