@@ -17,6 +17,7 @@ from chatledger.domain import (
     Conversation,
     ConversationErased,
     InvalidInput,
+    InvalidMessage,
     Message,
     UnknownConversation,
     UnreadableEvent,
@@ -89,6 +90,12 @@ class Branches:
         self._check_within(conversation_id, position)
         if not isinstance(message, Message):
             raise InvalidInput("message", f"is a {type(message).__name__}, not a Message")
+        # Checked before the fork: a message the branch would refuse leaves no branch behind.
+        try:
+            self._recording.check_branch(conversation_id, position - 1, message)
+        except InvalidMessage as exc:
+            field = "message" if exc.field == "messages" else f"message.{exc.field}"
+            raise InvalidMessage(field, exc.problem) from None
         branch = self.fork(conversation_id, at=position - 1, new_id=new_id)
         self._recording.record(branch, message)
         return branch

@@ -31,6 +31,7 @@ from chatledger.domain.attachments import detach
 from chatledger.domain.audit import KEYED_PAYLOAD, canonical_payload, payload_digest
 from chatledger.domain.conversation import PLAIN
 from chatledger.infrastructure.services.attachments import Attachments
+from chatledger.infrastructure.services.lineage import Segment
 from chatledger.infrastructure.services.reading import Reading
 from chatledger.infrastructure.storage.application import LedgerApplication
 from chatledger.infrastructure.storage.serialization import history_entry
@@ -340,14 +341,35 @@ class Recording:
     ) -> None:
         """Resolve the batch's ids already recorded in a branch's shared prefix."""
         segments = self._reading.lineage.segments(conversation_id)
-        for segment in segments[1:]:
+        for message_id, position in self._shared_claims(
+            conversation_id, segments[1:], batch
+        ).items():
+            resolved[message_id] = self._reading.entry_at(conversation_id, position, {})
+
+    def check_branch(self, conversation_id: str, upto: int, message: Message) -> None:
+        """Raise what recording ``message`` on a new branch sharing the conversation's messages
+        1..``upto`` would raise for its content or its id, before that branch is made."""
+        self._validated(message)
+        shared = [
+            Segment(s.conversation_id, s.after, upto if s.upto is None else min(s.upto, upto))
+            for s in self._reading.lineage.segments(conversation_id)
+        ]
+        self._shared_claims(conversation_id, shared, [message])
+
+    def _shared_claims(
+        self, conversation_id: str, segments: Sequence[Segment], batch: list[Message]
+    ) -> dict[str, int]:
+        """The positions in ``segments`` (a branch's shared prefix) where the batch's ids were
+        recorded; IdempotencyConflict if one was recorded there with other content."""
+        found: dict[str, int] = {}
+        for segment in segments:
             assert segment.upto is not None  # every ancestor is bounded by a fork point
             ancestor = self._load(segment.conversation_id, fresh=False)
             tail = self._app.tail(segment.conversation_id)
             if ancestor is None or tail is None or self._app.ended(tail):
                 continue  # erased: its claims went with its key
             for message in batch:
-                if message.id in resolved:
+                if message.id in found:
                     continue
                 try:
                     stream = self._claim_id(ancestor.id, ancestor.digests, message.id)
@@ -358,7 +380,8 @@ class Recording:
                     continue
                 if claim.digest != self._digest(ancestor, message):
                     raise IdempotencyConflict(conversation_id, message.id, claim.position)
-                resolved[message.id] = self._reading.entry_at(conversation_id, claim.position, {})
+                found[message.id] = claim.position
+        return found
 
     def _replayed(
         self, conversation_id: str, batch: list[Message]

@@ -10,6 +10,7 @@ import pytest
 from chatledger.domain import (
     ConversationErased,
     HeldByBranch,
+    IdempotencyConflict,
     InvalidInput,
     Message,
     MessageWindow,
@@ -189,6 +190,26 @@ def test_editing_past_the_history_names_the_position(talking: ChatLedger) -> Non
         talking.edit(ROOT, 9, say("user", "?"))
 
     assert raised.value.field == "position"
+
+
+def test_an_edit_the_branch_would_refuse_leaves_no_branch(talking: ChatLedger) -> None:
+    too_big = Message(role="user", content="?", metadata={"note": "x" * 20_000})
+
+    with pytest.raises(InvalidInput) as raised:
+        talking.edit(ROOT, 4, too_big)
+
+    assert raised.value.field == "message.metadata"
+    assert len(talking.branches(ROOT)) == 1
+
+
+def test_an_edit_reusing_a_shared_id_for_other_content_leaves_no_branch(
+    talking: ChatLedger,
+) -> None:
+    with pytest.raises(IdempotencyConflict):
+        talking.edit(ROOT, 4, say("user", "Not Lisbon.", "m2"))
+
+    assert len(talking.branches(ROOT)) == 1
+    assert talking.edit(ROOT, 4, say("user", "Lisbon in May?", "m4-b"))  # a new id is fine
 
 
 # The tree

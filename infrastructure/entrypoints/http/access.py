@@ -163,9 +163,21 @@ def existing_conversation(
     svc: Annotated[Service, Depends(service)],
 ) -> Conversation:
     """The conversation in the path, which must exist and be the caller's; else 404."""
-    if svc.ledger.version(conversation.ledger_id) == 0:
+    if not conversation_exists(svc, conversation.ledger_id):
         raise UnknownConversation(conversation.id)
     return conversation
+
+
+def conversation_exists(svc: Service, conversation_id: str) -> bool:
+    """Whether the ledger's conversation holds a message or is a branch (one forked at 0 may
+    hold none yet)."""
+    if svc.ledger.version(conversation_id) > 0:
+        return True
+    try:
+        svc.ledger.branches(conversation_id)
+    except UnknownConversation:
+        return False
+    return True
 
 
 def _unauthorized(detail: str, challenge: str, field: str | None = None) -> ProblemError:

@@ -10,6 +10,7 @@ from fastapi.staticfiles import StaticFiles
 from chatledger.domain import Summarizer
 from chatledger.infrastructure.entrypoints.http import (
     audit,
+    branches,
     conversations,
     memory,
     memory_changes,
@@ -138,6 +139,7 @@ def create_app(
         memory.router,
         memory_changes.router,
         summaries.router,
+        branches.router,
         audit.router,
         page.session_router,
         page.router,

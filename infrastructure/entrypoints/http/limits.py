@@ -1,6 +1,7 @@
 """Bounds on request bodies, enforced before anything parses them: 413 past them.
 
-The record endpoint takes the largest bodies (a message may carry an attachment of up to
+The endpoints that record messages (``messages``, and ``edit``, which records one on a new
+branch) take the largest bodies (a message may carry an attachment of up to
 ``Limits.max_attachment_bytes``, base64 in JSON); every other endpoint takes small ones.
 """
 
@@ -14,7 +15,7 @@ from chatledger.domain.attachments import base64_length
 from chatledger.infrastructure.entrypoints.http.problems import ProblemError, problem_response
 
 DEFAULT_MAX_BODY_BYTES = 2 * 1024 * 1024
-_RECORD_PATH = re.compile(r"/v1/conversations/[^/]+/messages")
+_RECORD_PATH = re.compile(r"/v1/conversations/[^/]+/(?:messages|edit)")
 
 
 def record_body_bytes(
@@ -28,8 +29,8 @@ def record_body_bytes(
 class BodyLimit:
     """ASGI middleware answering 413 to a body over its limit, declared or streamed.
 
-    ``max_record_bytes`` bounds what recording messages takes (POST .../messages); ``max_bytes``
-    every other request. The problem names the limit it is over.
+    ``max_record_bytes`` bounds what recording messages takes (POST .../messages and .../edit);
+    ``max_bytes`` every other request. The problem names the limit it is over.
     """
 
     def __init__(

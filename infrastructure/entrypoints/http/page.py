@@ -19,6 +19,7 @@ from chatledger.domain import UnknownConversation
 from chatledger.infrastructure.entrypoints.http.access import (
     Principal,
     authenticate,
+    conversation_exists,
     identify,
     is_local,
     read_session,
@@ -162,7 +163,7 @@ def show_conversation(
     """Show one of the session's conversations on the page."""
     session = _session(principal)
     known = body.conversation in session.conversations
-    exists = svc.ledger.version(ledger_id(session.tenant, body.conversation)) > 0
+    exists = conversation_exists(svc, ledger_id(session.tenant, body.conversation))
     if not known and not (session.signed_in and exists):
         raise UnknownConversation(body.conversation)
     session = (

@@ -37,7 +37,8 @@ RETRY_AFTER_SECONDS = 1
 
 _LOCATIONS = {"body", "query", "path", "header", "cookie"}
 _UNION_TAGS = {"message", "turn"}
-"""Tags of the record body's union, which name no field of the request."""
+"""Tags of the record body's union, which name no field of the request (other bodies, such
+as an edit's, may have a field of the same name)."""
 
 log = logging.getLogger(__name__)
 
@@ -157,9 +158,12 @@ def store_unavailable() -> ProblemError:
     )
 
 
-def validation_problem(errors: Sequence[Any]) -> Problem:
-    """The problem of a request that failed validation, naming each field."""
-    fields = [_field_error(error) for error in errors]
+def validation_problem(errors: Sequence[Any], *, record_body: bool = False) -> Problem:
+    """The problem of a request that failed validation, naming each field.
+
+    ``record_body``: the body is the record endpoint's union, whose tags name no field.
+    """
+    fields = [_field_error(error, record_body) for error in errors]
     first = fields[0] if fields else FieldError(field="body", detail="is invalid")
     return Problem(
         type=TYPE_PREFIX + "invalid-input",
@@ -171,12 +175,12 @@ def validation_problem(errors: Sequence[Any]) -> Problem:
     )
 
 
-def _field_error(error: Any) -> FieldError:
+def _field_error(error: Any, record_body: bool) -> FieldError:
     loc = [str(part) for part in error.get("loc", ())]
     location = loc[0] if loc and loc[0] in _LOCATIONS else None
     if location is not None:
         loc = loc[1:]
-    if location == "body" and loc and loc[0] in _UNION_TAGS:
+    if record_body and location == "body" and loc and loc[0] in _UNION_TAGS:
         loc = loc[1:]
     detail = str(error.get("msg", "is invalid"))
     cause = (error.get("ctx") or {}).get("error")
@@ -206,7 +210,8 @@ def install(app: FastAPI) -> None:
 
     async def on_validation(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
-        return problem_response(validation_problem(exc.errors()))
+        records = request.method == "POST" and request.url.path.endswith("/messages")
+        return problem_response(validation_problem(exc.errors(), record_body=records))
 
     async def on_http(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)

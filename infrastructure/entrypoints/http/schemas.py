@@ -16,6 +16,7 @@ from chatledger.domain import (
     SummaryWindow,
     Usage,
 )
+from chatledger.infrastructure.entrypoints.tenancy import CONVERSATION_ID
 from chatledger.projections import HistoryEntry, Omission, Policy, SummaryEntry
 from chatledger.projections.renderings import AnthropicBlock, AnthropicMessage, OpenAIMessage
 
@@ -178,6 +179,78 @@ class RetractIn(_In):
     """The message to retract from memory."""
 
     position: int = Field(strict=True, ge=1, le=MAX_POSITION, description="The message's position")
+
+
+NewId = Annotated[
+    str,
+    Field(
+        pattern=CONVERSATION_ID,
+        max_length=100,
+        description="The branch's id (1-100 of A-Z a-z 0-9 . _ -); default: a new one",
+    ),
+]
+
+
+class ForkIn(_In):
+    """Where to fork: the branch shares the conversation's messages 1..at."""
+
+    at: int = Field(
+        strict=True, ge=0, le=MAX_POSITION, description="The last position the branch shares"
+    )
+    new_id: NewId | None = None
+
+
+class EditIn(_In):
+    """The message to record in place of the one at ``position``, on a new branch."""
+
+    position: int = Field(
+        strict=True, ge=1, le=MAX_POSITION, description="The position of the message to replace"
+    )
+    message: Message
+    new_id: NewId | None = None
+
+
+class RegenerateIn(_In):
+    """The position of a reply to record another in place of, on a new branch."""
+
+    position: int = Field(
+        strict=True, ge=1, le=MAX_POSITION, description="The position of the reply to replace"
+    )
+    new_id: NewId | None = None
+
+
+class BranchOut(BaseModel):
+    """One conversation of a tree, by the tenant's own ids."""
+
+    conversation_id: str
+    parent: str | None = Field(description="The conversation it was forked from; null: the root")
+    fork_point: int = Field(description="Its last position shared with the parent (0: the root)")
+    length: int = Field(description="How many messages its history holds, the prefix included")
+    created_at: datetime
+
+
+class BranchList(BaseModel):
+    """A conversation's tree: the root first, then each branch in creation order."""
+
+    conversation_id: str
+    branches: list[BranchOut]
+
+
+class SiblingOut(BaseModel):
+    """One alternative at a position: the branch that holds it."""
+
+    number: int = Field(description='Its place among the alternatives: the "2" of "2/3"')
+    conversation_id: str
+    created_at: datetime
+    current: bool = Field(description="Whether the asked-about conversation shows this one")
+
+
+class SiblingList(BaseModel):
+    """The alternatives at a position (edits, regenerations), in creation order."""
+
+    conversation_id: str
+    position: int
+    siblings: list[SiblingOut]
 
 
 class MemoryChangeList(BaseModel):

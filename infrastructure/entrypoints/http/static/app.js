@@ -1,12 +1,23 @@
 // The history page: conversations, their full history, and what the model saw at any point.
 // Talks to the JSON API with the session cookie; builds the DOM with textContent only.
 // Opening the page starts no session: signing in does, or (on a server that takes anonymous
-// writes) the first conversation the page starts.
+// writes) the first conversation the page starts. A conversation may be a branch of another
+// (an edit forks one): the page says which, and each message with alternatives switches them.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
 // local: on a loopback server, the tenant the page reads without a session, and what it shows.
-const state = { session: null, local: null, entries: [], summaries: [], changes: [], calls: [] };
+// branch: the open conversation in its tree; alternatives: position -> its siblings there.
+const state = {
+  session: null,
+  local: null,
+  entries: [],
+  summaries: [],
+  changes: [],
+  calls: [],
+  branch: null,
+  alternatives: new Map(),
+};
 
 class Problem extends Error {
   constructor(body, status) {
@@ -144,6 +155,9 @@ async function loadHistory() {
     state.entries = entries;
     state.summaries = summaries;
     state.changes = changes;
+    state.branch = null;
+    state.alternatives = new Map();
+    renderBranchInfo();
     $("history-length").textContent = "";
     renderHistory();
     return;
@@ -164,8 +178,120 @@ async function loadHistory() {
   state.entries = entries;
   state.summaries = summaries;
   state.changes = changes;
+  await loadBranches(entries.length);
   $("history-length").textContent = `${entries.length} messages`;
   renderHistory();
+}
+
+// Branches
+
+// Alternatives only begin where some branch of the tree forked: ask for siblings there alone.
+async function loadBranches(length) {
+  state.branch = null;
+  state.alternatives = new Map();
+  let branches = [];
+  try {
+    ({ branches } = await api("GET", `${conversationPath()}/branches`));
+  } catch (error) {
+    if (error.status !== 404 && error.status !== 410) throw error;
+  }
+  state.branch = branches.find((b) => b.conversation_id === current()) || null;
+  const positions = new Set(
+    branches.filter((b) => b.parent !== null && b.fork_point < length).map((b) => b.fork_point + 1),
+  );
+  const found = await Promise.all(
+    [...positions].map((position) =>
+      api("GET", `${conversationPath()}/siblings?position=${position}`).catch(() => ({ siblings: [] })),
+    ),
+  );
+  for (const { position, siblings } of found) {
+    if (siblings.length > 1) state.alternatives.set(position, siblings);
+  }
+  renderBranchInfo();
+}
+
+function renderBranchInfo() {
+  const info = $("branch-info");
+  const branch = state.branch;
+  if (!branch || branch.parent === null) {
+    info.hidden = true;
+    info.replaceChildren();
+    return;
+  }
+  const parent = el("button", "link parent", branch.parent);
+  parent.type = "button";
+  parent.addEventListener("click", () => showConversation(branch.parent));
+  info.replaceChildren(
+    document.createTextNode("Branch "),
+    el("b", "", branch.conversation_id),
+    document.createTextNode(" of "),
+    parent,
+    document.createTextNode(
+      branch.fork_point ? `, sharing its messages 1–${branch.fork_point}` : ", sharing none of its messages",
+    ),
+  );
+  info.hidden = false;
+}
+
+// "< 2/3 >": the alternatives at a position; each arrow opens the branch holding the next one.
+function renderSwitcher(position) {
+  const siblings = state.alternatives.get(position);
+  if (!siblings) return null;
+  const index = siblings.findIndex((s) => s.current);
+  const box = el("span", "switcher");
+  box.setAttribute("role", "group");
+  box.setAttribute("aria-label", `Alternatives at message ${position}`);
+  const step = (label, className, offset) => {
+    const target = siblings[index + offset];
+    const button = el("button", className, label);
+    button.type = "button";
+    button.setAttribute("aria-label", offset < 0 ? "Previous alternative" : "Next alternative");
+    button.disabled = !target;
+    if (target) button.addEventListener("click", () => showConversation(target.conversation_id));
+    return button;
+  };
+  box.append(
+    step("‹", "switcher-prev", -1),
+    el("span", "switcher-count", `${index + 1}/${siblings.length}`),
+    step("›", "switcher-next", 1),
+  );
+  return box;
+}
+
+// Editing a message forks the conversation just before it and records the new text there.
+function startEdit(item, entry) {
+  if (item.querySelector(".edit-form")) return;
+  const form = el("form", "edit-form");
+  const text = el("textarea");
+  text.value = typeof entry.message.content === "string" ? entry.message.content : "";
+  text.rows = 2;
+  text.required = true;
+  text.setAttribute("aria-label", `New text for message ${entry.position}`);
+  const save = el("button", "save", "Save as branch");
+  save.type = "submit";
+  const cancel = el("button", "cancel", "Cancel");
+  cancel.type = "button";
+  const error = el("p", "error");
+  error.setAttribute("role", "alert");
+  cancel.addEventListener("click", () => form.remove());
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    error.textContent = "";
+    let branch;
+    try {
+      branch = await api("POST", `${conversationPath()}/edit`, {
+        position: entry.position,
+        message: { role: entry.message.role, content: text.value },
+      });
+    } catch (problem) {
+      error.textContent = problem.field ? `${problem.field}: ${problem.message}` : problem.message;
+      return;
+    }
+    await showConversation(branch.conversation_id);
+  });
+  form.append(text, save, cancel, error);
+  item.append(form);
+  text.focus();
 }
 
 function renderHistory() {
@@ -273,10 +399,20 @@ function renderEntry(entry) {
   const item = el("li", `entry ${entry.message.role}`);
   item.dataset.position = entry.position;
   const head = header(entry);
+  const switcher = renderSwitcher(entry.position);
+  if (switcher) head.append(switcher);
   const view = el("button", "link", "what the model saw here");
   view.type = "button";
   view.addEventListener("click", () => openMemoryAt(entry.position));
   head.append(view);
+  // Editing writes: a session's page may (a read-only local page may not).
+  if (state.session && entry.message.role === "user" && !entry.erased) {
+    const edit = el("button", "link edit", "edit");
+    edit.type = "button";
+    edit.setAttribute("aria-label", `Edit message ${entry.position}`);
+    edit.addEventListener("click", () => startEdit(item, entry));
+    head.append(edit);
+  }
   item.append(head, renderContent(entry));
   return item;
 }
