@@ -1,4 +1,4 @@
-"""The chatledger command line: record, read history and memory, audit, and run the demo."""
+"""The chatledger command line: record, read history and memory, branch, audit, run the demo."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ from chatledger.domain import (
 )
 from chatledger.infrastructure.entrypoints import (
     cli_audit,
+    cli_branches,
     cli_keys,
     cli_memory_changes,
     cli_summaries,
@@ -189,6 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_keys.add_commands(commands, _command, open_ledger)
     cli_summaries.add_commands(commands, _command, open_ledger)
     cli_memory_changes.add_commands(commands, _command, open_ledger)
+    cli_branches.add_commands(commands, _command, open_ledger)
     # Listed for --help; main() hands them to their own parsers before this one runs.
     commands.add_parser("serve", help="serve the HTTP API and the history page (--help for more)")
     commands.add_parser("tenant", help="tenant add NAME: print a new API key for a tenant")
