@@ -261,7 +261,7 @@ def test_regenerate_forks_just_before_the_reply_for_another_to_be_recorded(
 
 
 def test_regenerating_past_the_history_exits_2_naming_the_position(tmp_path: Path, db: str) -> None:
-    result = cli(tmp_path, db, "regenerate", "trip", "6")
+    result = cli(tmp_path, db, "regenerate", "trip", "7")
 
     refused(result, "position")
     assert tree(tmp_path, db) == ["trip"]
