@@ -120,8 +120,9 @@ def run_edit(args: argparse.Namespace, ledger: ChatLedger) -> int:
     """Record the new message on a branch forked before POS and print the branch's id."""
     message = _message(args)
     branch = ledger.edit(args.conversation, args.position, message, new_id=_new_id(args))
-    entry = ledger.history(branch, after=args.position - 1, limit=1).entries[0]
-    _print_branch(args, branch, args.position - 1, entry=entry.model_dump(mode="json"))
+    recorded = ledger.history(branch, after=args.position - 1, limit=1).entries
+    entry = recorded[0].model_dump(mode="json") if recorded else None
+    _print_branch(args, branch, args.position - 1, entry=entry)
     return OK
 
 
@@ -248,7 +249,7 @@ def _read(path: str) -> str:
 
 
 def _print_branch(
-    args: argparse.Namespace, branch: str, fork_point: int, **extra: dict[str, Any]
+    args: argparse.Namespace, branch: str, fork_point: int, **extra: dict[str, Any] | None
 ) -> None:
     shown = _shown(args, branch)
     if args.json:

@@ -354,7 +354,13 @@ class Recording:
             Segment(s.conversation_id, s.after, upto if s.upto is None else min(s.upto, upto))
             for s in self._reading.lineage.segments(conversation_id)
         ]
-        self._shared_claims(conversation_id, shared, [message])
+        found = self._shared_claims(conversation_id, shared, [message])
+        if message.id in found:  # the branch would take it for the one it shares: none recorded
+            raise InvalidMessage(
+                "id",
+                f"{message.id!r} is already recorded at position {found[message.id]}, which the "
+                "branch would share: give the new message a new id",
+            )
 
     def _shared_claims(
         self, conversation_id: str, segments: Sequence[Segment], batch: list[Message]

@@ -211,6 +211,32 @@ def test_an_edit_file_that_is_not_one_message_exits_2_and_writes_nothing(
     assert tree(tmp_path, db) == ["trip"]
 
 
+def test_an_edit_repeating_a_message_the_branch_would_share_exits_2_naming_its_id(
+    tmp_path: Path, db: str
+) -> None:
+    (first, *_) = json_lines(cli(tmp_path, db, "history", "trip", "--json"))
+    stdin = json.dumps(first["message"])
+
+    result = cli(tmp_path, db, "edit", "trip", "4", "--file", "-", stdin=stdin)
+
+    refused(result, "message.id")
+    assert "is already recorded at position 1" in result.stderr
+    assert tree(tmp_path, db) == ["trip"]
+
+
+def test_an_edit_reusing_a_shared_id_for_other_content_exits_1_and_leaves_no_branch(
+    tmp_path: Path, db: str
+) -> None:
+    (first, *_) = json_lines(cli(tmp_path, db, "history", "trip", "--json"))
+    stdin = json.dumps({"id": first["message"]["id"], "role": "user", "content": "Faro?"})
+
+    result = cli(tmp_path, db, "edit", "trip", "4", "--file", "-", stdin=stdin)
+
+    assert result.returncode == 1
+    assert "with different content; give the new message a new id" in result.stderr
+    assert tree(tmp_path, db) == ["trip"]
+
+
 def test_an_edit_with_a_bad_role_exits_2_naming_the_role_and_writes_nothing(
     tmp_path: Path, db: str
 ) -> None:
@@ -227,7 +253,7 @@ def test_an_edit_over_the_content_limit_exits_2_and_leaves_no_branch(
 
     result = cli(tmp_path, db, "edit", "trip", "4", "--file", "-", stdin=stdin)
 
-    refused(result, "content")
+    refused(result, "message.content")
     assert tree(tmp_path, db) == ["trip"]
 
 

@@ -212,6 +212,24 @@ def test_an_edit_reusing_a_shared_id_for_other_content_leaves_no_branch(
     assert talking.edit(ROOT, 4, say("user", "Lisbon in May?", "m4-b"))  # a new id is fine
 
 
+def test_an_edit_repeating_a_message_the_branch_would_share_names_its_id_and_leaves_no_branch(
+    talking: ChatLedger,
+) -> None:
+    with pytest.raises(InvalidInput) as raised:
+        talking.edit(ROOT, 4, say("user", "Lisbon in May?", "m2"))
+
+    assert raised.value.field == "message.id"
+    assert "already recorded at position 2" in str(raised.value)
+    assert len(talking.branches(ROOT)) == 1
+
+
+def test_an_edit_may_reuse_the_id_of_the_message_it_replaces(talking: ChatLedger) -> None:
+    branch = talking.edit(ROOT, 4, say("user", "And Faro?", "m4"))
+
+    assert texts(talking, branch)[3:] == ["And Faro?"]
+    assert texts(talking, ROOT)[3] == "And Porto?"
+
+
 # The tree
 
 
