@@ -145,8 +145,7 @@ class Reading:
             system_prompt = (
                 history_entry(head)
                 if head.system_position == head.position
-                # The walk asked each ancestor's tail already: no second round trip for it.
-                else self.entry_at(conversation_id, head.system_position, {}, checked=True)
+                else self.entry_at(conversation_id, head.system_position, {})
             )
             if system_prompt.erased:
                 system_prompt = None  # the prompt was in a prefix erased with its parent
@@ -200,8 +199,6 @@ class Reading:
             start, end = max(low, segment.after), _lowest(high, segment.upto)
             if end is not None and end <= start:
                 continue
-            if segment.upto is not None:
-                self._app.tail(segment.conversation_id)  # forgets the key of an erased one
             remaining = None if limit is None else limit - len(collected)
             collected += self._own_entries(
                 segment.conversation_id,
@@ -311,16 +308,13 @@ class Reading:
         conversation_id: str,
         position: int,
         known: dict[int, HistoryEntry],
-        *,
-        checked: bool = False,
     ) -> HistoryEntry:
-        """The entry at ``position``, from ``known`` if it is there, else from the store
-        (``checked``: the read asked the ancestor holding it whether it was erased already)."""
+        """The entry at ``position``, from ``known`` if it is there, else from the store,
+        wherever in the conversation's lineage it is."""
         if position in known:
             return known[position]
+        # An ancestor's erasure is noticed through its key, as KEY_CACHE_SECONDS bounds.
         owner = self.lineage.owner(conversation_id, position)
-        if owner != conversation_id and not checked:
-            self._app.tail(owner)  # forgets the key of an erased ancestor
         event = self._event_at(owner, position)
         if event is None:
             raise UnreadableEvent(
@@ -350,8 +344,6 @@ class Reading:
             bottom = segment.after + STARTED_VERSION
             if top is not None and top <= bottom:
                 continue
-            if segment.upto is not None:
-                self._app.tail(segment.conversation_id)  # forgets the key of an erased one
             if head is None:
                 head, walk = self._stream_newest_first(
                     segment.conversation_id,
@@ -372,11 +364,13 @@ class Reading:
         self, segment: Segment, top: int | None, policy: Policy, seen: _Seen
     ) -> Iterator[HistoryEntry]:
         """Every entry of one segment at or below version ``top``, newest first, paged; the
-        first page no larger than a stream's first, and smaller if what the walk read before
-        it leaves less of the budget (a branch's own messages may be shorter than its
-        parent's, so their average would overshoot)."""
+        first page sized from what the walk read before it, but from one to two of a stream's
+        first pages (a branch's own messages may be shorter or longer than its parent's, so
+        their average alone would overshoot or fall short, each costing a round trip)."""
         first = _first_page_size(policy)
-        page_size = min(first, _next_page_size(policy, first, seen.messages, seen.tokens))
+        page_size = min(
+            2 * first, max(first, _next_page_size(policy, first, seen.messages, seen.tokens))
+        )
         bottom = segment.after + STARTED_VERSION
         rows = self._app.recorder.select_events(
             segment.conversation_id, gt=bottom, lte=top, desc=True, limit=page_size

@@ -34,6 +34,17 @@ class BenchDatabase:
         query.append(("schema", self.schema))
         return urlunsplit(parts._replace(query=urlencode(query)))
 
+    def analyze(self) -> None:
+        """Bring the planner's statistics of every table in the schema up to date."""
+        with psycopg.connect(self.conninfo, autocommit=True) as conn:
+            tables = conn.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = %s", (self.schema,)
+            ).fetchall()
+            for (table,) in tables:
+                conn.execute(
+                    sql.SQL("ANALYZE {}.{}").format(*map(sql.Identifier, (self.schema, table)))
+                )
+
     @property
     def conninfo(self) -> str:
         """The libpq URL of the server (without chatledger's own options)."""
