@@ -11,9 +11,11 @@ creation order, which ``branches`` and ``siblings`` read.
 What erasure means on a tree: erasing a conversation destroys the key of what it owns, its own
 messages. A branch's prefix shows its parent's messages erased once the parent is (at once in
 the process that erased it; in another, once its cached key expires, within
-``KEY_CACHE_SECONDS``), and its memory then holds only what follows the prefix. A legal hold on any branch blocks erasing the
-conversations whose messages it shares, its ancestors, by hand or by retention (a hold on a
-conversation itself stops retention only, as before branches: its owner may still erase it).
+``KEY_CACHE_SECONDS``), and its memory then holds only what follows the prefix: no summary
+the branch recorded over the prefix is shown or listed with its text either. A legal hold on
+any branch blocks erasing the conversations whose messages it shares, its ancestors, by hand
+or by retention (a hold on a conversation itself stops retention only, as before branches: its
+owner may still erase it).
 
 What a branch inherits: the memory changes its parent had made when it was forked, applied to
 the prefix (what was retracted or cleared there stays so), never those made later. Summaries

@@ -106,9 +106,15 @@ class Conversation(BaseModel):
         its own messages chain on from it."""
 
         def expected_link(self) -> str:
-            """The link this event should carry."""
+            """The link this event should carry: over every field a branch's views depend on."""
             return fork_link(
-                self.originator_id, self.parent, self.fork_point, self.parent_link, self.timestamp
+                self.originator_id,
+                self.parent,
+                self.fork_point,
+                self.parent_link,
+                self.timestamp,
+                system_position=self.system_position,
+                changes=self.changes,
             )
 
     class Branched(DomainEvent):
@@ -655,12 +661,21 @@ def tree_stream_id(root: str) -> str:
 
 
 def fork_link(
-    conversation_id: str, parent: str, fork_point: int, parent_link: str, timestamp: datetime
+    conversation_id: str,
+    parent: str,
+    fork_point: int,
+    parent_link: str,
+    timestamp: datetime,
+    *,
+    system_position: int | None,
+    changes: int,
 ) -> str:
-    """sha256 over a branch's id, its parent, the fork point and the parent's link there."""
+    """sha256 over a branch's id, its parent, the fork point, the parent's link there, and what
+    it takes from the parent beside (the prompt's position, the memory changes it inherits)."""
     micros = (timestamp - _EPOCH) // timedelta(microseconds=1)
+    values = [conversation_id, parent, fork_point, parent_link, micros, system_position, changes]
     fields = json.dumps(
-        ["fork", conversation_id, parent, fork_point, parent_link, micros],
+        ["fork", *values],
         separators=(",", ":"),
         ensure_ascii=False,
     )

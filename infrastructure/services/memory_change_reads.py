@@ -52,7 +52,7 @@ def changes_in_force(
     cleared = any(change.kind == "cleared" for change in own)
     fork = lineage.fork_of(conversation_id) if lineage is not None and not cleared else None
     if fork is not None and fork.changes:
-        inherited = _inherited(app, fork, lineage)
+        inherited = _inherited(app, fork, lineage, at)
     folded = ChangesInForce.of([*inherited, *own])
     return dataclasses.replace(folded, number=number)
 
@@ -74,21 +74,23 @@ def _applying(
 
 
 def _inherited(
-    app: LedgerApplication, fork: Conversation.Forked, lineage: Lineage | None
+    app: LedgerApplication, fork: Conversation.Forked, lineage: Lineage | None, at: int | None
 ) -> list[MemoryChange]:
     """The changes a branch applies to its prefix: its parent's when it was forked (and what
-    they inherited in turn), each clipped to the fork point."""
-    changes = _applying(app, fork.parent, None, fork.changes)
+    they inherited in turn), each clipped to the fork point. A view of the branch at a point
+    within the prefix applies them as the parent's view there does: only those made by then."""
+    within = at if at is not None and at <= fork.fork_point else None
+    changes = _applying(app, fork.parent, within, fork.changes)
     parent = None if lineage is None else lineage.fork_of(fork.parent)
     cleared = any(change.kind == "cleared" for change in changes)
     if parent is not None and parent.changes and not cleared:
-        changes = [*_inherited(app, parent, lineage), *changes]
+        changes = [*_inherited(app, parent, lineage, within), *changes]
     clipped: list[MemoryChange] = []
     for change in changes:
         if change.kind == "cleared":
-            clipped.append(
-                change.model_copy(update={"position": min(change.position, fork.fork_point)})
-            )
+            # The parent's summaries are its own: the branch's are numbered afresh.
+            update = {"position": min(change.position, fork.fork_point), "summaries": 0}
+            clipped.append(change.model_copy(update=update))
         elif change.target is not None and change.target <= fork.fork_point:
             clipped.append(change)
     return clipped

@@ -34,7 +34,9 @@ from chatledger.infrastructure.services.memory_change_reads import (
 from chatledger.infrastructure.services.reading import Reading
 from chatledger.infrastructure.services.summary_reads import summary_events_newest_first
 from chatledger.infrastructure.storage.application import LedgerApplication
+from chatledger.infrastructure.storage.topics import topics_naming
 
+_FORKED_TOPICS = topics_naming(Conversation.Forked)
 _Change = TypeVar("_Change", Conversation.MemoryCleared, Conversation.Retracted)
 MAX_APPEND_ATTEMPTS = 100
 
@@ -165,7 +167,8 @@ class MemoryChanges:
         if row is not None and self._app.ended(row):
             raise ConversationErased(conversation_id)
         head = 0 if row is None else self._reading.head(conversation_id)
-        if head == 0 and must_exist:
+        # A branch forked at 0 exists before its first message: a position there is past its end.
+        if must_exist and (row is None or (head == 0 and row.topic not in _FORKED_TOPICS)):
             raise UnknownConversation(conversation_id)
         return head
 

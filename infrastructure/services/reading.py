@@ -12,6 +12,7 @@ from chatledger.domain import (
     Conversation,
     ConversationErased,
     InvalidInput,
+    Summary,
     SummaryWindow,
     TokenCounter,
     UnreadableEvent,
@@ -159,9 +160,12 @@ class Reading:
         )
 
         if isinstance(policy, SummaryWindow):
-            summaries = summaries_newest_first(
+            summaries: Iterator[Summary] = summaries_newest_first(
                 self._app, conversation_id, at=at, upto=summaries_upto
             )
+            if self.prefix_erased(conversation_id):
+                # A branch's summaries stand for its prefix too, which is gone with its parent.
+                summaries = iter(())
             return build_summary_memory(
                 walk(),
                 system_prompt,
@@ -271,6 +275,18 @@ class Reading:
         if events and isinstance(events[0], Conversation.MessageRecorded):
             return events[0]
         return None
+
+    def prefix_erased(self, conversation_id: str) -> bool:
+        """Whether any ancestor the branch shares messages with was erased (False for a
+        conversation begun afresh): asked of each ancestor's key, as a read opens it."""
+        for segment in self.lineage.segments(conversation_id)[1:]:
+            if segment.upto is not None and segment.upto <= segment.after:
+                continue  # shares nothing of this one
+            try:
+                self._app.keys.key(segment.conversation_id)
+            except ConversationErased:
+                return True
+        return False
 
     def message_event(self, conversation_id: str, position: int) -> Conversation.MessageRecorded:
         """The whole event of the conversation's message at ``position``, wherever in its

@@ -87,11 +87,15 @@ class Summaries:
         check_conversation_id(conversation_id)
         if at is not None:
             check_count("at", at)
-        return [
+        found = [
             Summary.recorded(event)
             for event in summary_events(self._app, conversation_id)
             if at is None or event.position <= at
         ]
+        if found and self._reading.prefix_erased(conversation_id):
+            # What a branch's summary says of its prefix went with the parent's erasure.
+            return [summary.model_copy(update={"erased": True, "text": ""}) for summary in found]
+        return found
 
     def compact(
         self,

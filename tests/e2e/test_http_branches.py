@@ -113,6 +113,19 @@ def test_a_branch_forked_before_its_first_message_reads_as_empty(acme: httpx.Cli
     assert listed.status_code == 200, listed.text
 
 
+def test_clearing_a_branch_before_its_first_message_is_409_not_a_server_error(
+    acme: httpx.Client,
+) -> None:
+    branch = acme.post(f"{TRIP}/regenerate", json={"position": 1}).json()["conversation_id"]
+
+    cleared = acme.post(f"/v1/conversations/{branch}/clear")
+    retracted = acme.post(f"/v1/conversations/{branch}/retract", json={"position": 1})
+
+    assert_problem(cleared, 409)
+    assert_problem(retracted, 422, "position")
+    assert acme.get(f"/v1/conversations/{branch}/memory-changes").json()["changes"] == []
+
+
 def test_branches_lists_the_tree_with_parents_and_fork_points(acme: httpx.Client) -> None:
     first = acme.post(f"{TRIP}/regenerate", json={"position": 5}).json()["conversation_id"]
     second = acme.post(

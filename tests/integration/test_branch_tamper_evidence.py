@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import cast
 
 import pytest
@@ -97,3 +98,24 @@ def test_a_deleted_prefix_row_is_reported_from_the_grandchild(
 
     found = problems(ledger, GRANDCHILD)
     assert found[0] == f"{CONV}@1: missing: the next stored row is position 2"
+
+
+def test_a_fork_s_inherited_changes_altered_are_caught(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    with ChatLedger.open(url, FakeTokenCounter()) as ledger:
+        ledger.record(CONV, [Message(role="user", content=f"message {i}") for i in range(1, 4)])
+        ledger.retract(CONV, 2)
+        ledger.fork(CONV, at=3, new_id=BRANCH)
+        raw = RawRows(url)
+        (state,) = raw.execute(
+            f"SELECT state FROM {raw.table} WHERE originator_id = ? AND originator_version = 1",
+            (BRANCH,),
+        )[0]
+        data = json.loads(bytes(state))
+        data["changes"] = 0  # the retraction would come back into the branch's memory
+        raw.execute(
+            f"UPDATE {raw.table} SET state = ? WHERE originator_id = ? AND originator_version = 1",
+            (json.dumps(data).encode(), BRANCH),
+        )
+
+        assert problems(ledger, BRANCH) == [f"{BRANCH}@3: altered: its fork link does not follow"]

@@ -14,6 +14,7 @@ from chatledger.domain import (
     InvalidInput,
     Message,
     MessageWindow,
+    SummaryWindow,
     TokenWindow,
     UnknownConversation,
 )
@@ -402,3 +403,41 @@ def test_retention_spares_an_ancestor_of_a_held_branch(talking: ChatLedger) -> N
     assert ROOT not in report.erased
     assert (ROOT, f"branch {branch!r} is on hold: case 17") in report.held
     assert texts(talking, ROOT)[0] == "You plan trips."
+
+
+def test_a_branch_s_summary_of_an_erased_prefix_is_neither_shown_nor_read(
+    talking: ChatLedger,
+) -> None:
+    branch = talking.fork(ROOT, at=7)
+    talking.record(branch, [say("user", f"question {n} about the trains there") for n in range(12)])
+    talking.record_summary(branch, covers=7, text="Lisbon was chosen over Porto.")
+    window = SummaryWindow(max_tokens=60)
+    assert talking.memory(branch, window).summary is not None
+
+    talking.erase(ROOT, reason="asked")
+
+    assert talking.memory(branch, window).summary is None
+    (listed,) = talking.summaries(branch)
+    assert (listed.erased, listed.text) == (True, "")
+
+
+def test_a_branch_s_own_summaries_survive_a_clear_it_inherited(talking: ChatLedger) -> None:
+    talking.record_summary(ROOT, covers=5, text="Lisbon or Porto.")
+    talking.clear(ROOT)
+    branch = talking.fork(ROOT, at=7)
+    talking.record(branch, [say("user", f"question {n} about the trains there") for n in range(12)])
+    talking.record_summary(branch, covers=15, text="Trains, at length.")
+
+    view = talking.memory(branch, SummaryWindow(max_tokens=60))
+
+    assert view.summary is not None
+    assert view.summary.covers == 15
+
+
+def test_a_point_within_the_prefix_reads_as_the_parent_then(talking: ChatLedger) -> None:
+    talking.clear(ROOT)  # recorded at 7
+    branch = talking.fork(ROOT, at=4)
+
+    for at in (2, 4):
+        assert talking.memory(branch, ALL, at=at) == talking.memory(ROOT, ALL, at=at)
+    assert talking.memory(branch, ALL).positions == (1,)  # the clear stays on the branch

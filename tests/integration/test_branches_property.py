@@ -34,21 +34,25 @@ def test_a_branch_s_memory_is_the_fold_over_its_prefix_and_its_own(
         root = ledger.history("root").entries
         at = data.draw(st.integers(0, len(root)), label="fork point")
         branch = ledger.fork("root", at=at)
-        for n, shape in enumerate(own_turns):
-            ledger.record(branch, turn(shape, 100 + n))
+        mine = [m for n, shape in enumerate(own_turns) for m in turn(shape, 100 + n)]
+        for message in mine:
+            ledger.record(branch, message)
         own = ledger.history(branch).entries[at:]
+        # What the branch holds past its fork point is what was recorded there, in order.
+        assert [e.message.id for e in own] == [m.id for m in mine]
+        assert [e.position for e in own] == list(range(at + 1, at + 1 + len(mine)))
         deeper_at = data.draw(st.integers(0, at + len(own)), label="second fork point")
         grandchild = ledger.fork(branch, at=deeper_at)
-        for n, shape in enumerate(grandchild_turns):
-            ledger.record(grandchild, turn(shape, 200 + n))
+        theirs = [m for n, shape in enumerate(grandchild_turns) for m in turn(shape, 200 + n)]
+        for message in theirs:
+            ledger.record(grandchild, message)
 
         expected_branch: tuple[HistoryEntry, ...] = (*root[:at], *own)
         assert ledger.history(branch).entries == expected_branch
-        expected_grandchild = (
-            *expected_branch[:deeper_at],
-            *ledger.history(grandchild).entries[deeper_at:],
-        )
-        assert ledger.history(grandchild).entries == expected_grandchild
+        deeper = ledger.history(grandchild).entries
+        assert deeper[:deeper_at] == expected_branch[:deeper_at]
+        assert [e.message.id for e in deeper[deeper_at:]] == [m.id for m in theirs]
+        expected_grandchild = (*expected_branch[:deeper_at], *deeper[deeper_at:])
         for conversation, history in ((branch, expected_branch), (grandchild, expected_grandchild)):
             for policy in POLICIES:
                 assert ledger.memory(conversation, policy) == memory_of(history, policy, overhead)

@@ -10,6 +10,7 @@ from chatledger.domain import MAX_POSITION, MemoryChange
 from chatledger.infrastructure.entrypoints.http.access import Conversation, existing_conversation
 from chatledger.infrastructure.entrypoints.http.bodies import JSONRoute
 from chatledger.infrastructure.entrypoints.http.memory import RESPONSES
+from chatledger.infrastructure.entrypoints.http.problems import ProblemError
 from chatledger.infrastructure.entrypoints.http.schemas import MemoryChangeList, RetractIn
 from chatledger.infrastructure.entrypoints.http.service import Service, service
 
@@ -42,7 +43,10 @@ def clear(
     the same clear, so a retry is safe.
     """
     change = svc.ledger.clear(conversation.ledger_id)
-    assert change is not None  # the conversation exists, so it holds a message
+    if change is None:  # a branch forked at 0, before its first message
+        raise ProblemError(
+            409, "nothing-to-clear", "the conversation holds no message yet: nothing to clear"
+        )
     return change
 
 
