@@ -73,6 +73,13 @@ def _applying(
     return applying[::-1]
 
 
+def inherited_changes(
+    app: LedgerApplication, fork: Conversation.Forked, lineage: Lineage | None
+) -> list[MemoryChange]:
+    """The changes a branch applies from its parent, oldest first (see ``changes_in_force``)."""
+    return _inherited(app, fork, lineage, None)
+
+
 def _inherited(
     app: LedgerApplication, fork: Conversation.Forked, lineage: Lineage | None, at: int | None
 ) -> list[MemoryChange]:

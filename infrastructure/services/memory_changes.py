@@ -30,6 +30,7 @@ from chatledger.infrastructure.services.memory_change_reads import (
     change_event,
     change_events_newest_first,
     changes_in_force,
+    inherited_changes,
 )
 from chatledger.infrastructure.services.reading import Reading
 from chatledger.infrastructure.services.summary_reads import summary_events_newest_first
@@ -110,13 +111,22 @@ class MemoryChanges:
         for _ in range(MAX_APPEND_ATTEMPTS):
             newest = change_events_newest_first(self._app, conversation_id)
             last = next(newest, None)
+            own_clear = False
             for change in (last, *newest) if last is not None else ():
                 if isinstance(change, Conversation.MemoryCleared):
                     if position <= change.position:
                         return MemoryChange.recorded(change)
+                    own_clear = True
                     break
                 if change.target == position:
                     return MemoryChange.recorded(change)
+            if not own_clear:
+                # A branch took its parent's changes with it: one of those may hold it already.
+                for inherited in reversed(self._inherited(conversation_id)):
+                    if inherited.kind == "cleared" and position <= inherited.position:
+                        return inherited
+                    if inherited.target == position:
+                        return inherited
             event = self._with_link(
                 Conversation.Retracted(
                     originator_id=stream,
@@ -155,6 +165,13 @@ class MemoryChanges:
         return changes_in_force(
             self._app, conversation_id, at=at, upto=upto, lineage=self._reading.lineage
         )
+
+    def _inherited(self, conversation_id: str) -> list[MemoryChange]:
+        """The changes a branch applies from its parent (none for a conversation begun afresh)."""
+        fork = self._reading.lineage.fork_of(conversation_id)
+        if fork is None or not fork.changes:
+            return []
+        return inherited_changes(self._app, fork, self._reading.lineage)
 
     def _with_link(self, event: _Change, last: MemoryChangeEvent | None) -> _Change:
         # The link covers the event's own fields: made from the event, not restated.

@@ -441,3 +441,15 @@ def test_a_point_within_the_prefix_reads_as_the_parent_then(talking: ChatLedger)
     for at in (2, 4):
         assert talking.memory(branch, ALL, at=at) == talking.memory(ROOT, ALL, at=at)
     assert talking.memory(branch, ALL).positions == (1,)  # the clear stays on the branch
+
+
+def test_retracting_on_a_branch_what_its_parent_retracted_records_nothing(
+    talking: ChatLedger,
+) -> None:
+    retraction = talking.retract(ROOT, 3)
+    branch = talking.fork(ROOT, at=5)
+
+    again = talking.retract(branch, 3)
+
+    assert again == retraction
+    assert talking.memory_changes(branch) == []
