@@ -228,48 +228,19 @@ class Conversation(BaseModel):
                 anchor=self.anchor,
             )
 
-    class MemoryCleared(DomainEvent):
-        """Memory was cleared: later views hold the system prompt and what came after, only.
+    class _MemoryChange(DomainEvent):
+        """What a clear and a retraction share: where they were recorded, and their link.
 
-        Stored in the conversation's memory stream (``memory_stream_id``), never in its own,
-        as summaries are and for the same reasons (``chatledger.domain.memory_changes``).
+        Both are stored in the conversation's memory stream (``memory_stream_id``), never in
+        its own, as summaries are and for the same reasons (``chatledger.domain.memory_changes``).
         """
 
+        kind: ClassVar[str]
         conversation_id: str
-        position: int = Field(ge=1)
-        """The history's length when it was recorded: messages 1..position are cleared."""
-        summaries: int = Field(default=0, ge=0)
-        """The newest summary then: summaries numbered up to it stand for cleared messages."""
-        anchor: str
-        """The conversation's chain link at ``position``: ties the clear to that history."""
-        chain: str
-        """sha256 of the previous change's link and this event's fields: tamper evidence."""
-
-        @property
-        def number(self) -> int:
-            """The change's 1-based number within its conversation."""
-            return self.originator_version
-
-        def link(self, previous: str) -> str:
-            """The chain link this event should carry, given the previous change's link."""
-            fields = [self.position, self.summaries]
-            return memory_link(
-                previous, "cleared", self.number, self.timestamp, fields, self.anchor
-            )
-
-    class Retracted(DomainEvent):
-        """The unit holding the message at ``target`` was taken out of every later view.
-
-        Stored in the conversation's memory stream, as ``MemoryCleared`` is.
-        """
-
-        conversation_id: str
-        target: int = Field(ge=1)
-        """The retracted message's position; the tool exchange holding it goes as a whole."""
         position: int = Field(ge=1)
         """The history's length when it was recorded."""
         anchor: str
-        """The conversation's chain link at ``position``."""
+        """The conversation's chain link at ``position``: ties the change to that history."""
         chain: str
         """sha256 of the previous change's link and this event's fields: tamper evidence."""
 
@@ -278,12 +249,38 @@ class Conversation(BaseModel):
             """The change's 1-based number within its conversation."""
             return self.originator_version
 
+        def fields(self) -> list[int]:
+            """The event's own fields its link covers, beside the shared ones."""
+            raise NotImplementedError
+
         def link(self, previous: str) -> str:
             """The chain link this event should carry, given the previous change's link."""
-            fields = [self.position, self.target]
             return memory_link(
-                previous, "retracted", self.number, self.timestamp, fields, self.anchor
+                previous, self.kind, self.number, self.timestamp, self.fields(), self.anchor
             )
+
+    class MemoryCleared(_MemoryChange):
+        """Memory was cleared: later views hold the system prompt and what came after, only;
+        messages 1..``position`` are cleared."""
+
+        kind: ClassVar[str] = "cleared"
+        summaries: int = Field(default=0, ge=0)
+        """The newest summary then: summaries numbered up to it stand for cleared messages."""
+
+        def fields(self) -> list[int]:
+            """The position and the newest summary."""
+            return [self.position, self.summaries]
+
+    class Retracted(_MemoryChange):
+        """The unit holding the message at ``target`` was taken out of every later view."""
+
+        kind: ClassVar[str] = "retracted"
+        target: int = Field(ge=1)
+        """The retracted message's position; the tool exchange holding it goes as a whole."""
+
+        def fields(self) -> list[int]:
+            """The position and the target."""
+            return [self.position, self.target]
 
     class Snapshot(DomainEvent):
         """The lean state of a conversation at a version, so loading never replays it all."""

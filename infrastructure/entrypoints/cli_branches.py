@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable
 from typing import Any
 
 from rich.console import Console
@@ -13,12 +12,17 @@ from rich.table import Table
 from rich.text import Text
 
 from chatledger.domain import Branch, InvalidInput, Message
-from chatledger.infrastructure.entrypoints.cli_summaries import AddCommand
+from chatledger.infrastructure.entrypoints.cli_commands import (
+    AddCommand,
+    Command,
+    LedgerCommand,
+    OpenLedger,
+    on_existing_ledger,
+    print_json,
+)
 from chatledger.infrastructure.entrypoints.tenancy import external_id, ledger_id
 from chatledger.infrastructure.ledger import ChatLedger
 
-Command = Callable[[argparse.Namespace], int]
-OpenLedger = Callable[..., ChatLedger]
 OK = 0
 TIME = "%Y-%m-%d %H:%M:%S"
 
@@ -26,13 +30,8 @@ TIME = "%Y-%m-%d %H:%M:%S"
 def add_commands(commands: Any, add: AddCommand, open_ledger: OpenLedger) -> None:
     """Register `fork`, `edit`, `regenerate`, `branches` and `siblings`."""
 
-    def with_ledger(run: Callable[[argparse.Namespace, ChatLedger], int]) -> Command:
-        def command(args: argparse.Namespace) -> int:
-            # Each reads the conversation first: a database that is not there is not created.
-            with open_ledger(args, must_exist=True) as ledger:
-                return run(args, ledger)
-
-        return command
+    def with_ledger(run: LedgerCommand) -> Command:
+        return on_existing_ledger(open_ledger, run)
 
     fork = add(
         commands,
@@ -138,7 +137,7 @@ def run_branches(args: argparse.Namespace, ledger: ChatLedger) -> int:
     tree = ledger.branches(args.conversation)
     if args.json:
         for branch in tree:
-            _print_json(
+            print_json(
                 branch.model_dump(mode="json")
                 | {
                     "conversation_id": _shown(args, branch.conversation_id),
@@ -172,7 +171,7 @@ def run_siblings(args: argparse.Namespace, ledger: ChatLedger) -> int:
     found = ledger.siblings(args.conversation, args.position)
     if args.json:
         for sibling in found:
-            _print_json(
+            print_json(
                 sibling.model_dump(mode="json")
                 | {"conversation_id": _shown(args, sibling.conversation_id)}
             )
@@ -253,7 +252,7 @@ def _print_branch(
 ) -> None:
     shown = _shown(args, branch)
     if args.json:
-        _print_json(
+        print_json(
             {"conversation_id": shown, "parent": args.shown, "fork_point": fork_point} | extra
         )
     else:
@@ -274,7 +273,3 @@ def _depth_first(tree: list[Branch]) -> list[tuple[int, Branch]]:
             (depth + 1, child) for child in reversed(children.get(branch.conversation_id, []))
         ]
     return ordered
-
-
-def _print_json(value: Any) -> None:
-    sys.stdout.write(json.dumps(value, ensure_ascii=False) + "\n")

@@ -3,32 +3,31 @@
 from __future__ import annotations
 
 import argparse
-import json
-import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
 from chatledger.domain import MemoryChange, UnknownConversation
-from chatledger.infrastructure.entrypoints.cli_summaries import AddCommand
+from chatledger.infrastructure.entrypoints.cli_commands import (
+    AddCommand,
+    Command,
+    LedgerCommand,
+    OpenLedger,
+    on_existing_ledger,
+    print_json,
+)
 from chatledger.infrastructure.ledger import ChatLedger
 
-Command = Callable[[argparse.Namespace], int]
-OpenLedger = Callable[..., ChatLedger]
 OK = 0
 
 
 def add_commands(commands: Any, add: AddCommand, open_ledger: OpenLedger) -> None:
     """Register `clear`, `retract` and `changes`; each opens the ledger the options name."""
 
-    def with_ledger(run: Callable[[argparse.Namespace, ChatLedger], int]) -> Command:
-        def command(args: argparse.Namespace) -> int:
-            with open_ledger(args, must_exist=True) as ledger:
-                return run(args, ledger)
-
-        return command
+    def with_ledger(run: LedgerCommand) -> Command:
+        return on_existing_ledger(open_ledger, run)
 
     clear = add(
         commands,
@@ -63,7 +62,7 @@ def run_clear(args: argparse.Namespace, ledger: ChatLedger) -> int:
     if change is None:
         raise UnknownConversation(args.conversation)
     if args.json:
-        _print_json(change.model_dump(mode="json"))
+        print_json(change.model_dump(mode="json"))
         return OK
     print(
         f"{args.shown}: memory cleared of messages 1-{change.position} (change #{change.number}); "
@@ -76,7 +75,7 @@ def run_retract(args: argparse.Namespace, ledger: ChatLedger) -> int:
     """Retract the message at the position and say what the change was."""
     change = ledger.retract(args.conversation, args.position)
     if args.json:
-        _print_json(change.model_dump(mode="json"))
+        print_json(change.model_dump(mode="json"))
         return OK
     if change.kind == "cleared":
         print(
@@ -98,7 +97,7 @@ def run_changes(args: argparse.Namespace, ledger: ChatLedger) -> int:
     found = ledger.memory_changes(args.conversation)
     if args.json:
         for change in found:
-            _print_json(change.model_dump(mode="json"))
+            print_json(change.model_dump(mode="json"))
         return OK
     table = Table("#", "change", "recorded at", "history length", title=args.shown)
     for change in found:
@@ -130,7 +129,3 @@ def memory_marks(changes: Iterable[MemoryChange]) -> dict[int, str]:
         elif change.target is not None:
             marks.setdefault(change.target, []).append("retracted")
     return {position: ", ".join(words) for position, words in marks.items()}
-
-
-def _print_json(value: Any) -> None:
-    sys.stdout.write(json.dumps(value, ensure_ascii=False) + "\n")

@@ -3,35 +3,26 @@
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from chatledger.domain import InvalidInput, Summary, SummaryWindow, UnknownConversation
+from chatledger.infrastructure.entrypoints.cli_commands import (
+    AddCommand,
+    Command,
+    OpenLedger,
+    print_json,
+)
 from chatledger.infrastructure.ledger import ChatLedger
 
-Command = Callable[[argparse.Namespace], int]
-OpenLedger = Callable[..., ChatLedger]
-"""``open_ledger(args, must_exist=...)``: the ledger the options name."""
 OK = 0
 DEFAULT_COMPACT_TOKENS = 4000
 """The summary window `compact` works out what is left out of, unless given --max-tokens."""
 PREVIEW_CHARACTERS = 120
-
-
-class AddCommand(Protocol):
-    """The command line's ``_command``: a subcommand with the global options."""
-
-    def __call__(
-        self, commands: Any, name: str, summary: str, run: Command, *, counter: bool = True
-    ) -> argparse.ArgumentParser:
-        """The subcommand's parser."""
-        ...
 
 
 def add_commands(commands: Any, add: AddCommand, open_ledger: OpenLedger) -> None:
@@ -111,7 +102,7 @@ def run_summaries(args: argparse.Namespace, ledger: ChatLedger) -> int:
     found = ledger.summaries(args.conversation)
     if args.json:
         for summary in found:
-            _print_json(summary.model_dump(mode="json"))
+            print_json(summary.model_dump(mode="json"))
         return OK
     table = Table("#", "covers", "recorded at", "model", "tokens", "text", title=args.shown)
     for summary in found:
@@ -149,7 +140,7 @@ def run_compact(args: argparse.Namespace, ledger: ChatLedger) -> int:
     finally:
         summarizer.close()
     if args.json:
-        _print_json(None if summary is None else summary.model_dump(mode="json"))
+        print_json(None if summary is None else summary.model_dump(mode="json"))
     elif summary is None:
         print(f"{args.shown}: nothing to compact: the window leaves nothing out")
     else:
@@ -172,7 +163,3 @@ def _row(summary: Summary) -> list[str | Text]:
         str(summary.tokens),
         Text(text, overflow="fold"),
     ]
-
-
-def _print_json(value: Any) -> None:
-    sys.stdout.write(json.dumps(value, ensure_ascii=False) + "\n")

@@ -4,9 +4,7 @@ the model is shown; the chain says so."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
@@ -14,40 +12,13 @@ from chatledger.domain import Conversation, Message, MessageWindow
 from chatledger.domain.conversation import memory_stream_id
 from chatledger.infrastructure import ChatLedger
 from tests.fakes import FakeTokenCounter
-from tests.integration.test_tamper_evidence import CONV, RawRows
+from tests.integration.test_tamper_evidence import CONV, StreamRows
 
 STREAM = memory_stream_id(CONV)
 
 
-class ChangeRows(RawRows):
-    """Direct SQL on the memory stream's rows."""
-
-    def change(self, number: int) -> dict[str, Any]:
-        (state,) = self.execute(
-            f"SELECT state FROM {self.table} "
-            f"WHERE originator_id = {self.p} AND originator_version = {self.p}",
-            (STREAM, number),
-        )[0]
-        data: dict[str, Any] = json.loads(bytes(state))
-        return data
-
-    def set_change(self, number: int, data: dict[str, Any]) -> None:
-        self.execute(
-            f"UPDATE {self.table} SET state = {self.p} "
-            f"WHERE originator_id = {self.p} AND originator_version = {self.p}",
-            (json.dumps(data).encode(), STREAM, number),
-        )
-
-    def delete_change(self, number: int) -> None:
-        self.execute(
-            f"DELETE FROM {self.table} "
-            f"WHERE originator_id = {self.p} AND originator_version = {self.p}",
-            (STREAM, number),
-        )
-
-
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def changed(request: pytest.FixtureRequest) -> Iterator[tuple[ChatLedger, ChangeRows]]:
+def changed(request: pytest.FixtureRequest) -> Iterator[tuple[ChatLedger, StreamRows]]:
     """Six messages in CONV, a retraction of 2, a clear at 4 and a retraction of 6."""
     url = str(request.getfixturevalue(f"{request.param}_url"))
     with ChatLedger.open(url, FakeTokenCounter()) as ledger:
@@ -56,14 +27,14 @@ def changed(request: pytest.FixtureRequest) -> Iterator[tuple[ChatLedger, Change
         ledger.clear(CONV)
         ledger.record(CONV, [Message(role="user", content=f"message {i}") for i in (5, 6)])
         ledger.retract(CONV, 6)
-        yield ledger, ChangeRows(url)
+        yield ledger, StreamRows(url, STREAM)
 
 
 def problems(ledger: ChatLedger) -> list[str]:
     return [b.problem for b in ledger.verify(CONV).breaks]
 
 
-def test_untouched_changes_verify(changed: tuple[ChatLedger, ChangeRows]) -> None:
+def test_untouched_changes_verify(changed: tuple[ChatLedger, StreamRows]) -> None:
     ledger, _ = changed
 
     assert problems(ledger) == []
@@ -71,13 +42,13 @@ def test_untouched_changes_verify(changed: tuple[ChatLedger, ChangeRows]) -> Non
 
 
 def test_a_retraction_pointed_at_another_message_is_reported(
-    changed: tuple[ChatLedger, ChangeRows],
+    changed: tuple[ChatLedger, StreamRows],
 ) -> None:
     ledger, raw = changed
-    data = raw.change(3)
+    data = raw.data(3)
     data["target"] = 5
 
-    raw.set_change(3, data)
+    raw.set_data(3, data)
 
     assert problems(ledger) == [
         "memory change #3 altered: its hash does not follow from the previous change's"
@@ -85,23 +56,23 @@ def test_a_retraction_pointed_at_another_message_is_reported(
 
 
 def test_a_clear_moved_to_another_length_is_reported(
-    changed: tuple[ChatLedger, ChangeRows],
+    changed: tuple[ChatLedger, StreamRows],
 ) -> None:
     ledger, raw = changed
-    data = raw.change(2)
+    data = raw.data(2)
     data["position"] = 1
 
-    raw.set_change(2, data)
+    raw.set_data(2, data)
 
     assert problems(ledger)[0] == (
         "memory change #2 altered: its hash does not follow from the previous change's"
     )
 
 
-def test_a_deleted_retraction_is_reported_missing(changed: tuple[ChatLedger, ChangeRows]) -> None:
+def test_a_deleted_retraction_is_reported_missing(changed: tuple[ChatLedger, StreamRows]) -> None:
     ledger, raw = changed
 
-    raw.delete_change(1)
+    raw.delete_number(1)
 
     assert problems(ledger) == [
         "memory change #1 missing: the next is #2",
@@ -110,7 +81,7 @@ def test_a_deleted_retraction_is_reported_missing(changed: tuple[ChatLedger, Cha
 
 
 def test_a_change_rechained_onto_other_messages_is_reported_as_moved(
-    changed: tuple[ChatLedger, ChangeRows],
+    changed: tuple[ChatLedger, StreamRows],
 ) -> None:
     ledger, raw = changed
     *_, before, last = list(ledger.application.events.get(STREAM))
@@ -118,10 +89,10 @@ def test_a_change_rechained_onto_other_messages_is_reported_as_moved(
     assert isinstance(last, Conversation.Retracted)
     # Someone with write access points the newest change elsewhere and fixes its own link.
     moved = last.model_copy(update={"anchor": "0" * 64})
-    data = raw.change(3)
+    data = raw.data(3)
     data["anchor"], data["chain"] = moved.anchor, moved.link(before.chain)
 
-    raw.set_change(3, data)
+    raw.set_data(3, data)
 
     assert problems(ledger) == [
         "memory change #3 moved: it is not anchored to the chain at position 6"
@@ -129,13 +100,13 @@ def test_a_change_rechained_onto_other_messages_is_reported_as_moved(
 
 
 def test_a_deleted_newest_retraction_puts_its_message_back_and_the_checkpoint_says_so(
-    changed: tuple[ChatLedger, ChangeRows],
+    changed: tuple[ChatLedger, StreamRows],
 ) -> None:
     ledger, raw = changed
     saved = ledger.checkpoint()
     assert ledger.memory(CONV, MessageWindow()).positions == (5,)
 
-    raw.delete_change(3)  # the changes left still form a valid chain
+    raw.delete_number(3)  # the changes left still form a valid chain
 
     assert ledger.memory(CONV, MessageWindow()).positions == (5, 6)
     assert problems(ledger) == []
@@ -144,7 +115,7 @@ def test_a_deleted_newest_retraction_puts_its_message_back_and_the_checkpoint_sa
     ]
 
 
-def test_a_checkpoint_keeps_the_changes_head(changed: tuple[ChatLedger, ChangeRows]) -> None:
+def test_a_checkpoint_keeps_the_changes_head(changed: tuple[ChatLedger, StreamRows]) -> None:
     ledger, _ = changed
 
     head = ledger.checkpoint()["heads"][CONV]

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
@@ -12,96 +10,69 @@ from chatledger.domain import Conversation, Message
 from chatledger.domain.conversation import summary_stream_id
 from chatledger.infrastructure import ChatLedger
 from tests.fakes import FakeTokenCounter
-from tests.integration.test_tamper_evidence import CONV, RawRows
+from tests.integration.test_tamper_evidence import CONV, StreamRows
 
 STREAM = summary_stream_id(CONV)
 
 
-class SummaryRows(RawRows):
-    """Direct SQL on the summary stream's rows."""
-
-    def summary(self, number: int) -> dict[str, Any]:
-        (state,) = self.execute(
-            f"SELECT state FROM {self.table} "
-            f"WHERE originator_id = {self.p} AND originator_version = {self.p}",
-            (STREAM, number),
-        )[0]
-        data: dict[str, Any] = json.loads(bytes(state))
-        return data
-
-    def set_summary(self, number: int, data: dict[str, Any]) -> None:
-        self.execute(
-            f"UPDATE {self.table} SET state = {self.p} "
-            f"WHERE originator_id = {self.p} AND originator_version = {self.p}",
-            (json.dumps(data).encode(), STREAM, number),
-        )
-
-    def delete_summary(self, number: int) -> None:
-        self.execute(
-            f"DELETE FROM {self.table} "
-            f"WHERE originator_id = {self.p} AND originator_version = {self.p}",
-            (STREAM, number),
-        )
-
-
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def summarized(request: pytest.FixtureRequest) -> Iterator[tuple[ChatLedger, SummaryRows]]:
+def summarized(request: pytest.FixtureRequest) -> Iterator[tuple[ChatLedger, StreamRows]]:
     """Six messages in CONV and three summaries of them, and raw access to the rows."""
     url = str(request.getfixturevalue(f"{request.param}_url"))
     with ChatLedger.open(url, FakeTokenCounter()) as ledger:
         ledger.record(CONV, [Message(role="user", content=f"message {i}") for i in range(1, 7)])
         for covers in (2, 4, 6):
             ledger.record_summary(CONV, covers=covers, text=f"messages 1 to {covers}")
-        yield ledger, SummaryRows(url)
+        yield ledger, StreamRows(url, STREAM)
 
 
 def problems(ledger: ChatLedger) -> list[str]:
     return [b.problem for b in ledger.verify(CONV).breaks]
 
 
-def test_untouched_summaries_verify(summarized: tuple[ChatLedger, SummaryRows]) -> None:
+def test_untouched_summaries_verify(summarized: tuple[ChatLedger, StreamRows]) -> None:
     ledger, _ = summarized
 
     assert problems(ledger) == []
 
 
-def test_an_altered_coverage_is_reported(summarized: tuple[ChatLedger, SummaryRows]) -> None:
+def test_an_altered_coverage_is_reported(summarized: tuple[ChatLedger, StreamRows]) -> None:
     ledger, raw = summarized
-    data = raw.summary(2)
+    data = raw.data(2)
     data["covers"] = 3
 
-    raw.set_summary(2, data)
+    raw.set_data(2, data)
 
     assert problems(ledger) == [
         "summary #2 altered: its hash does not follow from the previous summary's"
     ]
 
 
-def test_altered_summary_ciphertext_is_reported(summarized: tuple[ChatLedger, SummaryRows]) -> None:
+def test_altered_summary_ciphertext_is_reported(summarized: tuple[ChatLedger, StreamRows]) -> None:
     ledger, raw = summarized
-    data = raw.summary(1)
+    data = raw.data(1)
     sealed = data["text"]["sealed"]
     data["text"]["sealed"] = sealed[:20] + ("A" if sealed[20] != "A" else "B") + sealed[21:]
 
-    raw.set_summary(1, data)
+    raw.set_data(1, data)
 
     (problem,) = problems(ledger)
     assert problem.startswith("summary #1 altered: the row cannot be read (SealBroken")
 
 
 def test_a_summary_moved_to_another_place_does_not_open(
-    summarized: tuple[ChatLedger, SummaryRows],
+    summarized: tuple[ChatLedger, StreamRows],
 ) -> None:
     ledger, raw = summarized
-    raw.set_summary(3, raw.summary(1))
+    raw.set_data(3, raw.data(1))
 
     assert problems(ledger)[0].startswith("summary #3 altered: the row cannot be read")
 
 
-def test_a_deleted_summary_is_reported_missing(summarized: tuple[ChatLedger, SummaryRows]) -> None:
+def test_a_deleted_summary_is_reported_missing(summarized: tuple[ChatLedger, StreamRows]) -> None:
     ledger, raw = summarized
 
-    raw.delete_summary(2)
+    raw.delete_number(2)
 
     assert problems(ledger) == [
         "summary #2 missing: the next is #3",
@@ -110,7 +81,7 @@ def test_a_deleted_summary_is_reported_missing(summarized: tuple[ChatLedger, Sum
 
 
 def test_a_summary_rechained_onto_other_messages_is_reported_as_moved(
-    summarized: tuple[ChatLedger, SummaryRows],
+    summarized: tuple[ChatLedger, StreamRows],
 ) -> None:
     ledger, raw = summarized
     *_, before, last = list(ledger.application.events.get(STREAM))
@@ -118,20 +89,20 @@ def test_a_summary_rechained_onto_other_messages_is_reported_as_moved(
     assert isinstance(last, Conversation.SummaryRecorded)
     # Someone with write access points the newest summary elsewhere and fixes its own link.
     moved = last.model_copy(update={"anchor": "0" * 64})
-    data = raw.summary(3)
+    data = raw.data(3)
     data["anchor"], data["chain"] = moved.anchor, moved.link(before.chain)
 
-    raw.set_summary(3, data)
+    raw.set_data(3, data)
 
     assert problems(ledger) == ["summary #3 moved: it is not anchored to the chain at position 6"]
 
 
 def test_a_deleted_newest_summary_is_caught_by_the_checkpoint(
-    summarized: tuple[ChatLedger, SummaryRows],
+    summarized: tuple[ChatLedger, StreamRows],
 ) -> None:
     ledger, raw = summarized
     saved = ledger.checkpoint()
-    raw.delete_summary(3)  # the summaries left still form a valid chain
+    raw.delete_number(3)  # the summaries left still form a valid chain
 
     assert problems(ledger) == []
     assert [b.problem for b in ledger.compare_checkpoint(saved)] == [
@@ -140,7 +111,7 @@ def test_a_deleted_newest_summary_is_caught_by_the_checkpoint(
 
 
 def test_a_checkpoint_keeps_the_summaries_head(
-    summarized: tuple[ChatLedger, SummaryRows],
+    summarized: tuple[ChatLedger, StreamRows],
 ) -> None:
     ledger, _ = summarized
 

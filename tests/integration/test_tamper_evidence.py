@@ -70,6 +70,37 @@ class RawRows:
         )
 
 
+class StreamRows(RawRows):
+    """Direct SQL on the rows of one side stream (summaries', memory changes'), by number."""
+
+    def __init__(self, url: str, stream: str) -> None:
+        super().__init__(url)
+        self.stream = stream
+
+    def data(self, number: int) -> dict[str, Any]:
+        (state,) = self.execute(
+            f"SELECT state FROM {self.table} "
+            f"WHERE originator_id = {self.p} AND originator_version = {self.p}",
+            (self.stream, number),
+        )[0]
+        data: dict[str, Any] = json.loads(bytes(state))
+        return data
+
+    def set_data(self, number: int, data: dict[str, Any]) -> None:
+        self.execute(
+            f"UPDATE {self.table} SET state = {self.p} "
+            f"WHERE originator_id = {self.p} AND originator_version = {self.p}",
+            (json.dumps(data).encode(), self.stream, number),
+        )
+
+    def delete_number(self, number: int) -> None:
+        self.execute(
+            f"DELETE FROM {self.table} "
+            f"WHERE originator_id = {self.p} AND originator_version = {self.p}",
+            (self.stream, number),
+        )
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def stored(request: pytest.FixtureRequest) -> Iterator[tuple[ChatLedger, RawRows]]:
     """A ledger holding five messages in CONV (event versions 2..6), and raw access to its rows."""
